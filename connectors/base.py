@@ -1,0 +1,145 @@
+"""The connector interface: one source kind, one module, one small class.
+
+A connector turns a metric binding into one ``Measurement`` as of a point in time. A failed, empty or
+non-finite fetch is a measurement with ``status`` ``no_data`` or ``error`` and a reason, never a number
+and never an exception that escapes ``fetch``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel
+
+from okr_model.config import Config, KeyResult, MetricBinding, SourceConfig
+from okr_model.errors import ConfigIssue
+
+__all__ = [
+    "Connector",
+    "ConnectorContext",
+    "GateOutcome",
+    "Measurement",
+    "MeasurementStatus",
+    "QualityGateProvider",
+    "query_hash",
+]
+
+MeasurementStatus = Literal["ok", "no_data", "error"]
+
+S = TypeVar("S", bound=SourceConfig)
+M = TypeVar("M", bound=MetricBinding)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One observation of a metric: a finite ``value`` with ``status="ok"``, or no value and a reason."""
+
+    value: float | None
+    status: MeasurementStatus
+    observed_at: datetime | None = None
+    detail: str = ""
+    lineage: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status == "ok" and (self.value is None or not math.isfinite(self.value)):
+            raise ValueError("an ok measurement needs a finite value")
+        if self.status != "ok" and self.value is not None:
+            raise ValueError("a no_data/error measurement carries no value")
+        object.__setattr__(self, "lineage", MappingProxyType(dict(self.lineage)))
+
+    @classmethod
+    def ok(cls, value: float, observed_at: datetime | None = None, **lineage: Any) -> Measurement:
+        return cls(float(value), "ok", observed_at, "", lineage)
+
+    @classmethod
+    def no_data(cls, detail: str, **lineage: Any) -> Measurement:
+        return cls(None, "no_data", None, detail, lineage)
+
+    @classmethod
+    def error(cls, detail: str, **lineage: Any) -> Measurement:
+        return cls(None, "error", None, detail, lineage)
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """The result of a quality gate: the suite ``passed``, ``failed``, or could not run (``error``)."""
+
+    status: Literal["passed", "failed", "error"]
+    detail: str = ""
+
+
+@runtime_checkable
+class QualityGateProvider(Protocol):
+    """A connector that can run a named data-quality suite (Great Expectations) for a quality gate."""
+
+    def check_suite(self, suite: str, at: datetime) -> GateOutcome:
+        """Run (or reuse this run's result of) ``suite``; never raises."""
+
+
+def query_hash(metric: BaseModel) -> str:
+    """A short, stable hash of a metric binding: lineage says which query produced a number."""
+    blob = json.dumps(metric.model_dump(mode="json", exclude={"source"}), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """What a connector may know about the run besides its own source: the cycle and sibling sources."""
+
+    config: Config
+
+    @property
+    def cycle_start(self) -> datetime:
+        return self.config.cycle_bounds()[0]
+
+    @property
+    def cycle_end(self) -> datetime:
+        return self.config.cycle_bounds()[1]
+
+
+class Connector(ABC, Generic[S, M]):
+    """Base of all connectors. Subclasses set ``config_model`` and ``metric_model`` and implement ``fetch``.
+
+    One instance serves one source for one run, so it may keep clients and connections open until
+    ``close``. ``fetch`` must honour the source's ``timeout_s`` and must not raise.
+    """
+
+    type_name: ClassVar[str]
+    config_model: ClassVar[type[SourceConfig]]
+    metric_model: ClassVar[type[MetricBinding]]
+
+    def __init__(self, name: str, config: S, context: ConnectorContext):
+        self.name = name
+        self.config = config
+        self.context = context
+
+    @classmethod
+    def bind(cls, raw: dict[str, Any], kr: KeyResult) -> M:
+        """Validate a KR's metric binding; override to derive defaults from the KR (e.g. best = min)."""
+        return cls.metric_model.model_validate(raw)  # type: ignore[return-value]
+
+    @classmethod
+    def check(cls, name: str, config: S, full: Config) -> list[ConfigIssue]:
+        """Checks that need the whole config (run by ``okrflow validate``); none by default."""
+        return []
+
+    @abstractmethod
+    def fetch(self, metric: M, at: datetime) -> Measurement:
+        """One measurement of ``metric`` as of ``at`` (an aware datetime: the run's slot time)."""
+
+    def close(self) -> None:
+        """Release clients and connections."""
+
+    def __enter__(self) -> Connector[S, M]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,32 @@
+"""okrflow's domain: config schema, scoring, rollup and pacing. Pure code, no I/O beyond reading a config."""
+
+from okr_model.config import Config, Cycle, KeyResult, MetricBinding, Objective, SourceConfig
+from okr_model.errors import ConfigError, ConfigIssue, OkrflowError
+from okr_model.loader import SchemaResolver, load_config, parse_config
+from okr_model.pacing import Status, elapsed_share, kr_status, pace_status
+from okr_model.rollup import rollup, weighted_mean
+from okr_model.scoring import GateInputs, KRScore, score_key_result
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ConfigIssue",
+    "Cycle",
+    "GateInputs",
+    "KRScore",
+    "KeyResult",
+    "MetricBinding",
+    "Objective",
+    "OkrflowError",
+    "SchemaResolver",
+    "SourceConfig",
+    "Status",
+    "elapsed_share",
+    "kr_status",
+    "load_config",
+    "pace_status",
+    "parse_config",
+    "rollup",
+    "score_key_result",
+    "weighted_mean",
+]

@@ -1,0 +1,294 @@
+"""The config contract as frozen pydantic models: what users write in ``okrflow.yaml``.
+
+Field names are the public interface (see ARCHITECTURE.md): add, never rename. Sources and metric
+bindings are validated in two steps: here they are read generically (``type`` plus whatever keys),
+then the connector registered for that ``type`` validates them into its own model (see ``loader``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from functools import cached_property
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from okr_model.types import Band, Duration, Id, Target
+
+__all__ = [
+    "AlertDefaults",
+    "Abandoned",
+    "Caps",
+    "Channel",
+    "Config",
+    "Cycle",
+    "Defaults",
+    "DriftRule",
+    "EmailChannel",
+    "KeyResult",
+    "MetricBinding",
+    "Objective",
+    "Owner",
+    "QualityGate",
+    "SlackChannel",
+    "SourceConfig",
+    "WebhookChannel",
+]
+
+Kind = Literal["increase", "decrease", "maintain_above", "maintain_below", "milestone", "manual"]
+Track = Literal["committed", "aspirational"]
+
+
+class Model(BaseModel):
+    """Every config model is immutable and rejects unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Cycle(Model):
+    """An OKR cycle (a quarter or six weeks) with its mid-cycle review date."""
+
+    name: str
+    start: date
+    end: date = Field(description="last day of the cycle, inclusive")
+    review: date | None = Field(None, description="mid-cycle review; defaults to the midpoint")
+
+    @model_validator(mode="after")
+    def _check_dates(self) -> Cycle:
+        if self.end <= self.start:
+            raise ValueError(f"cycle end {self.end} must be after its start {self.start}")
+        if self.review is not None and not self.start <= self.review <= self.end:
+            raise ValueError(f"review date {self.review} must lie within the cycle {self.start}..{self.end}")
+        return self
+
+    @property
+    def review_date(self) -> date:
+        return self.review or self.start + (self.end - self.start) / 2
+
+    def bounds(self, tz: timezone | ZoneInfo = timezone.utc) -> tuple[datetime, datetime]:
+        """Start (inclusive) and end (exclusive: midnight after the last day) as aware datetimes."""
+        start = datetime.combine(self.start, time(), tz)
+        end = datetime.combine(self.end + timedelta(days=1), time(), tz)
+        return start, end
+
+
+class SourceConfig(BaseModel):
+    """A data source as read generically; its connector validates it into its own subclass."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    type: str = Field(description="connector kind: sql, prometheus, mlflow, great_expectations, ...")
+    timeout_s: float = Field(30, gt=0, le=3600, description="per-query timeout in seconds")
+    retries: int = Field(2, ge=0, le=10, description="retries with backoff after a failed query")
+
+
+class MetricBinding(BaseModel):
+    """What measures a key result; its source's connector validates the remaining keys."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    source: Id
+    offset: Duration | None = Field(None, description="read data as of slot time minus this (late-settling data)")
+    max_age: Duration | None = Field(None, description="an observation older than this is stale (no_data)")
+
+
+class QualityGate(Model):
+    """A Great Expectations suite over the data behind a metric; a failure caps or holds the score."""
+
+    source: Id
+    suite: Id
+    on_fail: Literal["cap", "hold"] = "cap"
+
+
+class DriftRule(Model):
+    """How a metric drop is judged (issue: drift detection); defaults come from ``defaults.drift``."""
+
+    max_drop: float | None = Field(None, gt=0, description="absolute drop (or relative with relative: true) that fires")
+    relative: bool = False
+    reference: Literal["mean", "best"] = "mean"
+    window: Duration = Field(timedelta(days=7), description="reference window")
+    detector: Literal["page_hinkley", "cusum"] | None = None
+
+
+class Abandoned(Model):
+    """A person stopped this key result on purpose; it scores the ``abandoned`` value (0.4)."""
+
+    reason: str = Field(min_length=1)
+    on: date | None = None
+
+
+class KeyResult(Model):
+    """One measurable key result bound to a metric query."""
+
+    id: Id
+    title: str | None = None
+    kind: Kind = "increase"
+    baseline: float | None = None
+    target: Target
+    track: Track = "committed"
+    weight: float = Field(1.0, gt=0)
+    owner: str | None = None
+    unit: str | None = None
+    metric: MetricBinding | None = None
+    requires_production: bool = False
+    quality_gate: QualityGate | None = None
+    drift: DriftRule | None = None
+    abandoned: Abandoned | None = None
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> KeyResult:
+        band = isinstance(self.target, Band)
+        if self.kind in ("maintain_above", "maintain_below") and band:
+            raise ValueError(f"kind {self.kind} takes one threshold as target, not a band")
+        if self.kind in ("increase", "decrease") and self.baseline is None:
+            raise ValueError(f"kind {self.kind} needs a baseline (the value at the start of the cycle)")
+        if self.kind == "manual" and self.metric is not None:
+            raise ValueError("kind manual takes check-ins (okrflow checkin), not a metric binding")
+        if self.kind not in ("manual",) and self.metric is None:
+            raise ValueError(f"kind {self.kind} needs a metric binding (or kind: manual for check-ins)")
+        if self.kind in ("increase", "decrease", "milestone", "manual"):
+            start = self.start_value
+            ends = self.target if band else (self.target,)
+            if any(end == start for end in ends):
+                raise ValueError(f"target {self.target!r} must differ from the baseline {start}")
+            if self.kind == "increase" and any(end < start for end in ends):
+                raise ValueError(f"kind increase needs a target above the baseline {start} (got {self.target!r})")
+            if self.kind == "decrease" and any(end > start for end in ends):
+                raise ValueError(f"kind decrease needs a target below the baseline {start} (got {self.target!r})")
+            if self.kind == "milestone" and any(end < start for end in ends):
+                raise ValueError(f"kind milestone needs a target above {start} (got {self.target!r})")
+        return self
+
+    @property
+    def start_value(self) -> float:
+        """Where progress starts: the baseline, or 0 for milestones and manual KRs without one."""
+        return self.baseline if self.baseline is not None else 0.0
+
+    @property
+    def direction(self) -> Literal["up", "down"]:
+        """Whether a larger value is better."""
+        if self.kind in ("decrease", "maintain_below"):
+            return "down"
+        if self.kind == "manual":
+            end = self.target.low if isinstance(self.target, Band) else self.target
+            return "down" if end < self.start_value else "up"
+        return "up"
+
+    @property
+    def success_score(self) -> float:
+        """The score at which this KR counts as a success: 1.0 committed, 0.7 aspirational."""
+        return 0.7 if self.track == "aspirational" else 1.0
+
+
+class Objective(Model):
+    """An objective in the tree company -> team -> individual; non-roots name their parent."""
+
+    id: Id
+    title: str
+    parent: Id | None = None
+    team: str | None = None
+    owner: str | None = None
+    level: Literal["company", "team", "individual"] | None = None
+    weight: float = Field(1.0, gt=0, description="weight in the parent's rollup")
+    key_results: list[KeyResult] = Field(default_factory=list)
+
+
+class WebhookChannel(Model):
+    type: Literal["webhook"]
+    url: SecretStr
+    secret: SecretStr | None = Field(None, description="HMAC-SHA256 key for the X-Okrflow-Signature header")
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    timeout_s: float = Field(10, gt=0)
+
+
+class SlackChannel(Model):
+    type: Literal["slack"]
+    url: SecretStr
+    timeout_s: float = Field(10, gt=0)
+
+
+class EmailChannel(Model):
+    type: Literal["email"]
+    host: str
+    port: int = Field(587, ge=1, le=65535)
+    sender: str
+    to: list[str] = Field(min_length=1)
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = True
+    timeout_s: float = Field(10, gt=0)
+
+
+Channel = Annotated[WebhookChannel | SlackChannel | EmailChannel, Field(discriminator="type")]
+
+
+class Owner(Model):
+    """A person or team that receives alerts on the named channels."""
+
+    channels: list[Id] = Field(default_factory=list)
+
+
+class AlertDefaults(Model):
+    for_runs: int = Field(2, ge=1, description="consecutive runs a condition must hold before it fires")
+    repeat_interval: Duration = Field(timedelta(hours=24))
+    channels: list[Id] = Field(default_factory=list, description="channels used when no owner has any")
+
+
+class Caps(Model):
+    """Score caps and fixed scores of the gates (the AI-OKR scoring table)."""
+
+    quality_gate: float = Field(0.2, ge=0, le=1)
+    requires_production: float = Field(0.5, ge=0, le=1)
+    abandoned: float = Field(0.4, ge=0, le=1)
+
+
+class Defaults(Model):
+    drift: DriftRule = Field(default_factory=DriftRule)
+    alerts: AlertDefaults = Field(default_factory=AlertDefaults)
+    caps: Caps = Field(default_factory=Caps)
+
+
+class Config(Model):
+    """A whole okrflow config file."""
+
+    version: Literal[1] = 1
+    cycle: Cycle
+    timezone: str = Field("UTC", description="IANA time zone of the cycle dates and the schedule")
+    schedule: str = Field("*/15 * * * *", description="cron for okrflow serve")
+    store: str = Field("sqlite:///okrflow.db", description="history store URL; OKRFLOW_STORE_URL overrides")
+    defaults: Defaults = Field(default_factory=Defaults)
+    sources: dict[Id, SourceConfig] = Field(default_factory=dict)
+    channels: dict[Id, Channel] = Field(default_factory=dict)
+    owners: dict[str, Owner] = Field(default_factory=dict)
+    objectives: list[Objective] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as UTC or Europe/Paris)") from None
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def key_results(self) -> list[tuple[Objective, KeyResult]]:
+        """Every key result with its objective, in file order."""
+        return [(objective, kr) for objective in self.objectives for kr in objective.key_results]
+
+    def key_result(self, kr_id: str) -> tuple[Objective, KeyResult]:
+        for objective, kr in self.key_results():
+            if kr.id == kr_id:
+                return objective, kr
+        raise KeyError(kr_id)
+
+    def cycle_bounds(self) -> tuple[datetime, datetime]:
+        return self.cycle.bounds(self.tz)
+
+    def raw_metric(self, kr: KeyResult) -> dict[str, Any]:
+        """A metric binding as plain data (for hashing and display)."""
+        return kr.metric.model_dump(mode="json") if kr.metric else {}

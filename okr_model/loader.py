@@ -1,0 +1,275 @@
+"""Read a config file: YAML safe-load, ``${VAR}`` interpolation, validation, reference checks.
+
+Every problem becomes a ``ConfigIssue`` with the key path (``objectives[1].key_results[0].target``)
+and, where the YAML has it, the line; the loader reports all issues of a file at once.
+Sources and metric bindings are validated by a ``SchemaResolver`` (the connector registry), so
+this module stays free of any connector code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+from pydantic import ValidationError
+
+from okr_model.config import Config, KeyResult, MetricBinding, SourceConfig
+from okr_model.errors import ConfigError, ConfigIssue
+
+__all__ = ["SchemaResolver", "format_path", "load_config", "parse_config"]
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class SchemaResolver(Protocol):
+    """What the loader needs from the connector registry."""
+
+    def source_model(self, type_name: str) -> type[SourceConfig]:
+        """The config model of a source kind; raises ``LookupError`` with the known kinds."""
+
+    def bind_metric(self, source: SourceConfig, raw: dict[str, Any], kr: KeyResult) -> MetricBinding:
+        """Validate a KR's metric binding for its source's kind (may raise ``ValidationError``)."""
+
+    def check(self, config: Config) -> Iterable[ConfigIssue]:
+        """Connector-specific checks over the whole config (e.g. unknown expectation names)."""
+
+
+def format_path(loc: Iterable[Any]) -> str:
+    """``('objectives', 1, 'target')`` -> ``objectives[1].target``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_config(path: str | os.PathLike[str], resolver: SchemaResolver | None = None) -> Config:
+    """Load and validate a config file; raises ``ConfigError`` listing every issue."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(file, [ConfigIssue("", "file not found (pass -c PATH or set OKRFLOW_CONFIG)")]) from None
+    except OSError as exc:
+        raise ConfigError(file, [ConfigIssue("", f"cannot read the file: {exc.strerror}")]) from None
+    return parse_config(text, file, resolver)
+
+
+def parse_config(text: str, file: str = "<config>", resolver: SchemaResolver | None = None) -> Config:
+    """Validate config text; ``file`` only names it in errors."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(file, [ConfigIssue("", f"invalid YAML: {problem}", mark.line + 1 if mark else None)]) from None
+    lines = _LineFinder(root)
+    if not isinstance(data, dict):
+        raise ConfigError(file, [ConfigIssue("", "expected a mapping at the top level (version, cycle, objectives, ...)", 1)])
+
+    issues: list[ConfigIssue] = []
+    data = _interpolate(data, (), issues)
+    if issues:
+        raise ConfigError(file, [lines.locate(i) for i in issues])
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(file, [lines.locate(i) for i in _issues_from(exc, (), data)]) from None
+
+    if resolver is not None:
+        config = _resolve(config, data, resolver, issues)
+    issues.extend(_reference_issues(config))
+    if resolver is not None and not issues:
+        issues.extend(resolver.check(config))
+    if issues:
+        raise ConfigError(file, [lines.locate(i) for i in issues])
+    return config
+
+
+def _interpolate(value: Any, loc: tuple[Any, ...], issues: list[ConfigIssue]) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in string values from the environment."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, (*loc, k), issues) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, (*loc, i), issues) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        issues.append(ConfigIssue(format_path(loc), f"environment variable {name} is not set"))
+        return ""
+
+    return _VAR.sub(substitute, value)
+
+
+def _issues_from(exc: ValidationError, prefix: tuple[Any, ...], data: Any) -> list[ConfigIssue]:
+    """Turn pydantic errors into issues whose paths follow the user's keys (union tags dropped)."""
+    issues = []
+    for err in exc.errors(include_url=False):
+        loc = _user_loc(data, tuple(err["loc"]))
+        message = _message(err, data, loc)
+        issues.append(ConfigIssue(format_path((*prefix, *loc)), message))
+    return issues
+
+
+def _user_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Keep the parts of a pydantic location that exist in the input (drops union/tag names)."""
+    out: list[Any] = []
+    node = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, Mapping) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        elif last and isinstance(node, Mapping):
+            out.append(part)
+    return tuple(out)
+
+
+def _message(err: Any, data: Any, loc: tuple[Any, ...]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check its spelling; see config/okrflow.schema.json for the allowed keys)"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(err["msg"])
+    for noise in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(noise)
+    if kind not in ("value_error", "target", "band", "duration", "assertion_error"):
+        message = f"{message} (got {err.get('input')!r})" if "input" in err and not isinstance(err["input"], (dict, list)) else message
+    return message
+
+
+def _resolve(config: Config, data: dict[str, Any], resolver: SchemaResolver, issues: list[ConfigIssue]) -> Config:
+    """Second validation step: each source and metric binding against its connector's model."""
+    sources: dict[str, SourceConfig] = {}
+    for name, source in config.sources.items():
+        raw = data["sources"][name]
+        try:
+            model = resolver.source_model(source.type)
+        except LookupError as exc:
+            issues.append(ConfigIssue(f"sources.{name}.type", str(exc.args[0] if exc.args else exc)))
+            continue
+        try:
+            sources[name] = model.model_validate(raw)
+        except ValidationError as exc:
+            issues.extend(_issues_from(exc, ("sources", name), raw))
+
+    objectives = []
+    for o_index, objective in enumerate(config.objectives):
+        key_results = []
+        for k_index, kr in enumerate(objective.key_results):
+            loc = ("objectives", o_index, "key_results", k_index, "metric")
+            if kr.metric is None:
+                key_results.append(kr)
+                continue
+            if kr.metric.source not in config.sources:
+                issues.append(ConfigIssue(format_path((*loc, "source")), _unknown("source", kr.metric.source, config.sources)))
+                continue
+            if kr.metric.source not in sources:
+                continue  # its source already has an issue
+            raw = data["objectives"][o_index]["key_results"][k_index]["metric"]
+            try:
+                metric = resolver.bind_metric(sources[kr.metric.source], dict(raw), kr)
+            except ValidationError as exc:
+                issues.extend(_issues_from(exc, loc, raw))
+                continue
+            key_results.append(kr.model_copy(update={"metric": metric}))
+        objectives.append(objective.model_copy(update={"key_results": key_results}))
+    return config.model_copy(update={"sources": sources, "objectives": objectives})
+
+
+def _unknown(what: str, name: str, known: Iterable[str]) -> str:
+    names = ", ".join(sorted(known)) or "none defined"
+    return f"unknown {what} {name!r} (known: {names})"
+
+
+def _reference_issues(config: Config) -> list[ConfigIssue]:
+    """Unique ids, existing parents, no cycles in the tree, known sources, owners and channels."""
+    issues: list[ConfigIssue] = []
+    seen: dict[str, str] = {}
+    parents: dict[str, str | None] = {}
+    for o_index, objective in enumerate(config.objectives):
+        path = f"objectives[{o_index}]"
+        if objective.id in seen:
+            issues.append(ConfigIssue(f"{path}.id", f"duplicate id {objective.id!r} (first used at {seen[objective.id]})"))
+        seen.setdefault(objective.id, path)
+        parents[objective.id] = objective.parent
+        for k_index, kr in enumerate(objective.key_results):
+            kr_path = f"{path}.key_results[{k_index}]"
+            if kr.id in seen:
+                issues.append(ConfigIssue(f"{kr_path}.id", f"duplicate id {kr.id!r} (first used at {seen[kr.id]})"))
+            seen.setdefault(kr.id, kr_path)
+            if kr.quality_gate and kr.quality_gate.source not in config.sources:
+                issues.append(
+                    ConfigIssue(f"{kr_path}.quality_gate.source", _unknown("source", kr.quality_gate.source, config.sources))
+                )
+            if kr.owner and config.owners and kr.owner not in config.owners:
+                issues.append(ConfigIssue(f"{kr_path}.owner", _unknown("owner", kr.owner, config.owners)))
+    objective_ids = {o.id for o in config.objectives}
+    for o_index, objective in enumerate(config.objectives):
+        if objective.parent is not None and objective.parent not in objective_ids:
+            issues.append(ConfigIssue(f"objectives[{o_index}].parent", _unknown("parent objective", objective.parent, objective_ids)))
+        if objective.owner and config.owners and objective.owner not in config.owners:
+            issues.append(ConfigIssue(f"objectives[{o_index}].owner", _unknown("owner", objective.owner, config.owners)))
+    for o_index, objective in enumerate(config.objectives):
+        chain = [objective.id]
+        node = objective.parent
+        while node is not None and node in parents:
+            if node in chain:
+                loop = " -> ".join([*chain[chain.index(node):], node])
+                if node == objective.id:
+                    issues.append(ConfigIssue(f"objectives[{o_index}].parent", f"the objective tree has a cycle: {loop}"))
+                break
+            chain.append(node)
+            node = parents[node]
+    for name, owner in config.owners.items():
+        for c_index, channel in enumerate(owner.channels):
+            if channel not in config.channels:
+                issues.append(ConfigIssue(f"owners.{name}.channels[{c_index}]", _unknown("channel", channel, config.channels)))
+    for c_index, channel in enumerate(config.defaults.alerts.channels):
+        if channel not in config.channels:
+            issues.append(ConfigIssue(f"defaults.alerts.channels[{c_index}]", _unknown("channel", channel, config.channels)))
+    return issues
+
+
+class _LineFinder:
+    """Maps a key path back to its line in the YAML text."""
+
+    def __init__(self, root: yaml.Node | None):
+        self.root = root
+
+    def locate(self, issue: ConfigIssue) -> ConfigIssue:
+        if issue.line is not None or self.root is None:
+            return issue
+        node = self.root
+        for part in re.findall(r"[^.\[\]]+|\[\d+\]", issue.path):
+            child = self._child(node, part)
+            if child is None:
+                break
+            node = child
+        return ConfigIssue(issue.path, issue.message, node.start_mark.line + 1)
+
+    @staticmethod
+    def _child(node: yaml.Node, part: str) -> yaml.Node | None:
+        if isinstance(node, yaml.SequenceNode) and part.startswith("["):
+            index = int(part[1:-1])
+            return node.value[index] if index < len(node.value) else None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part:
+                    return value if isinstance(value, (yaml.MappingNode, yaml.SequenceNode)) else key
+        return None
+
