@@ -7,7 +7,7 @@ then the connector registered for that ``type`` validates them into its own mode
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from okr_model.types import Band, Duration, Id, Target
 
 __all__ = [
-    "AlertDefaults",
     "Abandoned",
+    "AlertDefaults",
     "Caps",
     "Channel",
     "Config",
@@ -66,7 +66,7 @@ class Cycle(Model):
     def review_date(self) -> date:
         return self.review or self.start + (self.end - self.start) / 2
 
-    def bounds(self, tz: timezone | ZoneInfo = timezone.utc) -> tuple[datetime, datetime]:
+    def bounds(self, tz: timezone | ZoneInfo = UTC) -> tuple[datetime, datetime]:
         """Start (inclusive) and end (exclusive: midnight after the last day) as aware datetimes."""
         start = datetime.combine(self.start, time(), tz)
         end = datetime.combine(self.end + timedelta(days=1), time(), tz)
@@ -124,10 +124,10 @@ class KeyResult(Model):
     id: Id
     title: str | None = None
     kind: Kind = "increase"
-    baseline: float | None = None
+    baseline: float | None = Field(None, strict=True, allow_inf_nan=False)  # strict: `true` is not 1.0
     target: Target
     track: Track = "committed"
-    weight: float = Field(1.0, gt=0)
+    weight: float = Field(1.0, gt=0, strict=True, allow_inf_nan=False)
     owner: str | None = None
     unit: str | None = None
     metric: MetricBinding | None = None
@@ -190,7 +190,7 @@ class Objective(Model):
     team: str | None = None
     owner: str | None = None
     level: Literal["company", "team", "individual"] | None = None
-    weight: float = Field(1.0, gt=0, description="weight in the parent's rollup")
+    weight: float = Field(1.0, gt=0, strict=True, allow_inf_nan=False, description="weight in the parent's rollup")
     key_results: list[KeyResult] = Field(default_factory=list)
 
 
@@ -269,7 +269,9 @@ class Config(Model):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as UTC or Europe/Paris)") from None
+            raise ValueError(
+                f"unknown time zone {value!r} (expected an IANA name such as UTC or Europe/Paris)"
+            ) from None
         return value
 
     @cached_property

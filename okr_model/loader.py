@@ -66,10 +66,16 @@ def parse_config(text: str, file: str = "<config>", resolver: SchemaResolver | N
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(file, [ConfigIssue("", f"invalid YAML: {problem}", mark.line + 1 if mark else None)]) from None
+        raise ConfigError(
+            file, [ConfigIssue("", f"invalid YAML: {problem}", mark.line + 1 if mark else None)]
+        ) from None
+    except (ValueError, OverflowError) as exc:  # PyYAML builds dates eagerly: 2026-13-45 raises ValueError
+        raise ConfigError(file, [ConfigIssue("", f"invalid YAML value: {exc}", _bad_scalar_line(root))]) from None
     lines = _LineFinder(root)
     if not isinstance(data, dict):
-        raise ConfigError(file, [ConfigIssue("", "expected a mapping at the top level (version, cycle, objectives, ...)", 1)])
+        raise ConfigError(
+            file, [ConfigIssue("", "expected a mapping at the top level (version, cycle, objectives, ...)", 1)]
+        )
 
     issues: list[ConfigIssue] = []
     data = _interpolate(data, (), issues)
@@ -80,14 +86,35 @@ def parse_config(text: str, file: str = "<config>", resolver: SchemaResolver | N
     except ValidationError as exc:
         raise ConfigError(file, [lines.locate(i) for i in _issues_from(exc, (), data)]) from None
 
+    issues.extend(_reference_issues(config))  # on the generic config, which still has every source and KR
     if resolver is not None:
         config = _resolve(config, data, resolver, issues)
-    issues.extend(_reference_issues(config))
     if resolver is not None and not issues:
         issues.extend(resolver.check(config))
     if issues:
         raise ConfigError(file, [lines.locate(i) for i in issues])
     return config
+
+
+def _bad_scalar_line(root: yaml.Node | None) -> int | None:
+    """The line of the first scalar PyYAML cannot construct (an impossible date or time)."""
+    constructor = yaml.SafeLoader("")
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                constructor.construct_object(node)
+            except (ValueError, OverflowError):
+                return node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(item for pair in reversed(node.value) for item in reversed(pair))
+    return None
 
 
 def _interpolate(value: Any, loc: tuple[Any, ...], issues: list[ConfigIssue]) -> Any:
@@ -127,10 +154,9 @@ def _user_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     node = data
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
-        if isinstance(node, Mapping) and part in node:
-            out.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if (isinstance(node, Mapping) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
             out.append(part)
             node = node[part]
         elif last and isinstance(node, Mapping):
@@ -148,7 +174,11 @@ def _message(err: Any, data: Any, loc: tuple[Any, ...]) -> str:
     for noise in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(noise)
     if kind not in ("value_error", "target", "band", "duration", "assertion_error"):
-        message = f"{message} (got {err.get('input')!r})" if "input" in err and not isinstance(err["input"], (dict, list)) else message
+        message = (
+            f"{message} (got {err.get('input')!r})"
+            if "input" in err and not isinstance(err["input"], (dict, list))
+            else message
+        )
     return message
 
 
@@ -175,11 +205,8 @@ def _resolve(config: Config, data: dict[str, Any], resolver: SchemaResolver, iss
             if kr.metric is None:
                 key_results.append(kr)
                 continue
-            if kr.metric.source not in config.sources:
-                issues.append(ConfigIssue(format_path((*loc, "source")), _unknown("source", kr.metric.source, config.sources)))
-                continue
             if kr.metric.source not in sources:
-                continue  # its source already has an issue
+                continue  # an unknown source (see _reference_issues) or one that already has an issue
             raw = data["objectives"][o_index]["key_results"][k_index]["metric"]
             try:
                 metric = resolver.bind_metric(sources[kr.metric.source], dict(raw), kr)
@@ -204,7 +231,9 @@ def _reference_issues(config: Config) -> list[ConfigIssue]:
     for o_index, objective in enumerate(config.objectives):
         path = f"objectives[{o_index}]"
         if objective.id in seen:
-            issues.append(ConfigIssue(f"{path}.id", f"duplicate id {objective.id!r} (first used at {seen[objective.id]})"))
+            issues.append(
+                ConfigIssue(f"{path}.id", f"duplicate id {objective.id!r} (first used at {seen[objective.id]})")
+            )
         seen.setdefault(objective.id, path)
         parents[objective.id] = objective.parent
         for k_index, kr in enumerate(objective.key_results):
@@ -212,36 +241,54 @@ def _reference_issues(config: Config) -> list[ConfigIssue]:
             if kr.id in seen:
                 issues.append(ConfigIssue(f"{kr_path}.id", f"duplicate id {kr.id!r} (first used at {seen[kr.id]})"))
             seen.setdefault(kr.id, kr_path)
+            if kr.metric and kr.metric.source not in config.sources:
+                issues.append(
+                    ConfigIssue(f"{kr_path}.metric.source", _unknown("source", kr.metric.source, config.sources))
+                )
             if kr.quality_gate and kr.quality_gate.source not in config.sources:
                 issues.append(
-                    ConfigIssue(f"{kr_path}.quality_gate.source", _unknown("source", kr.quality_gate.source, config.sources))
+                    ConfigIssue(
+                        f"{kr_path}.quality_gate.source", _unknown("source", kr.quality_gate.source, config.sources)
+                    )
                 )
             if kr.owner and config.owners and kr.owner not in config.owners:
                 issues.append(ConfigIssue(f"{kr_path}.owner", _unknown("owner", kr.owner, config.owners)))
     objective_ids = {o.id for o in config.objectives}
     for o_index, objective in enumerate(config.objectives):
         if objective.parent is not None and objective.parent not in objective_ids:
-            issues.append(ConfigIssue(f"objectives[{o_index}].parent", _unknown("parent objective", objective.parent, objective_ids)))
+            issues.append(
+                ConfigIssue(
+                    f"objectives[{o_index}].parent", _unknown("parent objective", objective.parent, objective_ids)
+                )
+            )
         if objective.owner and config.owners and objective.owner not in config.owners:
-            issues.append(ConfigIssue(f"objectives[{o_index}].owner", _unknown("owner", objective.owner, config.owners)))
+            issues.append(
+                ConfigIssue(f"objectives[{o_index}].owner", _unknown("owner", objective.owner, config.owners))
+            )
     for o_index, objective in enumerate(config.objectives):
         chain = [objective.id]
         node = objective.parent
         while node is not None and node in parents:
             if node in chain:
-                loop = " -> ".join([*chain[chain.index(node):], node])
+                loop = " -> ".join([*chain[chain.index(node) :], node])
                 if node == objective.id:
-                    issues.append(ConfigIssue(f"objectives[{o_index}].parent", f"the objective tree has a cycle: {loop}"))
+                    issues.append(
+                        ConfigIssue(f"objectives[{o_index}].parent", f"the objective tree has a cycle: {loop}")
+                    )
                 break
             chain.append(node)
             node = parents[node]
     for name, owner in config.owners.items():
         for c_index, channel in enumerate(owner.channels):
             if channel not in config.channels:
-                issues.append(ConfigIssue(f"owners.{name}.channels[{c_index}]", _unknown("channel", channel, config.channels)))
+                issues.append(
+                    ConfigIssue(f"owners.{name}.channels[{c_index}]", _unknown("channel", channel, config.channels))
+                )
     for c_index, channel in enumerate(config.defaults.alerts.channels):
         if channel not in config.channels:
-            issues.append(ConfigIssue(f"defaults.alerts.channels[{c_index}]", _unknown("channel", channel, config.channels)))
+            issues.append(
+                ConfigIssue(f"defaults.alerts.channels[{c_index}]", _unknown("channel", channel, config.channels))
+            )
     return issues
 
 
@@ -272,4 +319,3 @@ class _LineFinder:
                 if key.value == part:
                     return value if isinstance(value, (yaml.MappingNode, yaml.SequenceNode)) else key
         return None
-

@@ -17,6 +17,8 @@ __all__ = ["AT_RISK_MARGIN", "ON_TRACK_MARGIN", "Status", "elapsed_share", "kr_s
 Status = Literal["on_track", "at_risk", "off_track", "no_data"]
 ON_TRACK_MARGIN = 0.1
 AT_RISK_MARGIN = 0.25
+_TOLERANCE = 1e-9
+"""Float slack at the boundaries: 0.8 - 0.1 is 0.7000000000000001, yet a score of 0.7 there is on track."""
 
 
 def elapsed_share(start: datetime, end: datetime, at: datetime) -> float:
@@ -28,9 +30,9 @@ def pace_status(score: float | None, expected: float) -> Status:
     """Compare a score with the expected score at this point of the cycle."""
     if score is None:
         return "no_data"
-    if score >= expected - ON_TRACK_MARGIN:
+    if score >= expected - ON_TRACK_MARGIN - _TOLERANCE:
         return "on_track"
-    if score >= expected - AT_RISK_MARGIN:
+    if score >= expected - AT_RISK_MARGIN - _TOLERANCE:
         return "at_risk"
     return "off_track"
 

@@ -23,10 +23,13 @@ def parse_duration(value: Any) -> timedelta:
     """Read ``90s``, ``15m``, ``24h``, ``7d``, ``2w`` or a number of seconds."""
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return timedelta(seconds=value)
-    if isinstance(value, str) and (match := _DURATION.match(value)):
-        return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+            return timedelta(seconds=value)
+        if isinstance(value, str) and (match := _DURATION.match(value)):
+            return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    except (OverflowError, ValueError):  # inf, nan or beyond timedelta's ~2.7 million years
+        pass
     raise PydanticCustomError(
         "duration", "expected a duration such as 30s, 15m, 24h or 7d (got {value})", {"value": repr(value)}
     )
@@ -54,7 +57,10 @@ class Band(NamedTuple):
 def _finite_number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        return float(value) if math.isfinite(value) else None
+    except OverflowError:  # an integer literal too large for a float
+        return None
 
 
 def parse_target(value: Any) -> float | Band:
@@ -68,7 +74,9 @@ def parse_target(value: Any) -> float | Band:
         low, high = (_finite_number(v) for v in value)
         if low is not None and high is not None:
             if low == high:
-                raise PydanticCustomError("band", "a [low, high] band needs two different numbers (got {value})", {"value": repr(value)})
+                raise PydanticCustomError(
+                    "band", "a [low, high] band needs two different numbers (got {value})", {"value": repr(value)}
+                )
             return Band(low, high)
     raise PydanticCustomError(
         "target", "expected a number or a [low, high] pair of numbers (got {value})", {"value": repr(value)}

@@ -1,0 +1,1 @@
+"""Orchestration: ``pipeline`` holds the plain steps of a run; ``evaluate`` wraps them in Prefect."""

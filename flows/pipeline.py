@@ -1,0 +1,351 @@
+"""One evaluation run as plain steps: load, fetch, score, write. No Prefect here.
+
+``flows.evaluate`` wraps these steps as Prefect tasks; ``okrflow run`` without a Prefect API calls
+``evaluate`` directly. Both go through the same functions, so both write identical rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.base import Connector, ConnectorContext, GateOutcome, Measurement, QualityGateProvider
+from connectors.registry import Registry, default_registry
+from okr_model.config import Config, KeyResult, Objective
+from okr_model.pacing import elapsed_share, kr_status, pace_status
+from okr_model.rollup import rollup
+from okr_model.scoring import GateInputs, score_key_result
+from okrflow.store import AnnotationRecord, KRResult, ObjectiveResult, RunRecord, Store
+
+__all__ = [
+    "ScoringInputs",
+    "config_hash",
+    "evaluate",
+    "fetch_all",
+    "fetch_source",
+    "load_scoring_inputs",
+    "normalize_slot",
+    "open_connectors",
+    "score_run",
+]
+
+log = logging.getLogger("okrflow.pipeline")
+MANUAL = "__manual__"
+"""Pseudo source name grouping manual KRs (their values come from check-ins in the store)."""
+
+
+def normalize_slot(at: datetime | None) -> datetime:
+    """The run's slot time as an aware UTC datetime (now, to the second, when not given)."""
+    at = at or datetime.now(UTC)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).replace(microsecond=0)
+
+
+def config_hash(config: Config) -> str:
+    """Which config produced a run (secrets are hashed, never stored)."""
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+
+
+def sources_in_use(config: Config) -> dict[str, list[KeyResult]]:
+    """Source name -> KRs measured by it (manual KRs under ``MANUAL``)."""
+    groups: dict[str, list[KeyResult]] = {}
+    for _, kr in config.key_results():
+        groups.setdefault(kr.metric.source if kr.metric else MANUAL, []).append(kr)
+    return groups
+
+
+def open_connectors(
+    config: Config, names: Sequence[str], registry: Registry | None = None
+) -> dict[str, Connector[Any, Any]]:
+    """One connector per source for this run (clients and connections are reused across its KRs)."""
+    registry = registry or default_registry()
+    context = ConnectorContext(config)
+    return {
+        name: registry.get(config.sources[name].type)(name, config.sources[name], context)
+        for name in names
+        if name in config.sources
+    }
+
+
+def _stale(measurement: Measurement, kr: KeyResult, at: datetime) -> Measurement:
+    """Apply ``max_age``: an observation older than that is no data."""
+    metric = kr.metric
+    if metric is None or metric.max_age is None or measurement.status != "ok" or measurement.observed_at is None:
+        return measurement
+    as_of = at - (metric.offset or (at - at))
+    age = as_of - measurement.observed_at
+    if age > metric.max_age:
+        return Measurement.no_data(
+            f"stale: last observation at {measurement.observed_at.isoformat()} is older than max_age "
+            f"{metric.max_age} (as of {as_of.isoformat()})",
+            **measurement.lineage,
+        )
+    return measurement
+
+
+def fetch_source(
+    connector: Connector[Any, Any], krs: Sequence[KeyResult], at: datetime, max_workers: int = 4
+) -> dict[str, Measurement]:
+    """Fetch every KR bound to one source; a failure of one KR never affects another."""
+
+    def one(kr: KeyResult) -> Measurement:
+        try:
+            return _stale(connector.fetch(kr.metric, at), kr, at)
+        except Exception as exc:  # a connector bug must not stop the run
+            log.exception("connector %s raised on KR %s", connector.name, kr.id)
+            return Measurement.error(f"connector {connector.name!r} failed: {type(exc).__name__}: {exc}")
+
+    if len(krs) == 1 or max_workers <= 1:
+        return {kr.id: one(kr) for kr in krs}
+    with ThreadPoolExecutor(
+        max_workers=min(max_workers, len(krs)), thread_name_prefix=f"fetch-{connector.name}"
+    ) as pool:
+        return dict(zip([kr.id for kr in krs], pool.map(one, krs), strict=True))
+
+
+def check_gates(config: Config, connectors: Mapping[str, Connector[Any, Any]], at: datetime) -> dict[str, GateOutcome]:
+    """Run the quality-gate suites that KRs name; KR id -> outcome. A suite runs once per connector."""
+    outcomes: dict[str, GateOutcome] = {}
+    for _, kr in config.key_results():
+        gate = kr.quality_gate
+        if gate is None:
+            continue
+        connector = connectors.get(gate.source)
+        if not isinstance(connector, QualityGateProvider):
+            outcomes[kr.id] = GateOutcome("error", f"source {gate.source!r} cannot run quality suites")
+            continue
+        try:
+            outcomes[kr.id] = connector.check_suite(gate.suite, at)
+        except Exception as exc:
+            outcomes[kr.id] = GateOutcome("error", f"quality suite {gate.suite!r} failed to run: {exc}")
+    return outcomes
+
+
+def manual_measurements(
+    krs: Sequence[KeyResult], annotations: Sequence[AnnotationRecord], start: datetime
+) -> dict[str, Measurement]:
+    """Manual KRs take the latest check-in of this cycle (annotations are oldest first)."""
+    latest: dict[str, AnnotationRecord] = {}
+    for a in annotations:
+        if a.kind == "checkin" and a.effective_at >= start and a.value is not None:
+            latest[a.kr_id] = a
+    out = {}
+    for kr in krs:
+        checkin = latest.get(kr.id)
+        if checkin is None:
+            out[kr.id] = Measurement.no_data(f"no check-in this cycle; record one with: okrflow checkin {kr.id} VALUE")
+        else:
+            out[kr.id] = Measurement.ok(
+                checkin.value, checkin.effective_at, source="checkin", author=checkin.author, note=checkin.reason
+            )
+    return out
+
+
+SourceJob = tuple[Connector[Any, Any], list[KeyResult], datetime, int]
+"""One source's share of a run: its connector, its KRs, the slot time and the worker count."""
+
+
+def map_in_threads(jobs: Sequence[SourceJob]) -> list[dict[str, Measurement]]:
+    """Run every source's fetches concurrently (the default without Prefect)."""
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="source") as pool:
+        return list(pool.map(lambda job: fetch_source(*job), jobs))
+
+
+def fetch_all(
+    config: Config,
+    at: datetime,
+    annotations: Sequence[AnnotationRecord] = (),
+    registry: Registry | None = None,
+    max_workers: int = 8,
+    map_sources: Callable[[Sequence[SourceJob]], list[dict[str, Measurement]]] = map_in_threads,
+) -> tuple[dict[str, Measurement], dict[str, GateOutcome]]:
+    """Fetch every KR (sources concurrently) and run quality gates. Prefect passes its own ``map_sources``."""
+    groups = sources_in_use(config)
+    gate_sources = {kr.quality_gate.source for _, kr in config.key_results() if kr.quality_gate}
+    connectors = open_connectors(config, sorted({*groups, *gate_sources} - {MANUAL}), registry)
+    try:
+        measurements: dict[str, Measurement] = {}
+        if MANUAL in groups:
+            measurements.update(manual_measurements(groups[MANUAL], annotations, config.cycle_bounds()[0]))
+        per_source = max(1, max_workers // max(1, len(connectors)))
+        jobs = [(connectors[name], krs, at, per_source) for name, krs in groups.items() if name != MANUAL]
+        for result in map_sources(jobs):
+            measurements.update(result)
+        gates = check_gates(config, connectors, at)
+        return measurements, gates
+    finally:
+        for connector in connectors.values():
+            try:
+                connector.close()
+            except Exception:
+                log.exception("closing source %s failed", connector.name)
+
+
+@dataclass(frozen=True)
+class ScoringInputs:
+    """What scoring needs from history: cycle values (maintain KRs), previous scores (held gates), annotations."""
+
+    cycle_values: Mapping[str, list[float]] = field(default_factory=dict)
+    previous_scores: Mapping[str, float] = field(default_factory=dict)
+    annotations: Sequence[AnnotationRecord] = ()
+
+
+def load_scoring_inputs(store: Store, config: Config, at: datetime) -> ScoringInputs:
+    start, _ = config.cycle_bounds()
+    ids = [kr.id for _, kr in config.key_results()]
+    maintain = [kr.id for _, kr in config.key_results() if kr.kind in ("maintain_above", "maintain_below")]
+    held = [kr.id for _, kr in config.key_results() if kr.quality_gate and kr.quality_gate.on_fail == "hold"]
+    return ScoringInputs(
+        cycle_values=store.cycle_values(maintain, start, at),
+        previous_scores=store.previous_scores(held, at),
+        annotations=store.annotations(ids, until=at),
+    )
+
+
+def _people_inputs(annotations: Sequence[AnnotationRecord], start: datetime) -> tuple[dict[str, float], set[str]]:
+    """Active overrides and abandons of this cycle (a ``clear_override`` ends an override)."""
+    overrides: dict[str, float] = {}
+    abandoned: set[str] = set()
+    for a in annotations:
+        if a.effective_at < start:
+            continue
+        if a.kind == "override" and a.value is not None:
+            overrides[a.kr_id] = a.value
+        elif a.kind == "clear_override":
+            overrides.pop(a.kr_id, None)
+        elif a.kind == "abandon":
+            abandoned.add(a.kr_id)
+    return overrides, abandoned
+
+
+def score_run(
+    config: Config,
+    at: datetime,
+    measurements: Mapping[str, Measurement],
+    gates: Mapping[str, GateOutcome],
+    inputs: ScoringInputs,
+) -> tuple[list[KRResult], list[ObjectiveResult]]:
+    """Score every KR, roll up objectives and judge pacing. Pure: no I/O."""
+    start, end = config.cycle_bounds()
+    elapsed = elapsed_share(start, end, at)
+    overrides, abandoned = _people_inputs(inputs.annotations, start)
+    results: list[KRResult] = []
+    for objective, kr in config.key_results():
+        results.append(
+            _score_one(
+                config, objective, kr, measurements[kr.id], gates.get(kr.id), inputs, overrides, abandoned, elapsed
+            )
+        )
+    scores = {r.kr_id: r.score for r in results}
+    objective_scores = rollup(config.objectives, scores)
+    success = rollup(config.objectives, {kr.id: kr.success_score for _, kr in config.key_results()})
+    objectives = [
+        ObjectiveResult(
+            o.id, objective_scores[o.id], pace_status(objective_scores[o.id], elapsed * (success[o.id] or 1.0))
+        )
+        for o in config.objectives
+    ]
+    return results, objectives
+
+
+def _score_one(
+    config: Config,
+    objective: Objective,
+    kr: KeyResult,
+    measurement: Measurement,
+    gate: GateOutcome | None,
+    inputs: ScoringInputs,
+    overrides: Mapping[str, float],
+    abandoned: set[str],
+    elapsed: float,
+) -> KRResult:
+    status, detail, value = measurement.status, measurement.detail, measurement.value
+    if gate is not None and gate.status == "error" and status == "ok":
+        status, detail = "error", f"quality gate could not run, so the value is not trusted: {gate.detail}"
+    usable = value if status == "ok" else None
+    cycle_values = [*inputs.cycle_values.get(kr.id, ()), usable] if usable is not None else []
+    gate_inputs = GateInputs(
+        quality=gate.status if gate is not None and gate.status != "error" else None,  # type: ignore[arg-type]
+        in_production=measurement.lineage.get("in_production") if kr.requires_production else None,
+        previous_score=inputs.previous_scores.get(kr.id),
+        abandoned=kr.id in abandoned or kr.abandoned is not None,
+        override=overrides.get(kr.id),
+    )
+    scored = score_key_result(kr, usable, cycle_values, gate_inputs, config.defaults.caps)
+    if gate is not None and gate.status == "failed" and not detail:
+        detail = f"quality gate {kr.quality_gate.suite if kr.quality_gate else ''} failed: {gate.detail}"
+    return KRResult(
+        kr_id=kr.id,
+        objective_id=objective.id,
+        value=value,
+        measurement=status,
+        detail=detail,
+        observed_at=measurement.observed_at,
+        lineage=dict(measurement.lineage),
+        score=_round(scored.score),
+        computed_score=_round(scored.computed),
+        progress=_round(scored.progress),
+        status=kr_status(kr, scored.score, usable, elapsed),
+        gates=scored.gates,
+        held=scored.held,
+        trusted=scored.trusted,
+        overridden=scored.overridden,
+        expected=_round(elapsed * kr.success_score),
+    )
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(x, 6)
+
+
+def run_status(results: Sequence[KRResult]) -> tuple[str, str]:
+    """completed, or partial with the count of KRs that errored."""
+    errors = [r for r in results if r.measurement == "error"]
+    if not errors:
+        return "completed", ""
+    return "partial", f"{len(errors)} of {len(results)} key results errored: " + ", ".join(r.kr_id for r in errors[:10])
+
+
+def evaluate(
+    config: Config,
+    store: Store | None,
+    at: datetime | None = None,
+    *,
+    dry_run: bool = False,
+    registry: Registry | None = None,
+    deployment: str = "default",
+    backfilled: bool = False,
+    map_sources: Callable[[Sequence[SourceJob]], list[dict[str, Measurement]]] = map_in_threads,
+) -> RunRecord:
+    """Evaluate every KR as of one slot and write the run (not with ``dry_run`` or without a store)."""
+    slot = normalize_slot(at)
+    started = datetime.now(UTC)
+    inputs = load_scoring_inputs(store, config, slot) if store is not None else ScoringInputs()
+    measurements, gates = fetch_all(config, slot, inputs.annotations, registry, map_sources=map_sources)
+    key_results, objectives = score_run(config, slot, measurements, gates, inputs)
+    status, detail = run_status(key_results)
+    record = RunRecord(
+        slot=slot,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        status=status,
+        config_hash=config_hash(config),
+        cycle=config.cycle.name,
+        key_results=key_results,
+        objectives=objectives,
+        deployment=deployment,
+        backfilled=backfilled,
+        detail=detail,
+    )
+    if store is not None and not dry_run:
+        store.write_run(record)
+    return record

@@ -1,0 +1,300 @@
+"""The ``okrflow`` command line (the CLI contract of ARCHITECTURE.md).
+
+Commands that do not fetch (validate, status, history, checkin, override, abandon) import neither
+Prefect, MLflow nor Great Expectations, so they answer in well under a second.
+Exit codes: 0 done; 1 the run or command failed; 2 bad config or bad arguments.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from okr_model.config import Config
+from okr_model.errors import ConfigError, OkrflowError
+
+app = typer.Typer(
+    name="okrflow",
+    help="OKRs as code: key results scored from live MLflow, Prometheus, Great Expectations and SQL metrics.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)  # pipes get a wide table
+
+
+class TableFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class HistoryFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class State:
+    config_path: Path = Path("okrflow.yaml")
+
+
+state = State()
+
+
+@app.callback()
+def main_options(
+    config: Annotated[
+        Path | None,
+        typer.Option("-c", "--config", help="Config file (default: okrflow.yaml, or $OKRFLOW_CONFIG)."),
+    ] = None,
+) -> None:
+    state.config_path = config or Path(os.environ.get("OKRFLOW_CONFIG", "okrflow.yaml"))
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    print(message, file=sys.stderr)  # plain text: errors are grepped and must not be re-wrapped
+    raise typer.Exit(code)
+
+
+def load() -> Config:
+    """Load and fully validate the config (exit 2 with file, key path and reason on error)."""
+    from connectors.registry import default_registry
+    from okr_model.loader import load_config
+
+    try:
+        return load_config(state.config_path, default_registry())
+    except ConfigError as exc:
+        _fail(f"invalid config:\n{exc}", 2)
+
+
+def store_url(config: Config) -> str:
+    return os.environ.get("OKRFLOW_STORE_URL") or config.store
+
+
+def open_store(config: Config):  # -> Store (imported lazily for speed)
+    from okrflow.store import Store, StoreError
+
+    try:
+        return Store.open(store_url(config))
+    except StoreError as exc:
+        _fail(str(exc), 1)
+
+
+def parse_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option}: expected an ISO time such as 2026-11-15T09:00:00Z (got {value!r})", 2)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@app.command()
+def validate() -> None:
+    """Parse and check the config; exit 2 with file, key path and reason on error."""
+    config = load()
+    krs = len(config.key_results())
+    out.print(
+        f"{state.config_path}: ok ({len(config.objectives)} objectives, {krs} key results, {len(config.sources)} sources)"
+    )
+
+
+@app.command()
+def run(
+    at: Annotated[str | None, typer.Option("--at", help="Evaluate as of this ISO time (the run's slot).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Preview values and scores without writing.")] = False,
+    output: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table,
+) -> None:
+    """Evaluate every key result once (now, or as of --at) and store the run."""
+    config = load()
+    slot = parse_time(at, "--at")
+    from flows.pipeline import evaluate
+
+    store = open_store(config)
+    try:
+        if os.environ.get("PREFECT_API_URL") and not dry_run:
+            from flows.evaluate import evaluate_flow
+
+            record = evaluate_flow(
+                str(state.config_path), slot.isoformat() if slot else None, store_url=store_url(config)
+            )
+        else:
+            record = evaluate(config, store, slot, dry_run=dry_run)
+    except OkrflowError as exc:
+        _fail(f"run failed: {exc}", 1)
+    finally:
+        store.close()
+    from okrflow.views import record_summary, status_json, status_table
+
+    summary = record_summary(record)
+    if output is TableFormat.json:
+        print(json.dumps(status_json(summary, record.objectives, record.key_results, config), indent=2))
+        return
+    status_table(summary, record.objectives, record.key_results, config, out)
+    if dry_run:
+        out.print("dry run: nothing was written")
+
+
+@app.command()
+def status(output: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table) -> None:
+    """The latest score and status of every objective and key result."""
+    config = load()
+    from okrflow.views import status_json, status_table
+
+    with open_store(config) as store:
+        snapshot = store.status()
+    run_, objectives, results = (
+        (snapshot.run, snapshot.objectives, snapshot.key_results) if snapshot else (None, [], [])
+    )
+    if output is TableFormat.json:
+        print(json.dumps(status_json(run_, objectives, results, config), indent=2))
+    else:
+        status_table(run_, objectives, results, config, out)
+
+
+@app.command()
+def history(
+    kr_id: Annotated[str, typer.Argument(help="Key result id.")],
+    output: Annotated[HistoryFormat, typer.Option("--format", help="Output format.")] = HistoryFormat.table,
+    since: Annotated[str | None, typer.Option("--since", help="Only runs at or after this ISO time.")] = None,
+) -> None:
+    """One key result's measurements and scores over time."""
+    config = load()
+    kr = _known_kr(config, kr_id, allow_removed=True)
+    from okrflow.views import history_csv, history_json, history_table
+
+    with open_store(config) as store:
+        points = store.history(kr_id, since=parse_time(since, "--since"))
+    if output is HistoryFormat.json:
+        print(json.dumps(history_json(kr_id, points), indent=2))
+    elif output is HistoryFormat.csv:
+        sys.stdout.write(history_csv(points))
+    else:
+        history_table(kr, kr_id, points, out)
+
+
+def _known_kr(config: Config, kr_id: str, allow_removed: bool = False):
+    try:
+        return config.key_result(kr_id)[1]
+    except KeyError:
+        if allow_removed:
+            return None
+        known = ", ".join(kr.id for _, kr in config.key_results())
+        _fail(f"unknown key result {kr_id!r} in {state.config_path} (known: {known})", 2)
+
+
+def _annotate(kr_id: str, kind: str, value: float | None, reason: str, author: str | None, at: str | None) -> None:
+    from okrflow.store import AnnotationRecord
+
+    config = load()
+    kr = _known_kr(config, kr_id)
+    if kind == "checkin" and kr.kind != "manual":
+        _fail(f"{kr_id} is measured by source {kr.metric.source!r}; check-ins are for kind: manual key results", 2)
+    now = datetime.now(UTC)
+    record = AnnotationRecord(
+        kr_id=kr_id,
+        kind=kind,
+        value=value,
+        reason=reason,
+        author=author or os.environ.get("OKRFLOW_AUTHOR") or getpass.getuser(),
+        created_at=now,
+        effective_at=parse_time(at, "--at") or now,
+    )
+    with open_store(config) as store:
+        store.add_annotation(record)
+    out.print(f"{kind} recorded for {kr_id} by {record.author}; it counts from the next run (okrflow run).")
+
+
+AuthorOption = Annotated[
+    str | None, typer.Option("--author", help="Who says so (default: $OKRFLOW_AUTHOR or the OS user).")
+]
+AtOption = Annotated[str | None, typer.Option("--at", help="Effective ISO time (default: now).")]
+
+
+@app.command()
+def checkin(
+    kr_id: Annotated[str, typer.Argument(help="A kind: manual key result.")],
+    value: Annotated[float, typer.Argument(help="The measured value.")],
+    note: Annotated[str, typer.Option("--note", help="What the number is based on.")] = "",
+    author: AuthorOption = None,
+    at: AtOption = None,
+) -> None:
+    """Record a value for a manual key result."""
+    _annotate(kr_id, "checkin", value, note, author, at)
+
+
+@app.command()
+def override(
+    kr_id: Annotated[str, typer.Argument(help="Key result id.")],
+    score: Annotated[float | None, typer.Argument(min=0.0, max=1.0, help="The score to use instead (0.0-1.0).")] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why the computed score is wrong.")] = "",
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the override.")] = False,
+    author: AuthorOption = None,
+    at: AtOption = None,
+) -> None:
+    """Override a key result's score (stored beside the computed score, never replacing it)."""
+    if clear:
+        _annotate(kr_id, "clear_override", None, reason or "override cleared", author, at)
+        return
+    if score is None or not reason.strip():
+        _fail("override needs a SCORE between 0 and 1 and a --reason", 2)
+    _annotate(kr_id, "override", score, reason, author, at)
+
+
+@app.command()
+def abandon(
+    kr_id: Annotated[str, typer.Argument(help="Key result id.")],
+    reason: Annotated[str, typer.Option("--reason", help="What was learned (e.g. a data limitation).")] = "",
+    author: AuthorOption = None,
+    at: AtOption = None,
+) -> None:
+    """Stop a key result on purpose; it scores 0.4 (an early stop on a bad bet is good judgment)."""
+    if not reason.strip():
+        _fail("abandon needs a --reason", 2)
+    _annotate(kr_id, "abandon", None, reason, author, at)
+
+
+@app.command()
+def schema(
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the JSON schema.")] = Path(
+        "config/okrflow.schema.json"
+    ),
+) -> None:
+    """Write the JSON schema of the config (for editor autocompletion)."""
+    from okrflow.schema import config_schema
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(config_schema(), indent=2) + "\n")
+    out.print(f"wrote {out_path}")
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option("--workdir", help="Where the demo world is created.")] = Path("okrflow-demo"),
+    runs: Annotated[int, typer.Option("--runs", min=1, max=52, help="Evaluations spread over the cycle so far.")] = 8,
+) -> None:
+    """Create a self-contained demo world, run evaluations over simulated time, print the KR tree."""
+    from okrflow.demo import run_demo
+
+    try:
+        run_demo(workdir, runs, out)
+    except ConfigError as exc:
+        _fail(f"invalid demo config:\n{exc}", 2)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,351 @@
+"""The history store: writes one run per (deployment, slot) in one transaction and answers queries.
+
+SQLite is the embedded default, PostgreSQL the production store. The schema is migrated with Alembic
+on open, and only when the database is behind (a quick version read on every other open).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, insert, inspect, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from okr_model.errors import OkrflowError
+from okrflow.store.models import SCHEMA_HEAD, Annotation, KRScoreRow, MeasurementRow, ObjectiveScoreRow, Run
+from okrflow.store.records import (
+    AnnotationRecord,
+    HistoryPoint,
+    KRResult,
+    ObjectiveResult,
+    RunRecord,
+    RunSummary,
+    StatusSnapshot,
+)
+
+__all__ = ["Store", "StoreError"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StoreError(OkrflowError):
+    """The history store cannot be opened or written (the message never contains a password)."""
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<invalid store URL>"
+
+
+class Store:
+    """Access to the history database. Use ``Store.open(url)``; close it (or use ``with``)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, migrate: bool = True) -> Store:
+        """Connect, and bring the schema to the newest revision if it is behind."""
+        try:
+            parsed = make_url(url)
+            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, pool_pre_ping=True)
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+            store = cls(engine)
+            if migrate:
+                store.migrate()
+            return store
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"cannot open the history store {_safe_url(url)}: {type(exc).__name__}: {exc.orig if hasattr(exc, 'orig') else exc}"
+            ) from None
+
+    def migrate(self) -> None:
+        """Upgrade the schema with Alembic when the database is not at ``SCHEMA_HEAD``."""
+        with self.engine.begin() as conn:
+            if inspect(conn).has_table("alembic_version"):
+                current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                if current == SCHEMA_HEAD:
+                    return
+            from alembic import command
+            from alembic.config import Config as AlembicConfig
+
+            cfg = AlembicConfig()
+            cfg.set_main_option("script_location", str(_MIGRATIONS))
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write_run(self, run: RunRecord) -> int:
+        """Write a run and all its rows in one transaction; an existing run of the same slot is replaced."""
+        with Session(self.engine) as session, session.begin():
+            run_id = session.execute(
+                select(Run.id).where(Run.deployment == run.deployment, Run.slot == run.slot).with_for_update()
+            ).scalar()
+            values = {
+                "deployment": run.deployment,
+                "slot": run.slot,
+                "started_at": run.started_at,
+                "finished_at": run.finished_at,
+                "status": run.status,
+                "config_hash": run.config_hash,
+                "cycle": run.cycle,
+                "kr_count": len(run.key_results),
+                "error_count": run.error_count,
+                "backfilled": run.backfilled,
+                "detail": run.detail,
+            }
+            if run_id is None:
+                run_id = session.execute(insert(Run).values(**values).returning(Run.id)).scalar_one()
+            else:
+                for table in (MeasurementRow, KRScoreRow, ObjectiveScoreRow):
+                    session.execute(delete(table).where(table.run_id == run_id))
+                session.execute(update(Run).where(Run.id == run_id).values(**values))
+            self._insert_rows(session, run_id, run)
+        return run_id
+
+    @staticmethod
+    def _insert_rows(session: Session, run_id: int, run: RunRecord) -> None:
+        if run.key_results:
+            session.execute(
+                insert(MeasurementRow),
+                [
+                    {
+                        "run_id": run_id,
+                        "slot": run.slot,
+                        "kr_id": kr.kr_id,
+                        "value": kr.value,
+                        "observed_at": kr.observed_at,
+                        "status": kr.measurement,
+                        "detail": kr.detail,
+                        "lineage": dict(kr.lineage),
+                    }
+                    for kr in run.key_results
+                ],
+            )
+            session.execute(
+                insert(KRScoreRow),
+                [
+                    {
+                        "run_id": run_id,
+                        "slot": run.slot,
+                        "kr_id": kr.kr_id,
+                        "objective_id": kr.objective_id,
+                        "score": kr.score,
+                        "computed_score": kr.computed_score,
+                        "progress": kr.progress,
+                        "status": kr.status,
+                        "gates": list(kr.gates),
+                        "held": kr.held,
+                        "trusted": kr.trusted,
+                        "overridden": kr.overridden,
+                        "expected": kr.expected,
+                        "forecast": dict(kr.forecast) if kr.forecast else None,
+                    }
+                    for kr in run.key_results
+                ],
+            )
+        if run.objectives:
+            session.execute(
+                insert(ObjectiveScoreRow),
+                [
+                    {
+                        "run_id": run_id,
+                        "slot": run.slot,
+                        "objective_id": o.objective_id,
+                        "score": o.score,
+                        "status": o.status,
+                    }
+                    for o in run.objectives
+                ],
+            )
+
+    def add_annotation(self, record: AnnotationRecord) -> int:
+        with Session(self.engine) as session, session.begin():
+            return session.execute(
+                insert(Annotation)
+                .values(
+                    kr_id=record.kr_id,
+                    kind=record.kind,
+                    value=record.value,
+                    reason=record.reason,
+                    author=record.author,
+                    created_at=record.created_at,
+                    effective_at=record.effective_at,
+                )
+                .returning(Annotation.id)
+            ).scalar_one()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def latest_run(self, deployment: str | None = None, before: datetime | None = None) -> RunSummary | None:
+        """The newest run by slot (of a deployment, before a time), whatever its status."""
+        query = select(Run).order_by(Run.slot.desc()).limit(1)
+        if deployment is not None:
+            query = query.where(Run.deployment == deployment)
+        if before is not None:
+            query = query.where(Run.slot < before)
+        with Session(self.engine) as session:
+            row = session.execute(query).scalar()
+            return _run_summary(row) if row else None
+
+    def runs(self, limit: int = 50) -> list[RunSummary]:
+        with Session(self.engine) as session:
+            rows = session.execute(select(Run).order_by(Run.slot.desc()).limit(limit)).scalars()
+            return [_run_summary(r) for r in rows]
+
+    def status(self, deployment: str | None = None) -> StatusSnapshot | None:
+        """The latest run with its KR and objective results, or None for an empty store."""
+        run = self.latest_run(deployment)
+        if run is None:
+            return None
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(KRScoreRow, MeasurementRow)
+                .join(
+                    MeasurementRow,
+                    (MeasurementRow.run_id == KRScoreRow.run_id) & (MeasurementRow.kr_id == KRScoreRow.kr_id),
+                )
+                .where(KRScoreRow.run_id == run.id)
+                .order_by(KRScoreRow.id)
+            ).all()
+            objectives = session.execute(
+                select(ObjectiveScoreRow).where(ObjectiveScoreRow.run_id == run.id).order_by(ObjectiveScoreRow.id)
+            ).scalars()
+            return StatusSnapshot(
+                run=run,
+                key_results=[_kr_result(score, measurement) for score, measurement in rows],
+                objectives=[ObjectiveResult(o.objective_id, o.score, o.status) for o in objectives],
+            )
+
+    def history(self, kr_id: str, since: datetime | None = None, limit: int | None = None) -> list[HistoryPoint]:
+        """One KR's results over time, oldest first."""
+        query = (
+            select(KRScoreRow, MeasurementRow, Run.status)
+            .join(
+                MeasurementRow,
+                (MeasurementRow.run_id == KRScoreRow.run_id) & (MeasurementRow.kr_id == KRScoreRow.kr_id),
+            )
+            .join(Run, Run.id == KRScoreRow.run_id)
+            .where(KRScoreRow.kr_id == kr_id)
+            .order_by(KRScoreRow.slot)
+        )
+        if since is not None:
+            query = query.where(KRScoreRow.slot >= since)
+        if limit is not None:
+            query = query.limit(limit)
+        with Session(self.engine) as session:
+            return [
+                HistoryPoint(score.slot, score.run_id, run_status, _kr_result(score, measurement))
+                for score, measurement, run_status in session.execute(query).all()
+            ]
+
+    def cycle_values(self, kr_ids: Iterable[str], start: datetime, before: datetime) -> dict[str, list[float]]:
+        """Valid (ok) values of each KR in [start, before), oldest first: maintain KRs score from these."""
+        ids = list(kr_ids)
+        result: dict[str, list[float]] = {kr_id: [] for kr_id in ids}
+        if not ids:
+            return result
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(MeasurementRow.kr_id, MeasurementRow.value)
+                .where(
+                    MeasurementRow.kr_id.in_(ids),
+                    MeasurementRow.status == "ok",
+                    MeasurementRow.slot >= start,
+                    MeasurementRow.slot < before,
+                )
+                .order_by(MeasurementRow.slot)
+            )
+            for kr_id, value in rows:
+                result[kr_id].append(value)
+        return result
+
+    def previous_scores(self, kr_ids: Sequence[str], before: datetime) -> dict[str, float]:
+        """Each KR's latest computed score before a slot (what a held quality gate keeps)."""
+        if not kr_ids:
+            return {}
+        latest = (
+            select(KRScoreRow.kr_id, KRScoreRow.computed_score, KRScoreRow.slot)
+            .where(KRScoreRow.kr_id.in_(list(kr_ids)), KRScoreRow.slot < before, KRScoreRow.computed_score.is_not(None))
+            .order_by(KRScoreRow.slot)
+        )
+        with Session(self.engine) as session:
+            return {kr_id: score for kr_id, score, _ in session.execute(latest)}
+
+    def annotations(self, kr_ids: Sequence[str] | None = None, until: datetime | None = None) -> list[AnnotationRecord]:
+        """Check-ins, overrides and abandons, oldest first."""
+        query = select(Annotation).order_by(Annotation.effective_at, Annotation.id)
+        if kr_ids is not None:
+            query = query.where(Annotation.kr_id.in_(list(kr_ids)))
+        if until is not None:
+            query = query.where(Annotation.effective_at <= until)
+        with Session(self.engine) as session:
+            return [
+                AnnotationRecord(a.kr_id, a.kind, a.value, a.reason, a.author, a.created_at, a.effective_at)
+                for a in session.execute(query).scalars()
+            ]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _run_summary(row: Run) -> RunSummary:
+    return RunSummary(
+        id=row.id,
+        slot=row.slot,
+        status=row.status,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        kr_count=row.kr_count,
+        error_count=row.error_count,
+        deployment=row.deployment,
+        backfilled=row.backfilled,
+        detail=row.detail,
+    )
+
+
+def _kr_result(score: KRScoreRow, measurement: MeasurementRow) -> KRResult:
+    return KRResult(
+        kr_id=score.kr_id,
+        objective_id=score.objective_id,
+        value=measurement.value,
+        measurement=measurement.status,
+        detail=measurement.detail,
+        observed_at=measurement.observed_at,
+        lineage=measurement.lineage or {},
+        score=score.score,
+        computed_score=score.computed_score,
+        progress=score.progress,
+        status=score.status,
+        gates=tuple(score.gates or ()),
+        held=score.held,
+        trusted=score.trusted,
+        overridden=score.overridden,
+        expected=score.expected,
+        forecast=score.forecast,
+    )

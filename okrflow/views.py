@@ -1,0 +1,224 @@
+"""How runs and history look to people and scripts: the status JSON contract, rich tables, CSV.
+
+The JSON shape of ``okrflow status --format json`` is a public contract (ARCHITECTURE.md):
+``{"run": {"id", "at", "status"}, "objectives": [{"id", "score", "status"}],
+"key_results": [{"id", "objective", "value", "score", "status", "measurement", "gates", "forecast"}]}``.
+Extra keys may be added; none may be renamed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from okr_model.config import Config, KeyResult
+from okr_model.rollup import children_of
+from okr_model.types import Band
+from okrflow.store import HistoryPoint, KRResult, ObjectiveResult, RunRecord, RunSummary
+
+__all__ = ["history_csv", "history_json", "history_table", "record_summary", "status_json", "status_table"]
+
+STATUS_STYLE = {"on_track": "green", "at_risk": "yellow", "off_track": "red", "no_data": "dim"}
+
+
+def record_summary(record: RunRecord, run_id: int = 0) -> RunSummary:
+    """A run just evaluated, shown like a stored one."""
+    return RunSummary(
+        id=run_id,
+        slot=record.slot,
+        status=record.status,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        kr_count=len(record.key_results),
+        error_count=record.error_count,
+        deployment=record.deployment,
+        backfilled=record.backfilled,
+        detail=record.detail,
+    )
+
+
+def _target(kr: KeyResult | None) -> Any:
+    if kr is None:
+        return None
+    return list(kr.target) if isinstance(kr.target, Band) else kr.target
+
+
+def _kr_json(result: KRResult, kr: KeyResult | None) -> dict[str, Any]:
+    return {
+        "id": result.kr_id,
+        "objective": result.objective_id,
+        "title": kr.title if kr else None,
+        "kind": kr.kind if kr else None,
+        "value": result.value if result.measurement == "ok" else None,
+        "unit": kr.unit if kr else None,
+        "baseline": kr.baseline if kr else None,
+        "target": _target(kr),
+        "track": kr.track if kr else None,
+        "score": result.score,
+        "computed_score": result.computed_score,
+        "expected": result.expected,
+        "status": result.status,
+        "measurement": result.measurement,
+        "detail": result.detail,
+        "gates": list(result.gates),
+        "held": result.held,
+        "trusted": result.trusted,
+        "overridden": result.overridden,
+        "forecast": dict(result.forecast) if result.forecast else None,
+        "observed_at": result.observed_at.isoformat() if result.observed_at else None,
+    }
+
+
+def status_json(
+    run: RunSummary | None, objectives: Sequence[ObjectiveResult], results: Sequence[KRResult], config: Config
+) -> dict[str, Any]:
+    """The status contract; KRs no longer in the config are still reported (with null config fields)."""
+    krs = {kr.id: kr for _, kr in config.key_results()}
+    titles = {o.id: o.title for o in config.objectives}
+    return {
+        "run": None
+        if run is None
+        else {
+            "id": run.id,
+            "at": run.slot.isoformat(),
+            "status": run.status,
+            "detail": run.detail,
+            "errors": run.error_count,
+        },
+        "cycle": config.cycle.name,
+        "objectives": [
+            {"id": o.objective_id, "title": titles.get(o.objective_id), "score": o.score, "status": o.status}
+            for o in objectives
+        ],
+        "key_results": [_kr_json(r, krs.get(r.kr_id)) for r in results],
+    }
+
+
+def _fmt(value: float | None, unit: str | None = None) -> str:
+    if value is None:
+        return "-"
+    text = f"{value:.4g}"
+    return f"{text} {unit}" if unit else text
+
+
+def _score_text(score: float | None) -> str:
+    return "-" if score is None else f"{score:.2f}"
+
+
+def _status_text(status: str) -> Text:
+    return Text(status, style=STATUS_STYLE.get(status, ""))
+
+
+def status_table(
+    run: RunSummary | None,
+    objectives: Sequence[ObjectiveResult],
+    results: Sequence[KRResult],
+    config: Config,
+    console: Console,
+) -> None:
+    """The objective tree with each KR's value, target, score and status."""
+    if run is None:
+        console.print("No runs yet. Evaluate once with: okrflow run")
+        return
+    when = run.slot.strftime("%Y-%m-%d %H:%M UTC")
+    errors = f", {run.error_count} errored" if run.error_count else ""
+    table = Table(title=f"{config.cycle.name}: run {run.id} at {when} ({run.status}{errors})", title_justify="left")
+    for column in ("objective / key result", "value", "target", "score", "status", "note"):
+        table.add_column(column, no_wrap=column != "note", overflow="fold")
+    by_objective = {o.objective_id: o for o in objectives}
+    by_kr = {r.kr_id: r for r in results}
+    tree = children_of(config.objectives)
+
+    def add(objective_id: str, depth: int) -> None:
+        objective = next(o for o in config.objectives if o.id == objective_id)
+        result = by_objective.get(objective.id)
+        indent = "  " * depth
+        table.add_row(
+            Text(f"{indent}{objective.id}", style="bold"),
+            "",
+            "",
+            _score_text(result.score if result else None),
+            _status_text(result.status) if result else "",
+            Text(objective.title, style="bold"),
+        )
+        for kr in objective.key_results:
+            r = by_kr.get(kr.id)
+            if r is None:
+                continue
+            note = r.detail
+            if r.gates:
+                note = f"capped by {', '.join(r.gates)}" + (f"; {note}" if note else "")
+            if r.overridden:
+                note = f"override (computed {_score_text(r.computed_score)})" + (f"; {note}" if note else "")
+            target = _target(kr)
+            table.add_row(
+                f"{indent}  {kr.id}",
+                _fmt(r.value if r.measurement == "ok" else None, kr.unit),
+                "-".join(f"{t:g}" for t in target) if isinstance(target, list) else _fmt(target, kr.unit),
+                _score_text(r.score),
+                _status_text(r.status if r.measurement != "error" else "error"),
+                note,
+            )
+        for child in tree.get(objective.id, []):
+            add(child.id, depth + 1)
+
+    for root in tree.get(None, []):
+        add(root.id, 0)
+    console.print(table)
+
+
+def _history_row(point: HistoryPoint) -> dict[str, Any]:
+    r = point.result
+    return {
+        "at": point.slot.isoformat(),
+        "run": point.run_id,
+        "value": r.value if r.measurement == "ok" else None,
+        "measurement": r.measurement,
+        "score": r.score,
+        "computed_score": r.computed_score,
+        "status": r.status,
+        "gates": list(r.gates),
+        "detail": r.detail,
+    }
+
+
+def history_json(kr_id: str, points: Sequence[HistoryPoint]) -> dict[str, Any]:
+    return {"key_result": kr_id, "points": [_history_row(p) for p in points]}
+
+
+def history_csv(points: Sequence[HistoryPoint]) -> str:
+    out = io.StringIO()
+    fields = ["at", "run", "value", "measurement", "score", "computed_score", "status", "gates", "detail"]
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for point in points:
+        row = _history_row(point)
+        row["gates"] = ";".join(row["gates"])
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def history_table(kr: KeyResult | None, kr_id: str, points: Sequence[HistoryPoint], console: Console) -> None:
+    title = f"{kr_id}: {kr.title}" if kr and kr.title else kr_id
+    table = Table(title=title, title_justify="left")
+    for column in ("at", "value", "measurement", "score", "status", "note"):
+        table.add_column(column, overflow="fold")
+    unit = kr.unit if kr else None
+    for point in points:
+        r = point.result
+        note = "; ".join(filter(None, [f"capped by {', '.join(r.gates)}" if r.gates else "", r.detail]))
+        table.add_row(
+            point.slot.strftime("%Y-%m-%d %H:%M"),
+            _fmt(r.value if r.measurement == "ok" else None, unit),
+            r.measurement,
+            _score_text(r.score),
+            _status_text(r.status),
+            note,
+        )
+    console.print(table)
