@@ -1,12 +1,14 @@
-"""``okrflow demo``: a self-contained world (a SQLite ticket warehouse), evaluations over simulated time,
-and the resulting KR tree. Everything lives under one work folder; no process is left running.
+"""``okrflow demo``: a self-contained world under one work folder (a SQLite ticket warehouse, a local
+MLflow store with a champion and a challenger, a real Prometheus with history scraping a live demo
+exporter, Great Expectations suites), evaluations over simulated time, and the resulting KR tree.
+Prometheus and the exporter are stopped before it returns: no process is left running.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import random
-import sqlite3
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,53 +16,15 @@ from rich.console import Console
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 
-__all__ = ["EXAMPLE_CONFIG", "demo_slots", "make_warehouse", "run_demo"]
-
-
-def make_warehouse(path: Path, start: datetime, days: int, seed: int = 7, per_day: int = 40) -> int:
-    """Write a tickets table whose metrics improve over the cycle; returns the row count."""
-    rng = random.Random(seed)
-    path.unlink(missing_ok=True)
-    rows = []
-    for day in range(days):
-        progress = day / max(1, days - 1)
-        for _ in range(per_day):
-            opened = start + timedelta(days=day, seconds=rng.uniform(0, 86400))
-            hours = max(0.2, rng.gauss(4.3 - 2.2 * progress, 0.8))
-            closed = opened + timedelta(hours=hours)
-            ai_resolved = rng.random() < 0.3 + 0.3 * progress
-            csat = min(5.0, max(1.0, rng.gauss(4.05 + 0.35 * progress, 0.4))) if ai_resolved else None
-            rows.append(
-                (
-                    opened.strftime("%Y-%m-%d %H:%M:%S"),
-                    closed.strftime("%Y-%m-%d %H:%M:%S"),
-                    round(hours, 3),
-                    int(rng.random() < 0.58 + 0.2 * progress),
-                    round(max(3.0, rng.gauss(12.6 - 4.0 * progress, 1.5)), 2),
-                    None if csat is None else round(csat, 2),
-                    int(rng.random() < 0.1 + 0.2 * progress),
-                    int(ai_resolved),
-                )
-            )
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TABLE tickets (id INTEGER PRIMARY KEY, opened_at TEXT, closed_at TEXT, resolution_hours REAL,"
-            " first_contact_resolved INTEGER, cost_usd REAL, csat REAL, deflected INTEGER, ai_resolved INTEGER)"
-        )
-        db.executemany(
-            "INSERT INTO tickets (opened_at, closed_at, resolution_hours, first_contact_resolved, cost_usd, csat,"
-            " deflected, ai_resolved) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-    return len(rows)
+__all__ = ["EXAMPLE_CONFIG", "demo_slots", "run_demo"]
 
 
 def demo_slots(start: datetime, end: datetime, now: datetime, runs: int) -> list[datetime]:
     """``runs`` slots spread from a week into the cycle up to now (or the cycle's end if it is over)."""
     first = start + timedelta(days=7)
-    last = min(now, end - timedelta(seconds=1))
+    last = min(now, end - timedelta(seconds=1)).replace(microsecond=0)
     if runs == 1 or last <= first:
-        return [max(first, last) if last > start else first]
+        return [max(first, last)]
     step = (last - first) / (runs - 1)
     return [(first + step * i).replace(microsecond=0) for i in range(runs)]
 
@@ -70,39 +34,70 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
     from connectors.registry import default_registry
     from flows.pipeline import evaluate
     from okr_model.loader import load_config
+    from okrflow.demo_world import DemoExporter, make_warehouse, prometheus_history, seed_mlflow
+    from okrflow.localprom import PROMETHEUS_MISSING, LocalPrometheus, prometheus_binary
     from okrflow.store import AnnotationRecord, Store
     from okrflow.views import status_table
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    warehouse = workdir / "warehouse.db"
-    store_path = workdir / "okrflow.db"
-    for stale in workdir.glob("okrflow.db*"):
-        stale.unlink()
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    warehouse, mlflow_db, store_path = workdir / "warehouse.db", workdir / "mlflow.db", workdir / "okrflow.db"
     os.environ["WAREHOUSE_URL"] = f"sqlite:///{warehouse.resolve()}"
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{mlflow_db.resolve()}"
     os.environ["OKRFLOW_STORE_URL"] = f"sqlite:///{store_path.resolve()}"
+    os.environ.setdefault("PROMETHEUS_URL", "http://127.0.0.1:9")  # replaced below when Prometheus starts
 
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     config = load_config(EXAMPLE_CONFIG, default_registry())
     start, end = config.cycle_bounds()
-    count = make_warehouse(warehouse, start, (end - start).days)
-    console.print(f"[bold]okrflow demo[/] in {workdir}/: warehouse with {count} tickets, history store okrflow.db")
-
-    now = now or datetime.now(UTC)
     slots = demo_slots(start, end, now, runs)
-    with Store.open(os.environ["OKRFLOW_STORE_URL"]) as store:
-        for index, slot in enumerate(slots):
-            if index == len(slots) // 2:
-                store.add_annotation(
-                    AnnotationRecord("agent-adoption", "checkin", 55.0, "survey of 40 agents", "demo", slot, slot)
+    console.print(f"[bold]okrflow demo[/] in {workdir}/")
+    count = make_warehouse(warehouse, start, (end - start).days)
+    console.print(f"  warehouse.db: {count} support tickets over {config.cycle.name}")
+    seed_mlflow(os.environ["MLFLOW_TRACKING_URI"], start, min(end, now))
+    console.print("  mlflow.db: model ticket-classifier, v1 @challenger, v2 @champion, F1 logged daily")
+
+    with contextlib.ExitStack() as stack:
+        if prometheus_binary() is None:
+            console.print(f"  [yellow]prometheus skipped:[/] {PROMETHEUS_MISSING}; its KRs will show no data")
+        else:
+            exporter = stack.enter_context(DemoExporter())
+            history = prometheus_history(start, slots[-1] - timedelta(minutes=2))
+            prom = stack.enter_context(LocalPrometheus(workdir / "prometheus", [exporter.target], history=history))
+            os.environ["PROMETHEUS_URL"] = prom.url
+            prom.wait_for("model_serving_up{instance!='history'}")
+            console.print(f"  prometheus at {prom.url}: cycle history imported, scraping the demo exporter")
+        config = load_config(EXAMPLE_CONFIG, default_registry())  # picks up PROMETHEUS_URL
+        with Store.open(os.environ["OKRFLOW_STORE_URL"]) as store:
+            for index, slot in enumerate(slots):
+                if index == len(slots) // 2:
+                    store.add_annotation(
+                        AnnotationRecord("agent-adoption", "checkin", 55.0, "survey of 40 agents", "demo", slot, slot)
+                    )
+                record = evaluate(config, store, slot)
+                kinds = _scored_by_kind(config, record)
+                console.print(
+                    f"  run at {slot:%Y-%m-%d %H:%M}: {record.status}, scored "
+                    + ", ".join(f"{k} {n}/{t}" for k, (n, t) in sorted(kinds.items()))
                 )
-            record = evaluate(config, store, slot)
-            scored = sum(kr.score is not None for kr in record.key_results)
-            console.print(
-                f"  run at {slot:%Y-%m-%d %H:%M}: {record.status}, {scored}/{len(record.key_results)} KRs scored"
-            )
-        snapshot = store.status()
+            snapshot = store.status()
     assert snapshot is not None
     status_table(snapshot.run, snapshot.objectives, snapshot.key_results, config, console)
     console.print(
-        "\nNext: okrflow -c config/example.yaml history resolution-hours   (set OKRFLOW_STORE_URL and "
-        f"WAREHOUSE_URL as above if you used --workdir: {os.environ['OKRFLOW_STORE_URL']})"
+        f"\nThe demo's Prometheus is stopped. Explore the history with:\n"
+        f"  export OKRFLOW_STORE_URL={os.environ['OKRFLOW_STORE_URL']}\n"
+        f"  okrflow -c config/example.yaml history classifier-f1"
     )
+
+
+def _scored_by_kind(config, record) -> dict[str, tuple[int, int]]:
+    """Per source kind: (KRs with a score, KRs) in this run."""
+    kinds: dict[str, list[int]] = {}
+    scores = {kr.kr_id: kr.score for kr in record.key_results}
+    for _, kr in config.key_results():
+        kind = config.sources[kr.metric.source].type if kr.metric else "manual"
+        counts = kinds.setdefault(kind, [0, 0])
+        counts[0] += scores[kr.id] is not None
+        counts[1] += 1
+    return {k: (v[0], v[1]) for k, v in kinds.items()}

@@ -1,0 +1,392 @@
+"""Prometheus connector: a PromQL instant query as of the run's slot time, one number per key result.
+
+The query is evaluated at ``at - offset`` and must return a scalar or exactly one series; several
+series are an error (the user must aggregate), no series or NaN/Inf are ``no_data``. One
+``PrometheusConnect`` client per source is created lazily and shared by the run's threads. The client's
+own retries are off (they cost 6 s per query on a down server); we retry connection failures only,
+with ``retry_call``, and enforce ``timeout_s`` both in the HTTP client and as Prometheus's ``timeout``.
+
+Staleness: an instant query stamps its sample with the evaluation time, and Prometheus itself drops
+series not scraped within its lookback (5 min by default), which is what ends up as ``no_data``. So
+``observed_at`` is ``at - offset`` and ``max_age`` only bites when it is shorter than ``offset``.
+
+Trap: with ``Retry(total=0)`` requests reports a *read* timeout as ``ConnectionError`` (urllib3 wraps
+it in ``MaxRetryError``), so errors are classified by their urllib3 reason, not their requests type.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import math
+import re
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from connectors.base import Connector, ConnectorContext, Measurement, query_hash
+from connectors.retry import retry_call
+from okr_model.config import MetricBinding, SourceConfig
+from okr_model.errors import OkrflowError
+
+if TYPE_CHECKING:
+    from prometheus_api_client import PrometheusConnect
+
+__all__ = [
+    "MAX_POINTS",
+    "PrometheusConnector",
+    "PrometheusMetric",
+    "PrometheusSource",
+    "SourceQueryError",
+    "range_step",
+]
+
+MAX_POINTS = 11_000
+"""Prometheus refuses a range query with more points than this per series."""
+
+DEFAULT_STEP = timedelta(minutes=1)
+
+T = TypeVar("T")
+
+
+class SourceQueryError(OkrflowError):
+    """A range query (backfill) failed; the message says why and never carries credentials."""
+
+
+class PrometheusSource(SourceConfig):
+    """A Prometheus server (or a compatible API: Thanos, Mimir, VictoriaMetrics)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["prometheus"]
+    url: str = Field(description="base URL of the server, e.g. http://127.0.0.1:9090")
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description='sent with every query, e.g. Authorization: "Bearer ${PROM_TOKEN}"'
+    )
+    username: str | None = Field(None, description="HTTP basic auth user")
+    password: SecretStr | None = Field(None, description="HTTP basic auth password")
+    verify_tls: bool = Field(True, description="check the server's TLS certificate")
+    ca_file: str | None = Field(None, description="CA bundle (PEM) that signed the server's certificate")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http:// or https:// URL of the Prometheus server, e.g. http://127.0.0.1:9090")
+        if parts.username or parts.password:
+            raise ValueError("put credentials in username/password or headers, not in the URL")
+        if parts.query or parts.fragment:
+            raise ValueError("expected the server's base URL, without ?query or #fragment")
+        return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> PrometheusSource:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("basic auth needs both username and password")
+        if self.ca_file is not None and not self.verify_tls:
+            raise ValueError("ca_file has no effect with verify_tls: false (drop one of them)")
+        return self
+
+
+class PrometheusMetric(MetricBinding):
+    """A PromQL expression that yields one number: a scalar or a single series."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    query: str = Field(
+        min_length=1, description="PromQL, e.g. histogram_quantile(0.95, sum(rate(x_bucket[5m])) by (le))"
+    )
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query is empty")
+        return value
+
+
+def range_step(start: datetime, end: datetime, step: timedelta | None = None) -> timedelta:
+    """The requested step (default 1 min), widened so that one series holds at most ``MAX_POINTS`` points."""
+    requested = (step or DEFAULT_STEP).total_seconds()
+    if requested <= 0:
+        raise ValueError(f"step must be positive (got {step})")
+    needed = math.ceil((end - start).total_seconds() / (MAX_POINTS - 1))
+    return timedelta(seconds=max(requested, needed))
+
+
+class PrometheusConnector(Connector[PrometheusSource, PrometheusMetric]):
+    """Instant queries for ``fetch``, range queries for ``fetch_range`` (backfill)."""
+
+    type_name = "prometheus"
+    config_model = PrometheusSource
+    metric_model = PrometheusMetric
+
+    def __init__(self, name: str, config: PrometheusSource, context: ConnectorContext):
+        super().__init__(name, config, context)
+        self._client: PrometheusConnect | None = None
+        self._lock = threading.Lock()
+        self._secrets = _secret_values(config)
+
+    def fetch(self, metric: PrometheusMetric, at: datetime) -> Measurement:
+        lineage: dict[str, Any] = {"source": self.name, "query_hash": query_hash(metric)}
+        if at.tzinfo is None:
+            return Measurement.error("evaluation time must be timezone-aware", **lineage)
+        when = at - (metric.offset or timedelta(0))
+        lineage["evaluated_at"] = _iso(when)
+        try:
+            result = self._call(
+                lambda client: client.custom_query(
+                    metric.query, params=self._params(time=f"{when.timestamp():.3f}"), timeout=self.config.timeout_s
+                )
+            )
+            return self._measurement(result, metric, at, when, lineage)
+        except Exception as exc:
+            return Measurement.error(self._describe(exc), **lineage)
+
+    def fetch_range(
+        self, metric: PrometheusMetric, start: datetime, end: datetime, step: timedelta | None = None
+    ) -> list[tuple[datetime, float]]:
+        """Points ``(t, v)`` where ``v`` is what ``fetch(metric, t)`` returns; NaN/Inf points are skipped.
+
+        The step is widened (see ``range_step``) so that Prometheus's 11,000-point limit never rejects a
+        long backfill. Raises ``SourceQueryError`` on failure or when the query yields several series.
+        """
+        if start.tzinfo is None or end.tzinfo is None:
+            raise SourceQueryError("range bounds must be timezone-aware")
+        if end <= start:
+            raise SourceQueryError(f"empty range: end {_iso(end)} is not after start {_iso(start)}")
+        shift = metric.offset or timedelta(0)
+        width = f"{range_step(start, end, step).total_seconds():g}"
+        # The client rounds bounds to whole seconds; round inwards so no point falls outside [start, end].
+        first, last = _whole_second(start, math.ceil), _whole_second(end, math.floor)
+        if last < first:
+            return []
+        try:
+            result = self._call(
+                lambda client: client.custom_query_range(
+                    metric.query,
+                    start_time=first - shift,
+                    end_time=last - shift,
+                    step=width,
+                    params=self._params(),
+                    timeout=self.config.timeout_s,
+                )
+            )
+        except Exception as exc:
+            raise SourceQueryError(self._describe(exc)) from None
+        if not result:
+            return []
+        if len(result) > 1:
+            raise SourceQueryError(f"prometheus source {self.name!r}: {_several(result)}")
+        points = []
+        for ts, raw in result[0].get("values", []):
+            value = _number(raw)
+            if value is not None and math.isfinite(value):
+                points.append((datetime.fromtimestamp(float(ts), UTC) + shift, value))
+        return points
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    # internals
+
+    def _prom(self) -> PrometheusConnect:
+        """The shared client, created on first use (thread-safe)."""
+        with self._lock:
+            if self._client is None:
+                import requests
+                from prometheus_api_client import PrometheusConnect
+                from urllib3.util.retry import Retry
+
+                session = requests.Session()
+                session.verify = self.config.ca_file or self.config.verify_tls
+                session.headers["User-Agent"] = "okrflow"
+                session.headers.update({k: v.get_secret_value() for k, v in self.config.headers.items()})
+                auth = None
+                if self.config.username is not None and self.config.password is not None:
+                    auth = (self.config.username, self.config.password.get_secret_value())
+                self._client = PrometheusConnect(
+                    url=self.config.url, retry=Retry(total=0), session=session, auth=auth, timeout=self.config.timeout_s
+                )
+            return self._client
+
+    def _call(self, query: Callable[[PrometheusConnect], T]) -> T:
+        client = self._prom()
+        return retry_call(lambda: query(client), retries=self.config.retries, is_transient=_is_transient)
+
+    def _params(self, **extra: str) -> dict[str, str]:
+        # Prometheus reads a bare number as seconds ("1.5"); "1.5s" would be rejected.
+        return {"timeout": f"{self.config.timeout_s:g}", **extra}
+
+    def _measurement(
+        self, result: Any, metric: PrometheusMetric, at: datetime, when: datetime, lineage: dict[str, Any]
+    ) -> Measurement:
+        if not isinstance(result, list):
+            return Measurement.error(f"prometheus at {self.config.url} sent an unexpected answer", **lineage)
+        if not result:
+            return Measurement.no_data(f"query returned no series at {_iso(when)}", **lineage)
+        if isinstance(result[0], dict):
+            if len(result) > 1:
+                return Measurement.error(_several(result), **lineage)
+            series = result[0]
+            if "value" not in series:
+                return Measurement.error(
+                    "query returned a range vector; reduce it with a function such as avg_over_time(...)", **lineage
+                )
+            labels = dict(series.get("metric") or {})
+            ts, raw = series["value"]
+        else:  # a scalar (or string) result is [timestamp, "value"]
+            labels = {}
+            ts, raw = result
+        lineage["series"] = labels
+        value = _number(raw)
+        if value is None:
+            return Measurement.error(f"query returned {str(raw)[:80]!r}, not a number", **lineage)
+        if not math.isfinite(value):
+            return Measurement.no_data(f"query returned {raw} at {_iso(when)} (no valid value)", **lineage)
+        observed_at = datetime.fromtimestamp(float(ts), UTC)
+        if metric.max_age is not None and at - observed_at > metric.max_age:
+            return Measurement.no_data(
+                f"latest value is from {_iso(observed_at)}, older than max_age {_duration(metric.max_age)}", **lineage
+            )
+        return Measurement.ok(value, observed_at, **lineage)
+
+    def _describe(self, exc: BaseException) -> str:
+        """A user-facing reason for a failed query, with every credential value blanked out."""
+        return self._redact(self._reason(exc))
+
+    def _reason(self, exc: BaseException) -> str:
+        import requests
+        from prometheus_api_client import PrometheusApiClientException
+
+        where = f"prometheus at {self.config.url}"
+        tries = f" (after {self.config.retries + 1} attempts)" if self.config.retries else ""
+        if isinstance(exc, PrometheusApiClientException):
+            status, message = _api_error(str(exc))
+            if status in ("401", "403"):
+                return f"{where} refused the credentials (HTTP {status}): {message}"
+            return f"{where} rejected the query (HTTP {status}): {message}"
+        if _is_timeout(exc):
+            retried = tries if _is_transient(exc) else ""
+            return f"{where} did not answer within {self.config.timeout_s:g} s{retried}"
+        if isinstance(exc, requests.exceptions.SSLError):
+            return f"{where}: TLS verification failed; set ca_file to the CA that signed its certificate"
+        if isinstance(exc, requests.ConnectionError):
+            return f"{where}: {_connection_reason(str(exc))}{tries}"
+        if isinstance(exc, (ValueError, KeyError, TypeError)):
+            return f"{where} did not answer with the Prometheus HTTP API; check that url is the server's base URL"
+        return f"{where}: unexpected {type(exc).__name__}: {str(exc)[:200]}"
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def _secret_values(config: PrometheusSource) -> list[str]:
+    """Every string whose appearance in a message would leak a credential, longest first."""
+    values = [v.get_secret_value() for v in config.headers.values()]
+    values += [part for value in list(values) for part in value.split() if len(part) >= 6]
+    if config.password is not None:
+        password = config.password.get_secret_value()
+        values += [password, base64.b64encode(f"{config.username}:{password}".encode()).decode()]
+    return sorted({v for v in values if v}, key=len, reverse=True)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    import requests
+    from urllib3.exceptions import NewConnectionError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    inner = exc.args[0] if exc.args else None
+    reason = getattr(inner, "reason", inner)
+    if isinstance(reason, NewConnectionError):  # a subclass of ConnectTimeoutError in urllib3, yet not a timeout
+        return False
+    return isinstance(exc, requests.Timeout) or isinstance(reason, Urllib3Timeout)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Connection failures are retried; a slow query (read timeout), TLS and HTTP errors are not."""
+    import requests
+    from urllib3.exceptions import ReadTimeoutError
+
+    if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.exceptions.SSLError):
+        return False
+    inner = exc.args[0] if exc.args else None
+    return not isinstance(getattr(inner, "reason", inner), ReadTimeoutError)
+
+
+def _connection_reason(text: str) -> str:
+    lowered = text.lower()
+    if "connection refused" in lowered:
+        return "connection refused"
+    if "failed to resolve" in lowered or "name or service not known" in lowered:
+        return "host name not found"
+    if "connection reset" in lowered:
+        return "connection reset"
+    if "remotedisconnected" in lowered or "connection aborted" in lowered:
+        return "connection closed without an answer"
+    return "connection failed"
+
+
+_API_ERROR = re.compile(r"^HTTP Status Code (\d+) \((b(['\"]).*)\)$", re.S)
+
+
+def _api_error(text: str) -> tuple[str, str]:
+    """(status, Prometheus's error message) from a ``PrometheusApiClientException`` text."""
+    match = _API_ERROR.match(text)
+    if not match:
+        return "?", text[:200]
+    try:
+        body = ast.literal_eval(match.group(2))
+    except (ValueError, SyntaxError):
+        body = match.group(2).encode()
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and payload.get("error"):
+        kind = payload.get("errorType")
+        return match.group(1), str(payload["error"]) + (f" ({kind})" if kind else "")
+    snippet = " ".join(body.decode("utf-8", "replace").split())[:200] if isinstance(body, bytes) else ""
+    return match.group(1), snippet or "empty answer"
+
+
+def _several(result: list[dict[str, Any]]) -> str:
+    shown = ", ".join(_labels(s.get("metric") or {}) for s in result[:3])
+    more = ", ..." if len(result) > 3 else ""
+    return f"query returned {len(result)} series; aggregate it to one (e.g. sum(...) or avg(...)); got {shown}{more}"
+
+
+def _labels(labels: dict[str, str]) -> str:
+    name = labels.get("__name__", "")
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
+    return f"{name}{{{inner}}}"
+
+
+def _number(raw: Any) -> float | None:
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def _whole_second(moment: datetime, rounding: Callable[[float], int]) -> datetime:
+    return datetime.fromtimestamp(rounding(moment.timestamp()), UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _duration(value: timedelta) -> str:
+    return f"{value.total_seconds():g} s"
