@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
     from connectors.registry import default_registry
     from flows.pipeline import evaluate
     from okr_model.loader import load_config
-    from okrflow.demo_world import DemoExporter, make_warehouse, prometheus_history, seed_mlflow
+    from okrflow.demo_world import DemoExporter, make_warehouse, prometheus_history, seed_mlflow_file
     from okrflow.localprom import PROMETHEUS_MISSING, LocalPrometheus, prometheus_binary
     from okrflow.store import AnnotationRecord, Store
     from okrflow.views import status_table
@@ -55,7 +56,7 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
     console.print(f"[bold]okrflow demo[/] in {workdir}/")
     count = make_warehouse(warehouse, start, (end - start).days)
     console.print(f"  warehouse.db: {count} support tickets over {config.cycle.name}")
-    seed_mlflow(os.environ["MLFLOW_TRACKING_URI"], start, min(end, now))
+    seed_mlflow_file(mlflow_db, start, min(end, now))
     console.print("  mlflow.db: model ticket-classifier, v1 @challenger, v2 @champion, F1 logged daily")
 
     with contextlib.ExitStack() as stack:
@@ -63,10 +64,12 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
             console.print(f"  [yellow]prometheus skipped:[/] {PROMETHEUS_MISSING}; its KRs will show no data")
         else:
             exporter = stack.enter_context(DemoExporter())
-            history = prometheus_history(start, slots[-1] - timedelta(minutes=2))
+            history = prometheus_history(slots[:-1], start, end)  # the last slot reads the live exporter
             prom = stack.enter_context(LocalPrometheus(workdir / "prometheus", [exporter.target], history=history))
             os.environ["PROMETHEUS_URL"] = prom.url
-            prom.wait_for("model_serving_up{instance!='history'}")
+            prom.wait_for("rate(request_latency_seconds_count{instance!='history'}[1m]) > 0")
+            time.sleep(2)  # a slot truncated to the second must still see two scrapes
+            slots[-1] = datetime.now(UTC).replace(microsecond=0)  # the live slot: the exporter has data now
             console.print(f"  prometheus at {prom.url}: cycle history imported, scraping the demo exporter")
         config = load_config(EXAMPLE_CONFIG, default_registry())  # picks up PROMETHEUS_URL
         with Store.open(os.environ["OKRFLOW_STORE_URL"]) as store:

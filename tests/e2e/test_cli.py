@@ -49,7 +49,7 @@ def krs(config) -> dict[str, dict]:
 
 
 def test_run_then_status_json(setup):
-    config, store = setup
+    config, _store = setup
     result = cli(config, "run", "--at", AT)
     assert result.exit_code == 0, result.output  # some KRs without data still complete the run
     assert "signups" in result.stdout
