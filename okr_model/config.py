@@ -150,14 +150,15 @@ class KeyResult(Model):
         if self.kind in ("increase", "decrease", "milestone", "manual"):
             start = self.start_value
             ends = self.target if band else (self.target,)
+            shown = list(self.target) if band else self.target  # as the user wrote it: [0.87, 0.92], not Band(...)
             if any(end == start for end in ends):
-                raise ValueError(f"target {self.target!r} must differ from the baseline {start}")
+                raise ValueError(f"target {shown} must differ from the baseline {start}")
             if self.kind == "increase" and any(end < start for end in ends):
-                raise ValueError(f"kind increase needs a target above the baseline {start} (got {self.target!r})")
+                raise ValueError(f"kind increase needs a target above the baseline {start} (got {shown})")
             if self.kind == "decrease" and any(end > start for end in ends):
-                raise ValueError(f"kind decrease needs a target below the baseline {start} (got {self.target!r})")
+                raise ValueError(f"kind decrease needs a target below the baseline {start} (got {shown})")
             if self.kind == "milestone" and any(end < start for end in ends):
-                raise ValueError(f"kind milestone needs a target above {start} (got {self.target!r})")
+                raise ValueError(f"kind milestone needs a target above {start} (got {shown})")
         return self
 
     @property
