@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -131,9 +131,17 @@ class Connector(ABC, Generic[S, M]):
         """Checks that need the whole config (run by ``okrflow validate``); none by default."""
         return []
 
+    keeps_history: ClassVar[bool] = True
+    """Whether ``fetch`` as of a past time reads what the source said then (False: only the present)."""
+
     @abstractmethod
     def fetch(self, metric: M, at: datetime) -> Measurement:
         """One measurement of ``metric`` as of ``at`` (an aware datetime: the run's slot time)."""
+
+    def fetch_series(self, metric: M, slots: Sequence[datetime]) -> dict[datetime, Measurement]:
+        """Measurements as of each past slot, for backfill and catch-up. The default asks ``fetch`` once
+        per slot; sources with a range API override it to read the whole window in one request."""
+        return {slot: self.fetch(metric, slot) for slot in slots}
 
     def close(self) -> None:
         """Release clients and connections."""

@@ -265,6 +265,58 @@ def abandon(
 
 
 @app.command()
+def serve() -> None:
+    """Run the evaluate flow on the config's schedule with Prefect (``flow.serve``) until stopped."""
+    config = load()
+    from flows.deploy import serve as serve_deployment
+
+    serve_deployment(state.config_path, config)
+
+
+@app.command()
+def deploy(
+    pool: Annotated[str, typer.Option("--pool", help="Prefect work pool (type process) whose workers run it.")],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Deployment name (default: the cycle's config file stem).")
+    ] = None,
+) -> None:
+    """Register the evaluate flow with a Prefect server's work pool, on the config's schedule."""
+    config = load()
+    from flows.deploy import deploy as register_deployment
+
+    deployment_id = register_deployment(state.config_path, config, pool=pool, name=name)
+    out.print(
+        f"deployment {deployment_id} registered on work pool {pool!r}; start workers with: prefect worker start --pool {pool}"
+    )
+
+
+@app.command()
+def backfill(
+    since: Annotated[str, typer.Option("--since", help="First slot (ISO date or time).")],
+    until: Annotated[str | None, typer.Option("--until", help="Last slot (default: now).")] = None,
+    step: Annotated[str, typer.Option("--step", help="Distance between slots, e.g. 1h, 1d.")] = "1d",
+) -> None:
+    """Reconstruct history for past slots from sources that keep it (rows are marked backfilled)."""
+    from okr_model.types import parse_duration
+
+    config = load()
+    try:
+        interval = parse_duration(step)
+    except ValueError as exc:
+        _fail(f"--step: {exc}", 2)
+    from flows.backfill import backfill as run_backfill
+
+    store = open_store(config)
+    try:
+        report = run_backfill(config, store, parse_time(since, "--since"), parse_time(until, "--until"), interval)
+    except OkrflowError as exc:
+        _fail(f"backfill failed: {exc}", 1)
+    finally:
+        store.close()
+    out.print(report.summary())
+
+
+@app.command()
 def schema(
     out_path: Annotated[Path, typer.Option("--out", help="Where to write the JSON schema.")] = Path(
         "config/okrflow.schema.json"
