@@ -6,6 +6,7 @@ on open, and only when the database is behind (a quick version read on every oth
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +61,7 @@ class Store:
             engine = create_engine(url, pool_pre_ping=True)
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
+                event.listen(engine, "begin", _sqlite_begin)
             store = cls(engine)
             if migrate:
                 store.migrate()
@@ -96,31 +98,42 @@ class Store:
     # -- writing -------------------------------------------------------------------------------
 
     def write_run(self, run: RunRecord) -> int:
-        """Write a run and all its rows in one transaction; an existing run of the same slot is replaced."""
-        with Session(self.engine) as session, session.begin():
-            run_id = session.execute(
-                select(Run.id).where(Run.deployment == run.deployment, Run.slot == run.slot).with_for_update()
-            ).scalar()
-            values = {
-                "deployment": run.deployment,
-                "slot": run.slot,
-                "started_at": run.started_at,
-                "finished_at": run.finished_at,
-                "status": run.status,
-                "config_hash": run.config_hash,
-                "cycle": run.cycle,
-                "kr_count": len(run.key_results),
-                "error_count": run.error_count,
-                "backfilled": run.backfilled,
-                "detail": run.detail,
-            }
-            if run_id is None:
-                run_id = session.execute(insert(Run).values(**values).returning(Run.id)).scalar_one()
-            else:
-                for table in (MeasurementRow, KRScoreRow, ObjectiveScoreRow):
-                    session.execute(delete(table).where(table.run_id == run_id))
-                session.execute(update(Run).where(Run.id == run_id).values(**values))
-            self._insert_rows(session, run_id, run)
+        """Write a run and all its rows in one transaction; an existing run of the same slot is replaced.
+
+        Writers of the same slot are serialised (a PostgreSQL advisory lock on the slot, SQLite's
+        ``BEGIN IMMEDIATE``), so two concurrent runs of one slot leave one complete set of rows.
+        """
+        with self.engine.connect() as conn:
+            conn.info["begin_immediate"] = True
+            with Session(bind=conn) as session, session.begin():
+                return self._write_locked(session, run)
+
+    def _write_locked(self, session: Session, run: RunRecord) -> int:
+        if session.bind.dialect.name == "postgresql":
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _slot_lock_key(run.deployment, run.slot)}
+            )
+        run_id = session.execute(select(Run.id).where(Run.deployment == run.deployment, Run.slot == run.slot)).scalar()
+        values = {
+            "deployment": run.deployment,
+            "slot": run.slot,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "status": run.status,
+            "config_hash": run.config_hash,
+            "cycle": run.cycle,
+            "kr_count": len(run.key_results),
+            "error_count": run.error_count,
+            "backfilled": run.backfilled,
+            "detail": run.detail,
+        }
+        if run_id is None:
+            run_id = session.execute(insert(Run).values(**values).returning(Run.id)).scalar_one()
+        else:
+            for table in (MeasurementRow, KRScoreRow, ObjectiveScoreRow):
+                session.execute(delete(table).where(table.run_id == run_id))
+            session.execute(update(Run).where(Run.id == run_id).values(**values))
+        self._insert_rows(session, run_id, run)
         return run_id
 
     @staticmethod
@@ -306,7 +319,19 @@ class Store:
             ]
 
 
+def _slot_lock_key(deployment: str, slot: datetime) -> int:
+    """A signed 64-bit advisory-lock key for one (deployment, slot)."""
+    digest = hashlib.sha256(f"{deployment}|{slot.isoformat()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Writers take SQLite's write lock when their transaction begins, not at their first write."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("begin_immediate") else "BEGIN")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event emits BEGIN itself
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
