@@ -308,11 +308,14 @@ def _round(x: float | None) -> float | None:
 
 
 def run_status(results: Sequence[KRResult]) -> tuple[str, str]:
-    """completed, or partial with the count of KRs that errored."""
+    """completed; partial with the count of KRs that errored; failed when every KR errored."""
     errors = [r for r in results if r.measurement == "error"]
     if not errors:
         return "completed", ""
-    return "partial", f"{len(errors)} of {len(results)} key results errored: " + ", ".join(r.kr_id for r in errors[:10])
+    names = ", ".join(r.kr_id for r in errors[:10]) + (", ..." if len(errors) > 10 else "")
+    if len(errors) == len(results):
+        return "failed", f"all {len(results)} key results errored: {names}"
+    return "partial", f"{len(errors)} of {len(results)} key results errored: {names}"
 
 
 def evaluate(

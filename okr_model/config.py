@@ -7,14 +7,16 @@ then the connector registered for that ``type`` validates them into its own mode
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from okr_model.types import Band, Duration, Id, Target
+from okr_model.types import Band, Duration, Id, Target, parse_duration
 
 __all__ = [
     "Abandoned",
@@ -35,6 +37,61 @@ __all__ = [
     "SourceConfig",
     "WebhookChannel",
 ]
+
+_CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+_CRON_FIELDS = (  # name, lowest, highest, names allowed in place of numbers
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
+    ("day of week", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
+)
+_CRON_ITEM = re.compile(r"^(?:\*|(?P<low>[0-9a-z]+)(?:-(?P<high>[0-9a-z]+))?)(?:/(?P<step>[0-9]+))?$")
+
+
+def _check_cron_field(text: str, name: str, low: int, high: int, names: tuple[str, ...]) -> None:
+    """One cron field: comma-separated ``*``, ``N``, ``N-M`` or names, each with an optional ``/STEP``."""
+    for item in text.lower().split(","):
+        match = _CRON_ITEM.match(item)
+        if match is None or match.group("step") == "0":
+            raise ValueError(f"{name} field {text!r}: expected *, N, N-M or */STEP")
+        for bound in (match.group("low"), match.group("high")):
+            if bound is None or bound in names:
+                continue
+            if not bound.isdigit() or not low <= int(bound) <= high:
+                allowed = f"{low}-{high}" + (f" or {names[0]}..{names[-1]}" if names else "")
+                raise ValueError(f"{name} field {text!r}: {bound!r} is not in {allowed}")
+
+
+def _check_schedule(value: str) -> str:
+    """A 5-field cron (or a cron macro such as ``@daily``), or ``@every DURATION`` (whole seconds, >= 1s)."""
+    text = value.strip()
+    if text.startswith("@every"):
+        try:
+            interval = parse_duration(text.removeprefix("@every").strip())
+        except PydanticCustomError:
+            raise ValueError(
+                f"schedule {value!r}: expected @every DURATION such as '@every 10m' or '@every 30s'"
+            ) from None
+        seconds = interval.total_seconds()
+        if seconds < 1 or seconds != int(seconds):
+            raise ValueError(f"schedule {value!r}: @every needs a whole number of seconds, at least 1s")
+        return text
+    if text.lower() in _CRON_MACROS:
+        return text
+    fields = text.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"schedule {value!r}: expected a 5-field cron (minute hour day-of-month month day-of-week, "
+            "e.g. '*/15 * * * *'), a macro such as @daily, or '@every 10m'"
+        )
+    for field_text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+        try:
+            _check_cron_field(field_text, name, low, high, names)
+        except ValueError as exc:
+            raise ValueError(f"schedule {value!r}: {exc}") from None
+    return " ".join(fields)
+
 
 Kind = Literal["increase", "decrease", "maintain_above", "maintain_below", "milestone", "manual"]
 Track = Literal["committed", "aspirational"]
@@ -258,6 +315,11 @@ class Config(Model):
     timezone: str = Field("UTC", description="IANA time zone of the cycle dates and the schedule")
     schedule: str = Field("*/15 * * * *", description="cron for okrflow serve")
     store: str = Field("sqlite:///okrflow.db", description="history store URL; OKRFLOW_STORE_URL overrides")
+    catchup: Literal["none", "latest", "all"] = Field(
+        "latest",
+        description="after downtime or failed runs: evaluate no missed slot, only the latest, or all (bounded)",
+    )
+    max_catchup_runs: int = Field(24, ge=1, le=10000, description="at most this many missed slots with catchup: all")
     defaults: Defaults = Field(default_factory=Defaults)
     sources: dict[Id, SourceConfig] = Field(default_factory=dict)
     channels: dict[Id, Channel] = Field(default_factory=dict)
@@ -274,6 +336,18 @@ class Config(Model):
                 f"unknown time zone {value!r} (expected an IANA name such as UTC or Europe/Paris)"
             ) from None
         return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str) -> str:
+        return _check_schedule(value)
+
+    @property
+    def schedule_interval(self) -> timedelta | None:
+        """The interval of an ``@every DURATION`` schedule; None for a cron schedule."""
+        if not self.schedule.startswith("@every"):
+            return None
+        return parse_duration(self.schedule.removeprefix("@every").strip())
 
     @cached_property
     def tz(self) -> ZoneInfo:

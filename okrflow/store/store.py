@@ -210,9 +210,13 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def latest_run(self, deployment: str | None = None, before: datetime | None = None) -> RunSummary | None:
-        """The newest run by slot (of a deployment, before a time), whatever its status."""
+    def latest_run(
+        self, deployment: str | None = None, before: datetime | None = None, status: str | None = None
+    ) -> RunSummary | None:
+        """The newest run by slot (of a deployment, before a time, with a status)."""
         query = select(Run).order_by(Run.slot.desc()).limit(1)
+        if status is not None:
+            query = query.where(Run.status == status)
         if deployment is not None:
             query = query.where(Run.deployment == deployment)
         if before is not None:
@@ -220,6 +224,12 @@ class Store:
         with Session(self.engine) as session:
             row = session.execute(query).scalar()
             return _run_summary(row) if row else None
+
+    def runs_between(self, deployment: str, since: datetime, until: datetime) -> dict[datetime, RunSummary]:
+        """A deployment's runs with slots in [since, until), by slot."""
+        query = select(Run).where(Run.deployment == deployment, Run.slot >= since, Run.slot < until).order_by(Run.slot)
+        with Session(self.engine) as session:
+            return {row.slot: _run_summary(row) for row in session.execute(query).scalars()}
 
     def runs(self, limit: int = 50) -> list[RunSummary]:
         with Session(self.engine) as session:

@@ -1,0 +1,85 @@
+"""Catch-up: which past slots to evaluate after downtime or failed runs, and evaluating them.
+
+Policies (config ``catchup``): ``none`` evaluates no missed slot; ``latest`` (default) only the most
+recent one; ``all`` every one, oldest first, at most ``max_catchup_runs``. A slot is missed when the
+schedule says it should have run and the store has no run for it, or its run had errors that the
+current run no longer has (the source is back): sources that keep history are then read as of that slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from flows.pipeline import evaluate, map_in_threads
+from okr_model.config import Config
+from okr_model.types import parse_duration
+from okrflow.store import RunRecord, RunSummary, Store
+
+__all__ = ["catch_up", "missed_slots", "scheduled_slots"]
+
+INTERVAL_PREFIX = "@every "
+
+
+def scheduled_slots(config: Config, after: datetime, until: datetime, limit: int = 100_000) -> list[datetime]:
+    """The schedule's slots in (after, until), oldest first, as aware datetimes."""
+    schedule = config.schedule.strip()
+    slots: list[datetime] = []
+    if schedule.startswith(INTERVAL_PREFIX):
+        step = parse_duration(schedule[len(INTERVAL_PREFIX) :])
+        slot = after + step
+        while slot < until and len(slots) < limit:
+            slots.append(slot)
+            slot += step
+        return slots
+    from cronsim import CronSim
+
+    for slot in CronSim(schedule, after.astimezone(config.tz)):
+        if slot >= until or len(slots) >= limit:
+            break
+        slots.append(slot)
+    return slots
+
+
+def missed_slots(
+    config: Config, expected: list[datetime], runs: Mapping[datetime, RunSummary], current_errors: int | None
+) -> list[datetime]:
+    """Apply the catch-up policy to the expected slots, given the runs the store has for them."""
+    if config.catchup == "none":
+        return []
+    missed = []
+    for slot in expected:
+        run = runs.get(slot)
+        if run is None or (
+            run.status in ("partial", "failed") and current_errors is not None and current_errors < run.error_count
+        ):
+            missed.append(slot)
+    return missed[-1:] if config.catchup == "latest" else missed[-config.max_catchup_runs :]
+
+
+def catch_up(
+    config: Config,
+    store: Store,
+    now: datetime,
+    *,
+    deployment: str = "default",
+    current_errors: int | None = None,
+    lookback: timedelta | None = None,
+    **evaluate_options: Any,
+) -> list[RunRecord]:
+    """Evaluate the missed slots of this cycle before ``now`` (as of each slot) and write them."""
+    start, _ = config.cycle_bounds()
+    since = max(start, now - lookback) if lookback else start
+    runs = store.runs_between(deployment, since, now)
+    if not runs:
+        return []  # history starts with the deployment's first run, never before it
+    # After a run, repair what followed the last clean run; at start-up, fill the gap after the last run.
+    last = store.latest_run(deployment, before=now, status="completed" if current_errors is not None else None)
+    since = max(since, min(runs), last.slot if last is not None else since)
+    expected = scheduled_slots(config, since - timedelta(microseconds=1), now)
+    evaluate_options.setdefault("map_sources", map_in_threads)
+    return [
+        evaluate(config, store, slot, deployment=deployment, **evaluate_options)
+        for slot in missed_slots(config, expected, runs, current_errors)
+    ]
