@@ -65,7 +65,7 @@ def expected_count(slot: datetime) -> float:
 
 
 def test_scheduled_slots_follow_cron_and_intervals(world):
-    warehouse, store = world
+    warehouse, _store = world
     cron = make_config(warehouse, "sqlite://", schedule="*/15 * * * *")
     assert scheduled_slots(cron, T0, T0 + timedelta(hours=1)) == [T0 + timedelta(minutes=m) for m in (15, 30, 45)]
     every = make_config(warehouse, "sqlite://", schedule="@every 20m")
