@@ -16,7 +16,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = ["SCHEMA_HEAD", "Annotation", "Base", "KRScoreRow", "MeasurementRow", "ObjectiveScoreRow", "Run"]
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 """The newest Alembic revision; ``Store`` upgrades only when the database is behind it."""
 
 
@@ -130,3 +130,44 @@ class Annotation(Base):
     author: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime]
     effective_at: Mapped[datetime]
+
+
+class AlertStateRow(Base):
+    """One alert's state machine (see ``okrflow.alerts.state``), keyed by its fingerprint."""
+
+    __tablename__ = "alert_states"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    deployment: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(160))  # a KR id, an objective id or a source name
+    phase: Mapped[str] = mapped_column(String(16))
+    consecutive: Mapped[int] = mapped_column(Integer, default=0)
+    last_slot: Mapped[datetime | None]
+    fired_at: Mapped[datetime | None]
+    last_notified_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    last_seen: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # value/score/status at the last notification
+
+
+class OutboxRow(Base):
+    """A notification waiting for (or done with) delivery: retried with backoff until sent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("message_id", "channel", name="uq_outbox_message_channel"),
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(128))
+    owner: Mapped[str] = mapped_column(String(128))
+    slot: Mapped[datetime]
+    payload: Mapped[str] = mapped_column(Text)  # Message.to_json()
+    status: Mapped[str] = mapped_column(String(16))  # queued | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")

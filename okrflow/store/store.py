@@ -71,6 +71,13 @@ class Store:
                 f"cannot open the history store {_safe_url(url)}: {type(exc).__name__}: {exc.orig if hasattr(exc, 'orig') else exc}"
             ) from None
 
+    @property
+    def alerts(self):  # -> AlertRepository
+        """Alert states and the notification outbox."""
+        from okrflow.store.alerts import AlertRepository
+
+        return AlertRepository(self.engine)
+
     def migrate(self) -> None:
         """Upgrade the schema with Alembic when the database is not at ``SCHEMA_HEAD``."""
         with self.engine.begin() as conn:
