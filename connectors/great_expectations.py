@@ -173,6 +173,8 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
     type_name = "great_expectations"
     config_model = GxSource
     metric_model = GxMetric
+    keeps_history = False
+    """A suite validates the data as it is now; backfill reports its KRs instead of inventing the past."""
 
     def __init__(self, name: str, config: GxSource, context: ConnectorContext):
         super().__init__(name, config, context)

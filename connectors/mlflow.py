@@ -27,12 +27,13 @@ read in-process, where ``timeout_s`` does not apply.
 
 from __future__ import annotations
 
+import bisect
 import contextvars
 import math
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -266,6 +267,59 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
         low, high = _ms(start), _ms(end)
         points = sorted((m.timestamp, m.step, m.value) for m in history if low <= m.timestamp <= high)
         return [(_time(ts), float(value)) for ts, _, value in points if math.isfinite(value)]
+
+    def fetch_series(self, metric: MlflowMetric, slots: Sequence[datetime]) -> dict[datetime, Measurement]:
+        """Measurements as of each slot from one run resolution and ONE metric-history read (backfill).
+
+        The run is resolved once, as of the last slot (minus ``offset``): the model form reads the run
+        behind the alias now (MLflow keeps no alias history), the experiment form the latest or best
+        run as of the last slot, for every slot. Each slot then takes the last entry logged at or
+        before ``slot - offset``, as ``fetch`` does (same NaN and ``max_age`` rules and lineage).
+        Unlike ``fetch_history`` this keeps the run's lineage (``in_production`` for the gate).
+        """
+        if not slots:
+            return {}
+        shift = metric.offset or timedelta(0)
+        last_as_of = max(slots) - shift
+        base = {"source": self.name, "query_hash": query_hash(metric)}
+        try:
+            run_id, found = self._resolve(metric, last_as_of)
+            history = sorted(self._history(run_id, metric.name), key=lambda m: (m.timestamp, m.step))
+        except _NoData as exc:
+            return {slot: Measurement.no_data(exc.detail, **base) for slot in slots}
+        except Exception as exc:
+            return {slot: Measurement.error(self._describe(exc), **base) for slot in slots}
+        lineage = {**base, **found}
+        chosen = ""
+        if metric.experiment is not None:
+            chosen = f" (the {metric.run} run as of {last_as_of.isoformat()}; backfill reads one run for all slots)"
+        stamps = [m.timestamp for m in history]
+        out: dict[datetime, Measurement] = {}
+        for slot in slots:
+            as_of = slot - shift
+            i = bisect.bisect_right(stamps, _ms(as_of))
+            if i == 0:
+                out[slot] = Measurement.no_data(
+                    f"no value of metric {metric.name!r} before {as_of.isoformat()} in run {run_id}{chosen}", **lineage
+                )
+                continue
+            entry = history[i - 1]
+            observed_at = _time(entry.timestamp)
+            found_lineage = {**lineage, "step": int(entry.step)}
+            if not math.isfinite(entry.value):
+                out[slot] = Measurement.no_data(
+                    f"run {run_id} logged {metric.name!r} = {entry.value} at {observed_at.isoformat()}",
+                    **found_lineage,
+                )
+            elif metric.max_age is not None and as_of - observed_at > metric.max_age:
+                out[slot] = Measurement.no_data(
+                    f"stale: last observation at {observed_at.isoformat()} is older than max_age "
+                    f"{metric.max_age} (as of {as_of.isoformat()})",
+                    **found_lineage,
+                )
+            else:
+                out[slot] = Measurement.ok(entry.value, observed_at, **found_lineage)
+        return out
 
     def close(self) -> None:
         with self._lock:

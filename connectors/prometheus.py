@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import ast
 import base64
+import bisect
 import json
 import math
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -190,6 +192,49 @@ class PrometheusConnector(Connector[PrometheusSource, PrometheusMetric]):
             if value is not None and math.isfinite(value):
                 points.append((datetime.fromtimestamp(float(ts), UTC) + shift, value))
         return points
+
+    def fetch_series(self, metric: PrometheusMetric, slots: Sequence[datetime]) -> dict[datetime, Measurement]:
+        """Measurements as of each slot from ONE range query over [first slot, last slot] (backfill).
+
+        The range step is the greatest common divisor of the gaps between slots (the backfill step for
+        evenly spaced slots), so every slot is an evaluation time of the query and its point is what
+        ``fetch(metric, slot)`` returns. When ``fetch_range`` widens the step (more than ``MAX_POINTS``
+        points), a slot takes the latest point at or before it within one step. A slot without a
+        point (no series then, or NaN) is ``no_data``; several series or a failed query are an
+        ``error`` for every slot. A single slot, or slots with sub-second parts, use instant queries.
+        """
+        if len(set(slots)) < 2 or any(s.tzinfo is None or s.microsecond for s in slots):
+            return super().fetch_series(metric, slots)
+        ordered = sorted(set(slots))
+        gaps = [int((b - a).total_seconds()) for a, b in pairwise(ordered)]
+        step = timedelta(seconds=math.gcd(*gaps))
+        width = range_step(ordered[0], ordered[-1], step)
+        shift = metric.offset or timedelta(0)
+        base: dict[str, Any] = {"source": self.name, "query_hash": query_hash(metric), "range_step": _duration(width)}
+        try:
+            points = self.fetch_range(metric, ordered[0], ordered[-1], step)
+        except SourceQueryError as exc:
+            return {slot: Measurement.error(str(exc), **base) for slot in slots}
+        times = [t for t, _ in points]
+        out: dict[datetime, Measurement] = {}
+        for slot in slots:
+            when = slot - shift
+            i = bisect.bisect_right(times, slot)
+            if i == 0 or slot - times[i - 1] >= width:
+                out[slot] = Measurement.no_data(
+                    f"query returned no finite value at {_iso(when)} (no series then, or NaN)", **base
+                )
+                continue
+            observed_at = times[i - 1] - shift
+            lineage = {**base, "evaluated_at": _iso(observed_at)}
+            if metric.max_age is not None and slot - observed_at > metric.max_age:
+                out[slot] = Measurement.no_data(
+                    f"latest value is from {_iso(observed_at)}, older than max_age {_duration(metric.max_age)}",
+                    **lineage,
+                )
+            else:
+                out[slot] = Measurement.ok(points[i - 1][1], observed_at, **lineage)
+        return out
 
     def close(self) -> None:
         with self._lock:

@@ -18,6 +18,7 @@ from typing import Any
 from connectors.base import Connector, ConnectorContext, GateOutcome, Measurement, QualityGateProvider
 from connectors.registry import Registry, default_registry
 from okr_model.config import Config, KeyResult, Objective
+from okr_model.forecast import Forecast, forecast, forecast_status
 from okr_model.pacing import elapsed_share, kr_status, pace_status
 from okr_model.rollup import rollup
 from okr_model.scoring import GateInputs, score_key_result
@@ -197,6 +198,7 @@ class ScoringInputs:
     cycle_values: Mapping[str, list[float]] = field(default_factory=dict)
     previous_scores: Mapping[str, float] = field(default_factory=dict)
     annotations: Sequence[AnnotationRecord] = ()
+    score_history: Mapping[str, list[tuple[datetime, float]]] = field(default_factory=dict)
 
 
 def load_scoring_inputs(store: Store, config: Config, at: datetime) -> ScoringInputs:
@@ -204,10 +206,12 @@ def load_scoring_inputs(store: Store, config: Config, at: datetime) -> ScoringIn
     ids = [kr.id for _, kr in config.key_results()]
     maintain = [kr.id for _, kr in config.key_results() if kr.kind in ("maintain_above", "maintain_below")]
     held = [kr.id for _, kr in config.key_results() if kr.quality_gate and kr.quality_gate.on_fail == "hold"]
+    progress = [kr.id for _, kr in config.key_results() if kr.kind not in ("maintain_above", "maintain_below")]
     return ScoringInputs(
         cycle_values=store.cycle_values(maintain, start, at),
         previous_scores=store.previous_scores(held, at),
         annotations=store.annotations(ids, until=at),
+        score_history=store.score_series(progress, start, at),
     )
 
 
@@ -281,6 +285,10 @@ def _score_one(
         override=overrides.get(kr.id),
     )
     scored = score_key_result(kr, usable, cycle_values, gate_inputs, config.defaults.caps)
+    pace = kr_status(kr, scored.score, usable, elapsed)
+    projection = _forecast(config, kr, inputs.score_history.get(kr.id, []), scored.score, elapsed)
+    if projection is not None and not (scored.overridden or "abandoned" in scored.gates):
+        pace = forecast_status(pace, projection, kr.success_score)
     if gate is not None and gate.status == "failed" and not detail:
         detail = f"quality gate {kr.quality_gate.suite if kr.quality_gate else ''} failed: {gate.detail}"
     return KRResult(
@@ -294,13 +302,25 @@ def _score_one(
         score=_round(scored.score),
         computed_score=_round(scored.computed),
         progress=_round(scored.progress),
-        status=kr_status(kr, scored.score, usable, elapsed),
+        status=pace,
         gates=scored.gates,
         held=scored.held,
         trusted=scored.trusted,
         overridden=scored.overridden,
         expected=_round(elapsed * kr.success_score),
+        forecast=projection.as_dict() if projection else None,
     )
+
+
+def _forecast(
+    config: Config, kr: KeyResult, history: Sequence[tuple[datetime, float]], score: float | None, elapsed: float
+) -> Forecast | None:
+    """End-of-cycle projection of a progress KR from this cycle's scores (maintain KRs have none)."""
+    if kr.kind in ("maintain_above", "maintain_below") or score is None:
+        return None
+    start, end = config.cycle_bounds()
+    points = [(elapsed_share(start, end, slot), value) for slot, value in history]
+    return forecast([*points, (elapsed, score)])
 
 
 def _round(x: float | None) -> float | None:
@@ -324,6 +344,7 @@ def evaluate(
     at: datetime | None = None,
     *,
     dry_run: bool = False,
+    alerts: bool = True,
     registry: Registry | None = None,
     deployment: str = "default",
     backfilled: bool = False,
@@ -351,4 +372,11 @@ def evaluate(
     )
     if store is not None and not dry_run:
         store.write_run(record)
+        if alerts and not backfilled:
+            from okrflow.alerts.notify import notify
+
+            try:
+                notify(config, store, record)
+            except Exception:  # the run is stored; a broken alert step must not undo it, but is logged loudly
+                log.exception("alerting for the run of slot %s failed", slot.isoformat())
     return record

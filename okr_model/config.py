@@ -159,13 +159,44 @@ class QualityGate(Model):
 
 
 class DriftRule(Model):
-    """How a metric drop is judged (issue: drift detection); defaults come from ``defaults.drift``."""
+    """How a metric drop is judged (issue: drift detection); defaults come from ``defaults.drift``.
+
+    The detector's ``delta`` and ``threshold`` are in the metric's units (fractions of its level with
+    ``relative: true``); left unset they follow ``max_drop`` (max_drop / 4 and 2 x max_drop), so a detector needs
+    ``max_drop`` or ``threshold`` to know what size of change matters. See ``okr_model.drift``.
+    """
 
     max_drop: float | None = Field(None, gt=0, description="absolute drop (or relative with relative: true) that fires")
     relative: bool = False
     reference: Literal["mean", "best"] = "mean"
     window: Duration = Field(timedelta(days=7), description="reference window")
     detector: Literal["page_hinkley", "cusum"] | None = None
+    delta: float | None = Field(
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="detector: change per run it tolerates (Page-Hinkley delta, CUSUM k); default max_drop / 4, "
+        "or threshold / 8",
+    )
+    threshold: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="detector: alarm level of its cumulative statistic (Page-Hinkley lambda, CUSUM h); "
+        "default 2 x max_drop",
+    )
+    min_samples: int = Field(
+        10, ge=2, le=10000, description="detector: warm-up runs before it may fire (CUSUM's baseline is their mean)"
+    )
+
+    @model_validator(mode="after")
+    def _detector_has_scale(self) -> DriftRule:
+        if self.detector is not None and self.max_drop is None and self.threshold is None:
+            raise ValueError(
+                f"detector {self.detector} needs a scale: set max_drop (the detector then fires at 2 x max_drop) "
+                "or threshold"
+            )
+        return self
 
 
 class Abandoned(Model):
@@ -291,6 +322,9 @@ class AlertDefaults(Model):
     for_runs: int = Field(2, ge=1, description="consecutive runs a condition must hold before it fires")
     repeat_interval: Duration = Field(timedelta(hours=24))
     channels: list[Id] = Field(default_factory=list, description="channels used when no owner has any")
+    retry_backoff: Duration = Field(timedelta(seconds=30), description="first retry delay of a failed delivery")
+    max_backoff: Duration = Field(timedelta(hours=1), description="longest delay between delivery retries")
+    link: str | None = Field(None, description="URL put in messages, e.g. where the HTML report is published")
 
 
 class Caps(Model):

@@ -38,12 +38,14 @@ def pace_status(score: float | None, expected: float) -> Status:
 
 
 def kr_status(kr: KeyResult, score: float | None, latest_value: float | None, elapsed: float) -> Status:
-    """A KR's status: maintain KRs are off track while the latest value breaks the threshold and
-    otherwise judged on their held share; other kinds against the cycle's pace."""
+    """A KR's status: maintain KRs are off track while the latest value breaks the threshold; once it
+    holds again they are on track, or at risk while the cycle's held share is still low (a recovered
+    metric is never reported off track). Other kinds are judged against the cycle's pace."""
     if score is None:
         return "no_data"
     if kr.kind in ("maintain_above", "maintain_below"):
         if is_valid(latest_value) and not holds_threshold(kr, latest_value):  # type: ignore[arg-type]
             return "off_track"
-        return pace_status(score, kr.success_score)
+        status = pace_status(score, kr.success_score)
+        return "at_risk" if status == "off_track" else status
     return pace_status(score, elapsed * kr.success_score)

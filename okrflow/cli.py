@@ -313,7 +313,64 @@ def backfill(
         _fail(f"backfill failed: {exc}", 1)
     finally:
         store.close()
-    out.print(report.summary())
+    out.print(report.summary(), markup=False, highlight=False)
+
+
+@app.command()
+def alerts(
+    output: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table,
+    deliver: Annotated[bool, typer.Option("--deliver", help="Try queued messages now.")] = False,
+) -> None:
+    """Alerts that are pending or firing, and messages queued or refused by their channel."""
+    config = load()
+    with open_store(config) as store:
+        if deliver:
+            from okrflow.alerts.outbox import deliver_due
+
+            report = deliver_due(config, store)
+            out.print(f"delivered {report.sent}, retrying {report.retrying}, failed {report.failed}")
+        states = [s for s in store.alerts.states(None, ["pending", "firing"]).values()]
+        messages = [m for m in store.alerts.outbox() if m.status != "sent"]
+    rows = [
+        {
+            "kind": s.kind,
+            "subject": s.subject,
+            "phase": s.state.phase,
+            "since": _iso(s.state.fired_at),
+            "last_slot": _iso(s.state.last_slot),
+        }
+        for s in states
+    ]
+    queue = [
+        {
+            "channel": m.channel,
+            "owner": m.owner,
+            "status": m.status,
+            "attempts": m.attempts,
+            "next_attempt_at": _iso(m.next_attempt_at),
+            "last_error": m.last_error,
+        }
+        for m in messages
+    ]
+    if output is TableFormat.json:
+        print(json.dumps({"alerts": rows, "outbox": queue}, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title="alerts", title_justify="left")
+    for column in ("kind", "subject", "phase", "since"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["kind"], row["subject"], row["phase"], row["since"] or "")
+    out.print(table if rows else "No alert is pending or firing.")
+    for m in queue:
+        out.print(
+            f"{m['status']}: to {m['channel']} ({m['owner']}), {m['attempts']} attempts, next {m['next_attempt_at']}: {m['last_error']}"
+        )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 @app.command()

@@ -14,4 +14,5 @@ pytest_plugins = [
     "tests.fixtures.prometheus",
     "tests.fixtures.mlflow",
     "tests.fixtures.gx",
+    "tests.fixtures.receivers",
 ]

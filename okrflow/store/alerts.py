@@ -60,15 +60,15 @@ class AlertRepository:
             rows = session.execute(select(AlertStateRow).where(AlertStateRow.fingerprint.in_(keys))).scalars()
             return {row.fingerprint: _saved(row) for row in rows}
 
-    def active(self, deployment: str) -> dict[str, SavedState]:
-        """Alerts currently pending or firing (so a cleared condition can resolve them)."""
+    def states(self, deployment: str | None, phases: Sequence[str] | None = None) -> dict[str, SavedState]:
+        """A deployment's (or every) alert states, optionally only those in some phases, by fingerprint."""
+        query = select(AlertStateRow)
+        if deployment is not None:
+            query = query.where(AlertStateRow.deployment == deployment)
+        if phases is not None:
+            query = query.where(AlertStateRow.phase.in_(list(phases)))
         with Session(self.engine) as session:
-            rows = session.execute(
-                select(AlertStateRow).where(
-                    AlertStateRow.deployment == deployment, AlertStateRow.phase.in_(["pending", "firing"])
-                )
-            ).scalars()
-            return {row.fingerprint: _saved(row) for row in rows}
+            return {row.fingerprint: _saved(row) for row in session.execute(query).scalars()}
 
     def save(self, states: Sequence[SavedState], messages: Sequence[OutboxItem]) -> None:
         """Store the judged states and enqueue the run's messages atomically."""

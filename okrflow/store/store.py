@@ -289,15 +289,17 @@ class Store:
                 for score, measurement, run_status in session.execute(query).all()
             ]
 
-    def cycle_values(self, kr_ids: Iterable[str], start: datetime, before: datetime) -> dict[str, list[float]]:
-        """Valid (ok) values of each KR in [start, before), oldest first: maintain KRs score from these."""
+    def series(
+        self, kr_ids: Iterable[str], start: datetime, before: datetime
+    ) -> dict[str, list[tuple[datetime, float]]]:
+        """Valid (ok) values of each KR with their slots in [start, before), oldest first."""
         ids = list(kr_ids)
-        result: dict[str, list[float]] = {kr_id: [] for kr_id in ids}
+        result: dict[str, list[tuple[datetime, float]]] = {kr_id: [] for kr_id in ids}
         if not ids:
             return result
         with Session(self.engine) as session:
             rows = session.execute(
-                select(MeasurementRow.kr_id, MeasurementRow.value)
+                select(MeasurementRow.kr_id, MeasurementRow.slot, MeasurementRow.value)
                 .where(
                     MeasurementRow.kr_id.in_(ids),
                     MeasurementRow.status == "ok",
@@ -306,9 +308,36 @@ class Store:
                 )
                 .order_by(MeasurementRow.slot)
             )
-            for kr_id, value in rows:
-                result[kr_id].append(value)
+            for kr_id, slot, value in rows:
+                result[kr_id].append((slot, value))
         return result
+
+    def score_series(
+        self, kr_ids: Iterable[str], start: datetime, before: datetime
+    ) -> dict[str, list[tuple[datetime, float]]]:
+        """Each KR's scores with their slots in [start, before), oldest first (the forecast's input)."""
+        ids = list(kr_ids)
+        result: dict[str, list[tuple[datetime, float]]] = {kr_id: [] for kr_id in ids}
+        if not ids:
+            return result
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(KRScoreRow.kr_id, KRScoreRow.slot, KRScoreRow.score)
+                .where(
+                    KRScoreRow.kr_id.in_(ids),
+                    KRScoreRow.score.is_not(None),
+                    KRScoreRow.slot >= start,
+                    KRScoreRow.slot < before,
+                )
+                .order_by(KRScoreRow.slot)
+            )
+            for kr_id, slot, score in rows:
+                result[kr_id].append((slot, score))
+        return result
+
+    def cycle_values(self, kr_ids: Iterable[str], start: datetime, before: datetime) -> dict[str, list[float]]:
+        """Valid (ok) values of each KR in [start, before), oldest first: maintain KRs score from these."""
+        return {kr_id: [value for _, value in points] for kr_id, points in self.series(kr_ids, start, before).items()}
 
     def previous_scores(self, kr_ids: Sequence[str], before: datetime) -> dict[str, float]:
         """Each KR's latest computed score before a slot (what a held quality gate keeps)."""

@@ -1,0 +1,1 @@
+"""Alert notifications: the message model, its renderers per channel and the senders."""

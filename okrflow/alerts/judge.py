@@ -1,0 +1,310 @@
+"""Judge a stored run: which alert conditions hold, how each alert's state moves, and who is told.
+
+Conditions per run: a KR or objective ``off_track`` or ``at_risk`` (at risk or worse), a KR with
+``no_data``, a KR whose metric ``drift``s, and a ``source_error`` when every KR of a source errored (one
+alert for the source instead of one per KR). A KR without data this run leaves its off-track and at-risk
+alerts as they are: a gap is not a recovery. Notifications are routed to the KR's owner, else its
+objective's owner, else ``defaults.alerts.channels``, grouped into one message per owner and channel per
+run; while an objective's own alert fires, its descendants' alerts of the same kind are grouped under it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from okr_model.config import Config, KeyResult, Objective
+from okr_model.types import Band
+from okrflow.alerts.message import Alert, Message
+from okrflow.alerts.state import AlertState, Transition, step
+from okrflow.store import KRResult, ObjectiveResult, RunRecord
+from okrflow.store.alerts import OutboxItem, SavedState
+
+__all__ = ["Condition", "conditions", "fingerprint", "judge", "route"]
+
+DriftCheck = Callable[[KeyResult], str | None]
+"""Given a KR, a description of its drift this run, or None."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One alert's condition in one run; ``holds`` None means unknown (no data): the state is kept."""
+
+    kind: str
+    subject: str  # KR id, objective id, or source name
+    holds: bool | None
+    kr: KeyResult | None = None
+    objective: Objective | None = None
+    source: str | None = None
+    detail: str = ""
+
+
+def fingerprint(deployment: str, kind: str, subject: str) -> str:
+    """Identical alerts share a fingerprint (and so one state and one notification per run)."""
+    return hashlib.sha256(f"{deployment}|{kind}|{subject}".encode()).hexdigest()[:32]
+
+
+def conditions(config: Config, record: RunRecord, drift: DriftCheck) -> list[Condition]:
+    """Every alert condition of one run."""
+    results = {r.kr_id: r for r in record.key_results}
+    out: list[Condition] = []
+    by_source: dict[str, list[KRResult]] = {}
+    for _, kr in config.key_results():
+        if kr.metric and kr.id in results:
+            by_source.setdefault(kr.metric.source, []).append(results[kr.id])
+    down = {name for name, rs in by_source.items() if rs and all(r.measurement == "error" for r in rs)}
+    for name, rs in by_source.items():
+        detail = rs[0].detail if name in down else ""
+        out.append(Condition("source_error", name, name in down, source=name, detail=detail))
+    for objective, kr in config.key_results():
+        r = results.get(kr.id)
+        if r is None:
+            continue
+        has_data = r.score is not None
+        out.append(Condition("off_track", kr.id, r.status == "off_track" if has_data else None, kr, objective))
+        out.append(
+            Condition("at_risk", kr.id, r.status in ("at_risk", "off_track") if has_data else None, kr, objective)
+        )
+        source_down = kr.metric is not None and kr.metric.source in down
+        out.append(
+            Condition("no_data", kr.id, None if source_down else r.measurement != "ok", kr, objective, detail=r.detail)
+        )
+        if r.measurement == "ok":
+            described = drift(kr)
+            out.append(Condition("drift", kr.id, described is not None, kr, objective, detail=described or ""))
+    objectives = {o.id: o for o in config.objectives}
+    for o in record.objectives:
+        objective = objectives.get(o.objective_id)
+        if objective is None:
+            continue
+        has_data = o.score is not None
+        out.append(
+            Condition("off_track", o.objective_id, o.status == "off_track" if has_data else None, objective=objective)
+        )
+        out.append(
+            Condition(
+                "at_risk",
+                o.objective_id,
+                o.status in ("at_risk", "off_track") if has_data else None,
+                objective=objective,
+            )
+        )
+    return out
+
+
+def route(config: Config, condition: Condition) -> list[str]:
+    """Owners to tell: the KR's owner, else its objective's (walking up the tree), for a source every affected owner."""
+    parents = {o.id: o for o in config.objectives}
+    if condition.source is not None:
+        owners = []
+        for objective, kr in config.key_results():
+            if kr.metric and kr.metric.source == condition.source:
+                owner = kr.owner or _objective_owner(objective, parents)
+                if owner and owner not in owners:
+                    owners.append(owner)
+        return owners or ["(unowned)"]
+    if condition.kr is not None and condition.kr.owner:
+        return [condition.kr.owner]
+    if condition.objective is not None:
+        owner = _objective_owner(condition.objective, parents)
+        if owner:
+            return [owner]
+    return ["(unowned)"]
+
+
+def _objective_owner(objective: Objective, objectives: Mapping[str, Objective]) -> str | None:
+    node: Objective | None = objective
+    while node is not None:
+        if node.owner:
+            return node.owner
+        node = objectives.get(node.parent) if node.parent else None
+    return None
+
+
+def channels_of(config: Config, owner: str) -> list[str]:
+    entry = config.owners.get(owner)
+    return list(entry.channels) if entry and entry.channels else list(config.defaults.alerts.channels)
+
+
+def _ancestors(objective: Objective | None, objectives: Mapping[str, Objective], include_self: bool) -> list[str]:
+    chain = []
+    node = objective if include_self else (objectives.get(objective.parent) if objective and objective.parent else None)
+    while node is not None:
+        chain.append(node.id)
+        node = objectives.get(node.parent) if node.parent else None
+    return chain
+
+
+def judge(
+    config: Config,
+    record: RunRecord,
+    states: Mapping[str, SavedState],
+    drift: DriftCheck,
+    now: datetime | None = None,
+) -> tuple[list[SavedState], list[OutboxItem]]:
+    """Step every alert of this run; returns the states to save and the messages to enqueue."""
+    now = now or datetime.now(UTC)
+    rules = config.defaults.alerts
+    judged: dict[str, tuple[Condition, SavedState, Transition | None]] = {}
+    for condition in conditions(config, record, drift):
+        key = fingerprint(record.deployment, condition.kind, condition.subject)
+        previous = states.get(key) or SavedState(AlertState(key), record.deployment, condition.kind, condition.subject)
+        if condition.holds is None:
+            continue
+        for_runs = 1 if condition.kind in ("drift", "source_error") else rules.for_runs  # drift fires at once
+        state, transition = step(previous.state, condition.holds, record.slot, for_runs, rules.repeat_interval)
+        seen = _seen(record, condition) if transition else previous.last_seen
+        judged[key] = (condition, replace(previous, state=state, last_seen=seen), transition)
+    alerts = _alerts(config, record, judged, states)
+    return [saved for _, saved, _ in judged.values()], _messages(config, record, alerts, now)
+
+
+def _alerts(
+    config: Config,
+    record: RunRecord,
+    judged: Mapping[str, tuple[Condition, SavedState, Transition | None]],
+    previous: Mapping[str, SavedState],
+) -> list[tuple[str, Alert]]:
+    """(owner, alert) for every notification, with the cascade grouping applied."""
+    objectives = {o.id: o for o in config.objectives}
+    firing_objectives = {
+        (c.kind, c.subject)
+        for c, saved, _ in judged.values()
+        if c.kr is None and c.source is None and saved.state.phase == "firing"
+    }
+    # A KR at risk and off track in the same run is told once, as off track.
+    off_track_now = {c.subject for c, _, t in judged.values() if c.kind == "off_track" and t and t.state == "firing"}
+    grouped: dict[tuple[str, str], list[str]] = {}
+    pending: list[tuple[Condition, SavedState, Transition]] = []
+    for condition, saved, transition in judged.values():
+        if transition is None:
+            continue
+        if condition.kind == "at_risk" and transition.state == "firing" and condition.subject in off_track_now:
+            continue
+        if condition.kind in ("off_track", "at_risk") and transition.state == "firing":
+            parent = next(
+                (
+                    a
+                    for a in _ancestors(condition.objective, objectives, include_self=condition.kr is not None)
+                    if a != condition.subject and (condition.kind, a) in firing_objectives
+                ),
+                None,
+            )
+            if parent is not None:
+                grouped.setdefault((condition.kind, parent), []).append(condition.subject)
+                continue
+        pending.append((condition, saved, transition))
+    out = []
+    for condition, saved, transition in pending:
+        before = previous.get(saved.state.fingerprint)
+        alert = _alert(config, record, condition, saved, transition, before.last_seen if before else None)
+        alert = replace(alert, grouped=tuple(grouped.get((condition.kind, condition.subject), ())))
+        for owner in route(config, condition):
+            out.append((owner, alert))
+    return out
+
+
+def _seen(record: RunRecord, condition: Condition) -> dict[str, object]:
+    if condition.kr is not None:
+        r = next(r for r in record.key_results if r.kr_id == condition.kr.id)
+        return {"value": r.value, "score": r.score, "status": r.status}
+    if condition.objective is not None and condition.source is None:
+        o = next(o for o in record.objectives if o.objective_id == condition.objective.id)
+        return {"score": o.score, "status": o.status}
+    return {"status": "error" if condition.holds else "ok"}
+
+
+def _change(before: Mapping[str, object] | None, now: Mapping[str, object]) -> str:
+    if not before:
+        return "first notification"
+    parts = []
+    for key in ("value", "score", "status"):
+        if key in now and before.get(key) != now.get(key):
+            parts.append(f"{key} {_short(before.get(key))} -> {_short(now.get(key))}")
+    return "; ".join(parts) or "no change since the last message"
+
+
+def _short(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else ("-" if value is None else str(value))
+
+
+def _query(kr: KeyResult | None) -> str:
+    """The metric binding as a user would recognise it (sources hold the secrets; bindings do not)."""
+    if kr is None or kr.metric is None:
+        return "manual check-ins" if kr is not None else ""
+    fields = kr.metric.model_dump(mode="json", exclude={"source", "offset", "max_age"}, exclude_none=True)
+    body = fields.pop("sql", None) or fields.pop("query", None)
+    text = " ".join(str(body).split()) if body else ", ".join(f"{k}={v}" for k, v in fields.items())
+    return f"{kr.metric.source}: {text}"
+
+
+def _alert(
+    config: Config,
+    record: RunRecord,
+    condition: Condition,
+    saved: SavedState,
+    transition: Transition,
+    before: Mapping[str, object] | None,
+) -> Alert:
+    kr = condition.kr
+    result = next((r for r in record.key_results if kr and r.kr_id == kr.id), None)
+    objective_result: ObjectiveResult | None = next(
+        (o for o in record.objectives if condition.objective and o.objective_id == condition.objective.id), None
+    )
+    now_seen = saved.last_seen or {}
+    target = (tuple(kr.target) if isinstance(kr.target, Band) else kr.target) if kr else None
+    detail = condition.detail or (result.detail if result else "")
+    if condition.source is not None:
+        detail = (
+            f"every key result of source {condition.source!r} errored: {condition.detail}"
+            if condition.holds
+            else (f"source {condition.source!r} answers again")
+        )
+    return Alert(
+        fingerprint=saved.state.fingerprint,
+        kind=condition.kind,  # type: ignore[arg-type]
+        state=transition.state,
+        kr_id=kr.id if kr else None,
+        kr_title=kr.title if kr else None,
+        objective_id=condition.objective.id if condition.objective else "",
+        objective_title=condition.objective.title if condition.objective else "",
+        owner=kr.owner if kr and kr.owner else (condition.objective.owner if condition.objective else None) or "",
+        value=result.value if result else None,
+        unit=kr.unit if kr else None,
+        target=target,
+        score=result.score if result else (objective_result.score if objective_result else None),
+        status=result.status if result else (objective_result.status if objective_result else "error"),
+        change=_change(before, now_seen),
+        query=_query(kr) if kr else (f"source {condition.source}" if condition.source else ""),
+        detail=detail,
+        since=saved.state.fired_at,
+        source=condition.source or (kr.metric.source if kr and kr.metric else None),
+    )
+
+
+def _messages(
+    config: Config, record: RunRecord, alerts: Sequence[tuple[str, Alert]], now: datetime
+) -> list[OutboxItem]:
+    """One message per owner per run, one outbox row per channel of that owner."""
+    by_owner: dict[str, list[Alert]] = {}
+    for owner, alert in alerts:
+        if alert not in by_owner.setdefault(owner, []):
+            by_owner[owner].append(alert)
+    items = []
+    for owner, owned in by_owner.items():
+        message_id = uuid.uuid4().hex
+        for channel in channels_of(config, owner):
+            message = Message(
+                id=message_id,
+                created_at=now,
+                slot=record.slot,
+                owner=owner,
+                channel=channel,
+                alerts=tuple(owned),
+                link=config.defaults.alerts.link,
+            )
+            items.append(OutboxItem(None, message_id, channel, owner, record.slot, message.to_json(), created_at=now))
+    return items

@@ -1,0 +1,51 @@
+"""The alert step of a run: judge the stored run, save alert states and enqueue messages, deliver."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from okr_model.config import Config, DriftRule, KeyResult
+from okrflow.alerts.judge import DriftCheck, judge
+from okrflow.alerts.outbox import DeliveryReport, deliver_due
+from okrflow.store import RunRecord, Store
+
+__all__ = ["drift_check", "drift_rule", "notify"]
+
+log = logging.getLogger("okrflow.alerts")
+
+
+def drift_rule(config: Config, kr: KeyResult) -> DriftRule | None:
+    """The KR's own drift rule, else the config's default; None when neither sets a limit or detector."""
+    rule = kr.drift or config.defaults.drift
+    return rule if rule.max_drop is not None or rule.detector is not None else None
+
+
+def drift_check(config: Config, store: Store, record: RunRecord) -> DriftCheck:
+    """Drift is judged on each KR's stored ok values of this cycle plus this run's value (one query)."""
+    from okr_model.drift import check_drift
+
+    rules = {kr.id: rule for _, kr in config.key_results() if (rule := drift_rule(config, kr)) is not None}
+    if not rules:
+        return lambda kr: None
+    start, _ = config.cycle_bounds()
+    series = store.series(rules, start, record.slot)
+    current = {r.kr_id: r.value for r in record.key_results if r.measurement == "ok"}
+
+    def check(kr: KeyResult) -> str | None:
+        rule = rules.get(kr.id)
+        if rule is None or kr.id not in current:
+            return None
+        result = check_drift([*series.get(kr.id, []), (record.slot, current[kr.id])], rule, kr.direction)
+        return result.description if result else None
+
+    return check
+
+
+def notify(config: Config, store: Store, record: RunRecord, now: datetime | None = None) -> DeliveryReport:
+    """Judge the run's alerts, enqueue its messages (one transaction), then deliver what is due."""
+    now = now or datetime.now(UTC)
+    states = store.alerts.states(record.deployment)
+    saved, messages = judge(config, record, states, drift_check(config, store, record), now)
+    store.alerts.save(saved, messages)
+    return deliver_due(config, store, now)

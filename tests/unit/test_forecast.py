@@ -1,0 +1,244 @@
+"""End-of-cycle forecast: Theil-Sen trend, its interval, and the forecast's say in a KR's status."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import theilslopes
+
+from okr_model.forecast import MAX_PAIR_POINTS, Forecast, forecast, forecast_status, theil_sen
+from okr_model.pacing import pace_status
+
+PROPERTY = settings(max_examples=150, deadline=None)
+
+
+def line(slope: float, intercept: float, times: list[float]) -> list[tuple[float, float]]:
+    return [(t, intercept + slope * t) for t in times]
+
+
+def least_squares_slope(points: list[tuple[float, float]]) -> float:
+    n = len(points)
+    mt = sum(t for t, _ in points) / n
+    my = sum(y for _, y in points) / n
+    return sum((t - mt) * (y - my) for t, y in points) / sum((t - mt) ** 2 for t, _ in points)
+
+
+# -- the trend ----------------------------------------------------------------------------------------------------
+
+
+def test_a_linear_trend_is_recovered_exactly() -> None:
+    points = line(0.6, 0.1, [0.0, 0.1, 0.2, 0.35, 0.5])
+    fit = theil_sen(points)
+    assert fit is not None
+    assert fit.slope == pytest.approx(0.6) and fit.intercept == pytest.approx(0.1)
+    fc = forecast(points, end=1.0)
+    assert fc is not None
+    assert (fc.score, fc.low, fc.high) == pytest.approx((0.7, 0.7, 0.7)), (
+        "no scatter, no slope doubt: a zero-width interval"
+    )
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("plateaus", [False, True])
+def test_slope_intercept_and_interval_match_scipy(seed: int, plateaus: bool) -> None:
+    rng = random.Random(seed)
+    n = rng.randint(3, 40)
+    digits = rng.choice([1, 2, 6])  # few digits: tied times and tied scores, which Sen's interval corrects for
+    points = [(round(rng.random(), digits), round(rng.random(), digits)) for _ in range(n)]
+    if plateaus:  # scores stuck at 0, 0.5 or 1 for runs at a time: many ties
+        points = [(i / n, rng.choice([0.0, 0.5, 1.0])) for i in range(n)]
+    if len({t for t, _ in points}) < 2:
+        points.append((1.0, 0.5))
+    ours = theil_sen(points, level=0.8)
+    ref = theilslopes([y for _, y in points], [t for t, _ in points], alpha=0.8, method="joint")
+    assert ours is not None
+    assert ours.slope == pytest.approx(ref.slope, abs=1e-12)
+    assert ours.intercept == pytest.approx(ref.intercept, abs=1e-12)
+    assert (ours.slope_low, ours.slope_high) == pytest.approx((ref.low_slope, ref.high_slope), abs=1e-12)
+
+
+def test_interval_is_the_slope_band_plus_the_residual_scatter() -> None:
+    """The documented method, recomputed with scipy and numpy."""
+    rng = random.Random(11)
+    points = [(i / 30, 0.05 + 0.5 * i / 30 + rng.gauss(0, 0.04)) for i in range(12)]
+    ts, ys = np.array([t for t, _ in points]), np.array([y for _, y in points])
+    ref = theilslopes(ys, ts, alpha=0.8, method="joint")
+    pivot = float(np.median(ts))
+    pivot_y = ref.intercept + ref.slope * pivot
+    residuals = ys - (ref.intercept + ref.slope * ts)
+    low = pivot_y + ref.low_slope * (1 - pivot) + np.quantile(residuals, 0.1)
+    high = pivot_y + ref.high_slope * (1 - pivot) + np.quantile(residuals, 0.9)
+    fc = forecast(points, end=1.0, level=0.8)
+    assert fc is not None
+    assert (fc.score, fc.low, fc.high) == pytest.approx((ref.intercept + ref.slope, low, high), abs=1e-12)
+    assert 0 < fc.low < fc.score < fc.high < 1, "the example stays clear of the clamps"
+
+
+def test_one_wild_point_does_not_move_the_slope_unlike_least_squares() -> None:
+    points = line(0.5, 0.2, [i / 20 for i in range(11)])
+    points[9] = (points[9][0], 1.0)  # one broken run reporting a perfect score
+    fit = theil_sen(points)
+    assert fit is not None
+    assert fit.slope == pytest.approx(0.5, abs=1e-12), "45 of 55 pairwise slopes are still 0.5"
+    assert abs(least_squares_slope(points) - 0.5) > 0.3, "least squares is dragged by the same point"
+    fc = forecast(points)
+    assert fc is not None and fc.score == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize(
+    ("slope", "intercept", "expected"),
+    [(2.0, 0.1, 1.0), (-1.5, 0.6, 0.0), (0.5, 0.3, 0.8)],
+    ids=["rising past 1", "falling past 0", "inside"],
+)
+def test_projection_is_clamped_to_the_score_scale(slope: float, intercept: float, expected: float) -> None:
+    fc = forecast(line(slope, intercept, [0.0, 0.1, 0.2, 0.3]))
+    assert fc is not None
+    assert fc.score == pytest.approx(expected)
+    assert 0.0 <= fc.low <= fc.score <= fc.high <= 1.0
+
+
+def test_interval_contains_the_projection_and_widens_with_the_level() -> None:
+    rng = random.Random(7)
+    points = [(i / 40, 0.1 + 0.5 * i / 40 + rng.gauss(0, 0.03)) for i in range(20)]  # half the cycle, noisy
+    narrow, wide = forecast(points, level=0.5), forecast(points, level=0.95)
+    assert narrow is not None and wide is not None
+    assert narrow.score == pytest.approx(wide.score), "the level changes the interval, not the projection"
+    assert narrow.low < narrow.score < narrow.high, "noise must show as a real interval"
+    assert wide.low < narrow.low and narrow.high < wide.high
+    assert 0.45 < narrow.score < 0.75, "the trend 0.1 + 0.5 t projects to about 0.6"
+
+
+def test_many_points_are_thinned_deterministically() -> None:
+    rng = random.Random(3)
+    n = 6 * MAX_PAIR_POINTS  # more than a quarter of hourly runs
+    points = [(i / n, 0.2 + 0.4 * i / n + rng.gauss(0, 0.01)) for i in range(n)]
+    fc = forecast(points)
+    assert fc is not None
+    assert fc.score == pytest.approx(0.6, abs=0.01)
+    assert fc.low <= 0.6 <= fc.high
+    assert forecast(list(reversed(points))) == fc, "same input set, same answer"
+    step = (n - 1) / (MAX_PAIR_POINTS - 1)
+    spread = [points[round(i * step)] for i in range(MAX_PAIR_POINTS)]
+    full, thinned = theil_sen(points), theil_sen(spread)
+    assert full is not None and thinned is not None
+    assert full.slope == thinned.slope, "slopes come from evenly spread points, first and last included"
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        [],
+        [(0.1, 0.2), (0.2, 0.3)],
+        [(0.3, 0.1), (0.3, 0.2), (0.3, 0.4)],  # no time span
+        [(0.1, 0.2), (0.2, math.nan), (0.3, 0.3)],  # a NaN is not a point
+        [(0.1, 0.2), (0.2, None), (0.3, 0.3)],  # nor is a run without a score
+    ],
+    ids=["empty", "two points", "zero time span", "nan leaves two", "none leaves two"],
+)
+def test_too_little_history_gives_no_forecast(points: list[tuple[float, float | None]]) -> None:
+    assert forecast(points) is None
+
+
+@pytest.mark.parametrize("level", [0.0, 1.0, -0.2, 1.5])
+def test_level_must_be_a_proper_probability(level: float) -> None:
+    with pytest.raises(ValueError, match="level"):
+        forecast([(0.0, 0.1), (0.5, 0.3), (1.0, 0.5)], level=level)
+    with pytest.raises(ValueError, match="level"):
+        forecast([], level=level)
+
+
+def test_as_dict_is_the_status_json_shape() -> None:
+    assert Forecast(0.6, 0.5, 0.7).as_dict() == {"score": 0.6, "low": 0.5, "high": 0.7}
+
+
+# -- properties ---------------------------------------------------------------------------------------------------
+
+unit = st.floats(0, 1, allow_nan=False)
+histories = st.lists(st.tuples(unit, unit), min_size=3, max_size=40).filter(lambda ps: len({t for t, _ in ps}) > 1)
+
+
+@PROPERTY
+@given(points=histories, level=st.floats(0.05, 0.99))
+def test_forecast_stays_on_the_scale_and_ordered(points: list[tuple[float, float]], level: float) -> None:
+    fc = forecast(points, level=level)
+    assert fc is not None
+    assert 0.0 <= fc.low <= fc.score <= fc.high <= 1.0
+
+
+@PROPERTY
+@given(points=histories, seed=st.integers(0, 1000))
+def test_forecast_ignores_the_order_of_the_points(points: list[tuple[float, float]], seed: int) -> None:
+    shuffled = list(points)
+    random.Random(seed).shuffle(shuffled)
+    assert forecast(shuffled) == forecast(points)
+
+
+@PROPERTY
+@given(points=histories)
+def test_every_point_counted_twice_keeps_the_projection(points: list[tuple[float, float]]) -> None:
+    once, twice = forecast(points), forecast(points + points)
+    assert once is not None and twice is not None
+    assert twice.score == pytest.approx(once.score, abs=1e-9)
+
+
+@PROPERTY
+@given(
+    slope=st.floats(-2, 2),
+    intercept=st.floats(-0.5, 1.5),
+    times=st.lists(st.integers(0, 100), min_size=3, max_size=30, unique=True).map(lambda ts: [t / 100 for t in ts]),
+    extra=unit,
+)
+def test_a_collinear_point_does_not_change_the_projection(
+    slope: float, intercept: float, times: list[float], extra: float
+) -> None:
+    before = forecast(line(slope, intercept, times))
+    after = forecast([*line(slope, intercept, times), (extra, intercept + slope * extra)])
+    assert before is not None and after is not None
+    assert after.score == pytest.approx(before.score, abs=1e-9)
+    assert before.score == pytest.approx(min(1.0, max(0.0, intercept + slope)), abs=1e-9)
+
+
+# -- the forecast's say in the status -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pace", "fc", "success", "expected"),
+    [
+        ("on_track", Forecast(0.8, 0.7, 0.9), 1.0, "off_track"),  # committed: even the best case misses 1.0
+        ("on_track", Forecast(0.9, 0.8, 1.0), 1.0, "on_track"),  # committed: 1.0 is still within reach
+        ("at_risk", Forecast(0.9, 0.8, 1.0), 1.0, "at_risk"),  # the forecast never improves a status
+        ("on_track", Forecast(0.6, 0.5, 0.68), 0.7, "off_track"),  # aspirational: below 0.7 whatever happens
+        ("on_track", Forecast(0.65, 0.55, 0.75), 0.7, "on_track"),  # aspirational: 0.7 within the interval
+        ("on_track", Forecast(0.6, 0.5, 0.7), 0.7, "on_track"),  # reaching exactly the success score counts
+        ("at_risk", Forecast(0.3, 0.2, 0.4), 0.7, "off_track"),
+        ("off_track", Forecast(0.9, 0.8, 1.0), 1.0, "off_track"),
+        ("on_track", None, 1.0, "on_track"),  # no forecast yet: the pace stands
+        ("no_data", Forecast(0.1, 0.0, 0.2), 1.0, "no_data"),  # no data this run stays no data
+    ],
+)
+def test_forecast_status(pace: str, fc: Forecast | None, success: float, expected: str) -> None:
+    assert forecast_status(pace, fc, success) == expected
+
+
+def test_forecast_status_rejects_an_unknown_pace() -> None:
+    with pytest.raises(ValueError, match="unknown pace status"):
+        forecast_status("fine", Forecast(0.1, 0.0, 0.2), 1.0)
+
+
+def test_a_slow_committed_kr_on_pace_today_is_off_track() -> None:
+    """Half-way through, 0.45 is on pace (expected 0.5, on track from 0.4), but a head start hid a slow trend."""
+    history = [(0.1, 0.21), (0.2, 0.26), (0.25, 0.31), (0.3, 0.33), (0.4, 0.39), (0.45, 0.42), (0.5, 0.45)]
+    pace = pace_status(0.45, expected=0.5 * 1.0)
+    fc = forecast(history)
+    assert pace == "on_track"
+    assert fc is not None
+    assert 0.7 < fc.score < 0.8, "the trend 0.15 + 0.6 t ends near 0.75"
+    assert fc.high < 1.0
+    assert forecast_status(pace, fc, success=1.0) == "off_track", "committed: 1.0 is out of reach"
+    assert fc.high >= 0.7
+    assert forecast_status(pace, fc, success=0.7) == "on_track", "aspirational: 0.7 is within reach"
