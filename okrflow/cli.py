@@ -374,6 +374,53 @@ def _iso(value: datetime | None) -> str | None:
 
 
 @app.command()
+def lint(output: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table) -> None:
+    """Check the OKRs for anti-patterns; exit 1 when a rule of severity error fires (gate a pull request)."""
+    config = load()
+    from okr_model.lint import lint as lint_config
+
+    findings = lint_config(config)
+    if output is TableFormat.json:
+        print(json.dumps([f.as_dict() for f in findings], indent=2))
+    elif not findings:
+        out.print(f"{state.config_path}: no findings")
+    for finding in findings if output is TableFormat.table else ():
+        out.print(
+            f"{finding.severity}: {finding.rule}: {finding.subject}: {finding.message} (fix: {finding.fix})",
+            markup=False,
+            highlight=False,
+        )
+    if any(f.severity == "error" for f in findings):
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the HTML report.")] = Path("report.html"),
+) -> None:
+    """Write a self-contained HTML report: the OKR tree, a chart per key result, the mid-cycle review."""
+    config = load()
+    from okrflow.report.html import write_report
+
+    with open_store(config) as store:
+        path = write_report(config, store, out_path)
+    out.print(f"wrote {path}")
+
+
+@app.command()
+def exporter(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port of the /metrics endpoint.")] = 9465,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    """Serve the latest KR and objective scores from the store as Prometheus gauges on /metrics."""
+    config = load()
+    from okrflow.report.exporter import serve_exporter
+
+    out.print(f"serving okrflow metrics on http://{host}:{port}/metrics")
+    serve_exporter(config, store_url(config), port=port, host=host)
+
+
+@app.command()
 def schema(
     out_path: Annotated[Path, typer.Option("--out", help="Where to write the JSON schema.")] = Path(
         "config/okrflow.schema.json"
