@@ -35,7 +35,16 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
     from connectors.registry import default_registry
     from flows.pipeline import evaluate
     from okr_model.loader import load_config
-    from okrflow.demo_world import DemoExporter, make_warehouse, prometheus_history, seed_mlflow_file
+    from okrflow.demo_world import (
+        DemoExporter,
+        DemoWebhook,
+        describe,
+        make_warehouse,
+        move_alias,
+        prometheus_history,
+        restore_alias,
+        seed_mlflow_file,
+    )
     from okrflow.localprom import PROMETHEUS_MISSING, LocalPrometheus, prometheus_binary
     from okrflow.store import AnnotationRecord, Store
     from okrflow.views import status_table
@@ -60,6 +69,8 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
     console.print("  mlflow.db: model ticket-classifier, v1 @challenger, v2 @champion, F1 logged daily")
 
     with contextlib.ExitStack() as stack:
+        hook = stack.enter_context(DemoWebhook())
+        os.environ["OKRFLOW_ALERT_WEBHOOK"] = hook.url
         if prometheus_binary() is None:
             console.print(f"  [yellow]prometheus skipped:[/] {PROMETHEUS_MISSING}; its KRs will show no data")
         else:
@@ -84,9 +95,27 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
                     f"  run at {slot:%Y-%m-%d %H:%M}: {record.status}, scored "
                     + ", ".join(f"{k} {n}/{t}" for k, (n, t) in sorted(kinds.items()))
                 )
+            console.print(f"  alerts delivered to the team webhook during those runs: {len(hook.messages)} messages")
             snapshot = store.status()
-    assert snapshot is not None
-    status_table(snapshot.run, snapshot.objectives, snapshot.key_results, config, console)
+            assert snapshot is not None
+            status_table(snapshot.run, snapshot.objectives, snapshot.key_results, config, console)
+
+            console.print("\n[bold]Alerts[/]: the champion model is swapped for a worse one, then restored")
+            tracking = os.environ["MLFLOW_TRACKING_URI"]
+            for label, change in (("degraded", "swap"), ("restored", "restore")):
+                if change == "swap":
+                    previous = move_alias(tracking, "champion", "challenger")
+                else:
+                    restore_alias(tracking, "champion", previous)
+                time.sleep(1.1)  # a new slot (slots are whole seconds)
+                before = len(hook.messages)
+                record = evaluate(config, store, datetime.now(UTC))
+                f1 = next(kr for kr in record.key_results if kr.kr_id == "classifier-f1")
+                console.print(f"  champion {label}: classifier-f1 = {f1.value:.4f}, score {f1.score:.2f}")
+                for message in hook.messages[before:]:
+                    for line in describe(message):
+                        if "classifier-f1" in line:
+                            console.print(f"    {line}", markup=False, highlight=False)
     console.print(
         f"\nThe demo's Prometheus is stopped. Explore the history with:\n"
         f"  export OKRFLOW_STORE_URL={os.environ['OKRFLOW_STORE_URL']}\n"

@@ -13,7 +13,18 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-__all__ = ["LATENCY_BUCKETS", "DemoExporter", "make_warehouse", "prometheus_history", "seed_mlflow", "seed_mlflow_file"]
+__all__ = [
+    "LATENCY_BUCKETS",
+    "DemoExporter",
+    "DemoWebhook",
+    "describe",
+    "make_warehouse",
+    "move_alias",
+    "prometheus_history",
+    "restore_alias",
+    "seed_mlflow",
+    "seed_mlflow_file",
+]
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 1.0)
 
@@ -190,3 +201,71 @@ class DemoExporter:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+class DemoWebhook:
+    """A local webhook receiver standing in for the team's alert endpoint: it keeps what arrives."""
+
+    def __init__(self, port: int = 0):
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.messages: list[dict] = []
+        received = self.messages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/okr"
+
+    def __enter__(self) -> DemoWebhook:
+        threading.Thread(target=self._server.serve_forever, daemon=True, name="demo-webhook").start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def describe(message: dict) -> list[str]:
+    """One line per alert of a webhook message, as a person would skim it."""
+    lines = []
+    for alert in message["alerts"]:
+        subject = alert.get("kr_id") or alert.get("objective_id") or alert.get("source")
+        value = (
+            ""
+            if alert.get("value") is None
+            else f" value {alert['value']:.4g}{' ' + alert['unit'] if alert.get('unit') else ''}"
+        )
+        lines.append(
+            f"-> {message['owner']}: {subject} {alert['kind']} {alert['state']}{value}, score "
+            f"{'-' if alert.get('score') is None else format(alert['score'], '.2f')}: {alert.get('detail') or alert.get('change')}"
+        )
+    return lines
+
+
+def move_alias(tracking_uri: str, alias: str, to_alias: str) -> str:
+    """Point ``alias`` of the demo model at the version that holds ``to_alias``; returns the old version."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    old = str(client.get_model_version_by_alias("ticket-classifier", alias).version)
+    new = str(client.get_model_version_by_alias("ticket-classifier", to_alias).version)
+    client.set_registered_model_alias("ticket-classifier", alias, new)
+    return old
+
+
+def restore_alias(tracking_uri: str, alias: str, version: str) -> None:
+    from mlflow import MlflowClient
+
+    MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri).set_registered_model_alias(
+        "ticket-classifier", alias, version
+    )

@@ -36,7 +36,7 @@ def drift_check(config: Config, store: Store, record: RunRecord) -> DriftCheck:
         rule = rules.get(kr.id)
         if rule is None or kr.id not in current:
             return None
-        result = check_drift([*series.get(kr.id, []), (record.slot, current[kr.id])], rule, kr.direction)
+        result = check_drift([*series.get(kr.id, []), (record.slot, current[kr.id])], rule, kr.direction, name=kr.id)
         return result.description if result else None
 
     return check
