@@ -1,0 +1,50 @@
+"""The README's first command: the demo world with all four source kinds, alerts, and nothing left running."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+
+import pytest
+from rich.console import Console
+
+from okrflow.demo import run_demo
+from okrflow.store import Store
+
+DEMO_ENV = ("WAREHOUSE_URL", "MLFLOW_TRACKING_URI", "OKRFLOW_STORE_URL", "PROMETHEUS_URL", "OKRFLOW_ALERT_WEBHOOK")
+
+
+def prometheus_processes() -> int:
+    return (
+        subprocess.run(
+            ["pgrep", "-fc", "prometheus --config.file=.*okrflow-demo-test"], capture_output=True, text=True
+        ).stdout.strip()
+        or 0
+    )
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in DEMO_ENV:  # run_demo sets these; monkeypatch restores them afterwards
+        monkeypatch.setenv(name, "unset-by-test")
+        monkeypatch.delenv(name)
+
+
+def test_demo_scores_every_source_kind_and_alerts_alice(tmp_path, clean_env):
+    workdir = tmp_path / "okrflow-demo-test"
+    buffer = io.StringIO()
+    run_demo(workdir, runs=3, console=Console(file=buffer, width=200))
+    text = buffer.getvalue()
+    for line in [line for line in text.splitlines() if "run at" in line]:
+        for kind in ("great_expectations 2/2", "mlflow 1/1", "prometheus 2/2", "sql 5/5"):
+            assert kind in line, line
+    assert "-> alice: classifier-f1 drift firing" in text
+    assert "-> alice: classifier-f1 drift resolved" in text
+    with Store.open(f"sqlite:///{workdir / 'okrflow.db'}") as store:
+        runs = store.runs()
+        assert len(runs) == 5  # three over simulated time, then degraded and restored
+        history = [p.result for p in store.history("p95-latency")]
+        assert all(r.measurement == "ok" for r in history)
+        sent = store.alerts.outbox("sent")
+        assert sent and not store.alerts.outbox("queued")
+    assert int(prometheus_processes()) == 0, "the demo left Prometheus running"
