@@ -307,7 +307,9 @@ def _score_one(
         held=scored.held,
         trusted=scored.trusted,
         overridden=scored.overridden,
-        expected=_round(elapsed * kr.success_score),
+        expected=_round(
+            kr.success_score if kr.kind in ("maintain_above", "maintain_below") else elapsed * kr.success_score
+        ),
         forecast=projection.as_dict() if projection else None,
     )
 

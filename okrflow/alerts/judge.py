@@ -61,8 +61,8 @@ def conditions(config: Config, record: RunRecord, drift: DriftCheck) -> list[Con
         out.append(Condition("source_error", name, name in down, source=name, detail=detail))
     for objective, kr in config.key_results():
         r = results.get(kr.id)
-        if r is None:
-            continue
+        if r is None or "abandoned" in r.gates:
+            continue  # an abandoned KR was stopped on purpose: nobody is paged about it
         has_data = r.score is not None
         out.append(Condition("off_track", kr.id, r.status == "off_track" if has_data else None, kr, objective))
         out.append(

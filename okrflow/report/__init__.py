@@ -1,0 +1,1 @@
+"""Outputs of the history store: the HTML report and the Prometheus exporter."""

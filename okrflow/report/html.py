@@ -1,0 +1,294 @@
+"""``okrflow report``: one self-contained HTML file that opens offline (plotly.js is inlined once).
+
+It shows the OKR tree (company -> team -> individual) with the latest scores, the mid-cycle review, and per
+key result a chart of its value and score over the cycle (see ``okrflow.report.charts``).
+
+The review is judged at the end of the cycle's review day: before that day it previews the latest run; after
+it, it keeps what stood at the review, while the tree and the charts always show the latest run. The review
+lists the key results off track or at risk, each one's change from its first score of the cycle, the gates
+that capped or held scores, and the overrides, abandons and check-ins with their author and reason.
+
+Python gathers plain records here; the Jinja2 template formats them with autoescape on, so user text (titles,
+reasons, details) is always escaped. Only plotly.js and the chart fragments are marked safe. No Prefect, MLflow,
+Great Expectations or pandas is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from okr_model.config import Config, KeyResult, Objective
+from okr_model.pacing import elapsed_share
+from okr_model.rollup import children_of
+from okr_model.types import Band
+from okrflow.report.charts import MAINTAIN, AlertMark, kr_chart
+from okrflow.store import AnnotationRecord, HistoryPoint, KRResult, ObjectiveResult, Store
+
+__all__ = ["build_report", "write_report"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATUSES = ("on_track", "at_risk", "off_track", "no_data")
+LEVELS = ("company", "team", "individual")
+
+
+@dataclass(frozen=True)
+class KRView:
+    """One KR with its cycle history, alerts and annotations: everything its card, chart and review row need."""
+
+    objective: Objective
+    kr: KeyResult
+    points: list[HistoryPoint]
+    alerts: list[AlertMark] = field(default_factory=list)
+    annotations: list[AnnotationRecord] = field(default_factory=list)
+
+    @property
+    def latest(self) -> KRResult | None:
+        return self.points[-1].result if self.points else None
+
+    @property
+    def owner(self) -> str:
+        return self.kr.owner or self.objective.owner or ""
+
+    def before(self, cut: datetime) -> HistoryPoint | None:
+        """The KR's last run before ``cut``."""
+        earlier = [p for p in self.points if p.slot < cut]
+        return earlier[-1] if earlier else None
+
+    def first_scored(self) -> HistoryPoint | None:
+        return next((p for p in self.points if p.result.score is not None), None)
+
+
+@dataclass(frozen=True)
+class TreeRow:
+    """A row of the OKR tree: an objective (``kr`` None) or one of its key results."""
+
+    depth: int
+    objective: Objective
+    level: str
+    result: ObjectiveResult | None = None
+    kr: KeyResult | None = None
+    kr_result: KRResult | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    view: KRView
+    first: HistoryPoint
+    last: HistoryPoint
+
+    @property
+    def delta(self) -> float:
+        return (self.last.result.score or 0.0) - (self.first.result.score or 0.0)
+
+
+@dataclass(frozen=True)
+class Review:
+    """The mid-cycle review as of the review day's end (or the latest run while that day is ahead)."""
+
+    date: date
+    upcoming: bool
+    as_of: datetime | None
+    attention: list[tuple[KRView, HistoryPoint]]  # off track first, then at risk
+    changes: list[Change]
+    gated: list[tuple[KRView, HistoryPoint]]
+    annotations: list[AnnotationRecord]
+
+
+class Formatter:
+    """Numbers, times and statuses as people read them; times in the config's time zone."""
+
+    def __init__(self, config: Config):
+        self.tz = config.tz
+        self.zone = config.timezone
+
+    def time(self, value: datetime | None) -> str:
+        return value.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+    def axis(self, value: datetime) -> str:
+        """Plotly reads naive date strings (it drops zones), so chart times are written in the config's zone."""
+        return value.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S")
+
+    @staticmethod
+    def num(value: float | None, unit: str | None = None) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.4g} {unit}" if unit else f"{value:.4g}"
+
+    @staticmethod
+    def score(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    @staticmethod
+    def status(value: str | None) -> str:
+        """A known status (it names a CSS class), else no_data."""
+        return value if value in STATUSES else "no_data"
+
+    def value(self, result: KRResult | None, unit: str | None) -> str:
+        return self.num(result.value if result and result.measurement == "ok" else None, unit)
+
+    def target(self, kr: KeyResult) -> str:
+        if isinstance(kr.target, Band):
+            return f"{kr.target.low:g}-{kr.target.high:g}" + (f" {kr.unit}" if kr.unit else "")
+        return self.num(kr.target, kr.unit)
+
+    def expected(self, kr: KeyResult, result: KRResult | None) -> str:
+        """The score the KR is judged against: maintain KRs must hold their success score all cycle long."""
+        if result is None:
+            return "-"
+        return self.score(kr.success_score if kr.kind in MAINTAIN else result.expected)
+
+    def forecast(self, result: KRResult | None) -> str:
+        fc = result.forecast if result else None
+        return f"{fc['score']:.2f} ({fc['low']:.2f}-{fc['high']:.2f})" if fc else "-"
+
+    def note(self, r: KRResult | None) -> str:
+        """Why a score is not simply the rules applied to the value: overrides, gates, held scores, missing data."""
+        if r is None:
+            return "not evaluated yet"
+        parts = []
+        if r.overridden:
+            parts.append(f"override (computed {self.score(r.computed_score)})")
+        if r.gates:
+            parts.append(f"capped by {', '.join(r.gates)}")
+        if r.held:
+            parts.append("score held")
+        if r.measurement != "ok" and r.detail:
+            parts.append(f"{r.measurement}: {r.detail}")
+        return "; ".join(parts)
+
+
+def write_report(config: Config, store: Store, out_path: Path, now: datetime | None = None) -> Path:
+    """Render the report of the config's cycle from the store into ``out_path`` (parents created)."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(build_report(config, store, now), encoding="utf-8")
+    return out_path
+
+
+def build_report(config: Config, store: Store, now: datetime | None = None) -> str:
+    """The whole report as one HTML string."""
+    import plotly
+    import plotly.offline
+
+    now = now or datetime.now(UTC)
+    start, end = config.cycle_bounds()
+    review_cut = datetime.combine(config.cycle.review_date + timedelta(days=1), time(), config.tz)
+    show = Formatter(config)
+    views = gather(config, store, start, end)
+    snapshot = store.status()
+    charts = {v.kr.id: Markup(kr_chart(v.kr, v.points, v.alerts, start, end, review_cut, show)) for v in views}
+    plotly_js = plotly.offline.get_plotlyjs()
+    if "</script" in plotly_js.lower():  # inlined verbatim, so it must not close its own script element
+        raise RuntimeError("the bundled plotly.js contains '</script' and cannot be inlined")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    counts = dict.fromkeys(STATUSES, 0)
+    for v in views:
+        counts[show.status(v.latest.status if v.latest else None)] += 1
+    return env.get_template("report.html.j2").render(
+        cycle=config.cycle,
+        show=show,
+        generated_at=now,
+        run=snapshot.run if snapshot else None,
+        elapsed=elapsed_share(start, end, snapshot.run.slot if snapshot else now),
+        review_share=elapsed_share(start, end, review_cut - timedelta(days=1)),
+        counts=counts,
+        tree=tree_rows(config, snapshot.objectives if snapshot else [], snapshot.key_results if snapshot else []),
+        review=review(views, review_cut, now, start),
+        groups=_by_objective(views),
+        charts=charts,
+        plotly_js=Markup(plotly_js),
+        plotly_version=plotly.__version__,
+    )
+
+
+def gather(config: Config, store: Store, start: datetime, end: datetime) -> list[KRView]:
+    """Every configured KR's runs, alerts and annotations within the cycle [start, end)."""
+    states = list(store.alerts.states(None).values())
+    annotations = [a for a in store.annotations() if start <= a.effective_at < end]
+    views = []
+    for objective, kr in config.key_results():
+        source = kr.metric.source if kr.metric else None
+        marks = [
+            AlertMark(s.kind, s.state.phase, s.state.fired_at, s.state.resolved_at)
+            for s in states
+            if s.state.fired_at is not None
+            and start <= s.state.fired_at < end
+            and (
+                (s.kind != "source_error" and s.subject == kr.id) or (s.kind == "source_error" and s.subject == source)
+            )
+        ]
+        views.append(
+            KRView(
+                objective=objective,
+                kr=kr,
+                points=[p for p in store.history(kr.id, since=start) if p.slot < end],
+                alerts=sorted(marks, key=lambda m: m.fired_at or start),
+                annotations=[a for a in annotations if a.kr_id == kr.id],
+            )
+        )
+    return views
+
+
+def tree_rows(config: Config, objectives: Sequence[ObjectiveResult], results: Sequence[KRResult]) -> list[TreeRow]:
+    """The objective tree depth first, each objective followed by its KRs and then its children."""
+    by_objective = {o.objective_id: o for o in objectives}
+    by_kr = {r.kr_id: r for r in results}
+    children = children_of(config.objectives)
+    rows: list[TreeRow] = []
+
+    def visit(objective: Objective, depth: int) -> None:
+        level = objective.level or LEVELS[min(depth, len(LEVELS) - 1)]
+        rows.append(TreeRow(depth, objective, level, by_objective.get(objective.id)))
+        for kr in objective.key_results:
+            rows.append(TreeRow(depth + 1, objective, level, kr=kr, kr_result=by_kr.get(kr.id)))
+        for child in children.get(objective.id, []):
+            visit(child, depth + 1)
+
+    for root in children.get(None, []):
+        visit(root, 0)
+    return rows
+
+
+def review(views: Sequence[KRView], cut: datetime, now: datetime, start: datetime) -> Review:
+    """What stood at the review cut: KRs off track or at risk, changes since the first score, gates, annotations."""
+    attention, changes, gated = [], [], []
+    slots = []
+    for view in views:
+        point = view.before(cut)
+        if point is None:
+            continue
+        slots.append(point.slot)
+        r = point.result
+        if r.status in ("off_track", "at_risk"):
+            attention.append((view, point))
+        first = view.first_scored()
+        if first is not None and r.score is not None:
+            changes.append(Change(view, first, point))
+        if r.gates or r.held or not r.trusted:
+            gated.append((view, point))
+    attention.sort(key=lambda item: item[1].result.status != "off_track")
+    annotations = [a for v in views for a in v.annotations if start <= a.effective_at < cut]
+    return Review(
+        date=(cut - timedelta(days=1)).date(),
+        upcoming=now < cut,
+        as_of=max(slots) if slots else None,
+        attention=attention,
+        changes=changes,
+        gated=gated,
+        annotations=sorted(annotations, key=lambda a: a.effective_at),
+    )
+
+
+def _by_objective(views: Sequence[KRView]) -> list[tuple[Objective, list[KRView]]]:
+    groups: dict[str, tuple[Objective, list[KRView]]] = {}
+    for view in views:
+        groups.setdefault(view.objective.id, (view.objective, []))[1].append(view)
+    return list(groups.values())
