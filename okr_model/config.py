@@ -60,7 +60,7 @@ def _check_cron_field(text: str, name: str, low: int, high: int, names: tuple[st
                 continue
             if not bound.isdigit() or not low <= int(bound) <= high:
                 allowed = f"{low}-{high}" + (f" or {names[0]}..{names[-1]}" if names else "")
-                raise ValueError(f"{name} field {text!r}: {bound!r} is not in {allowed}")
+                raise ValueError(f"{name} {bound!r} is not in {allowed}")
 
 
 def _check_schedule(value: str) -> str:
@@ -70,26 +70,24 @@ def _check_schedule(value: str) -> str:
         try:
             interval = parse_duration(text.removeprefix("@every").strip())
         except PydanticCustomError:
-            raise ValueError(
-                f"schedule {value!r}: expected @every DURATION such as '@every 10m' or '@every 30s'"
-            ) from None
+            raise ValueError(f"{value!r}: expected @every DURATION such as '@every 10m' or '@every 30s'") from None
         seconds = interval.total_seconds()
         if seconds < 1 or seconds != int(seconds):
-            raise ValueError(f"schedule {value!r}: @every needs a whole number of seconds, at least 1s")
+            raise ValueError(f"{value!r}: @every needs a whole number of seconds, at least 1s")
         return text
     if text.lower() in _CRON_MACROS:
         return text
     fields = text.split()
     if len(fields) != 5:
         raise ValueError(
-            f"schedule {value!r}: expected a 5-field cron (minute hour day-of-month month day-of-week, "
+            f"{value!r}: expected a 5-field cron (minute hour day-of-month month day-of-week, "
             "e.g. '*/15 * * * *'), a macro such as @daily, or '@every 10m'"
         )
     for field_text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
         try:
             _check_cron_field(field_text, name, low, high, names)
         except ValueError as exc:
-            raise ValueError(f"schedule {value!r}: {exc}") from None
+            raise ValueError(f"{value!r}: {exc}") from None
     return " ".join(fields)
 
 
@@ -347,7 +345,10 @@ class Config(Model):
     version: Literal[1] = 1
     cycle: Cycle
     timezone: str = Field("UTC", description="IANA time zone of the cycle dates and the schedule")
-    schedule: str = Field("*/15 * * * *", description="cron for okrflow serve")
+    schedule: str = Field(
+        "*/15 * * * *",
+        description="when okrflow serve evaluates: a 5-field cron (in timezone), a macro such as @daily, or @every 30s",
+    )
     store: str = Field("sqlite:///okrflow.db", description="history store URL; OKRFLOW_STORE_URL overrides")
     catchup: Literal["none", "latest", "all"] = Field(
         "latest",

@@ -270,7 +270,10 @@ def serve() -> None:
     config = load()
     from flows.deploy import serve as serve_deployment
 
-    serve_deployment(state.config_path, config)
+    try:
+        serve_deployment(state.config_path, config)
+    except OkrflowError as exc:
+        _fail(str(exc), 1)
 
 
 @app.command()
@@ -284,7 +287,10 @@ def deploy(
     config = load()
     from flows.deploy import deploy as register_deployment
 
-    deployment_id = register_deployment(state.config_path, config, pool=pool, name=name)
+    try:
+        deployment_id = register_deployment(state.config_path, config, pool=pool, name=name)
+    except OkrflowError as exc:
+        _fail(str(exc), 1)
     out.print(
         f"deployment {deployment_id} registered on work pool {pool!r}; start workers with: prefect worker start --pool {pool}"
     )

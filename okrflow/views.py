@@ -13,6 +13,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -22,7 +23,15 @@ from okr_model.rollup import children_of
 from okr_model.types import Band
 from okrflow.store import HistoryPoint, KRResult, ObjectiveResult, RunRecord, RunSummary
 
-__all__ = ["history_csv", "history_json", "history_table", "record_summary", "status_json", "status_table"]
+__all__ = [
+    "history_csv",
+    "history_json",
+    "history_table",
+    "print_table",
+    "record_summary",
+    "status_json",
+    "status_table",
+]
 
 STATUS_STYLE = {"on_track": "green", "at_risk": "yellow", "off_track": "red", "no_data": "dim"}
 
@@ -133,19 +142,23 @@ def status_table(
         table.add_column(column, no_wrap=column != "note", overflow="fold")
     by_objective = {o.objective_id: o for o in objectives}
     by_kr = {r.kr_id: r for r in results}
+    by_id = {o.id: o for o in config.objectives}
     tree = children_of(config.objectives)
+    rows: list[list[str | Text]] = []
 
     def add(objective_id: str, depth: int) -> None:
-        objective = next(o for o in config.objectives if o.id == objective_id)
+        objective = by_id[objective_id]
         result = by_objective.get(objective.id)
         indent = "  " * depth
-        table.add_row(
-            Text(f"{indent}{objective.id}", style="bold"),
-            "",
-            "",
-            _score_text(result.score if result else None),
-            _status_text(result.status) if result else "",
-            Text(objective.title, style="bold"),
+        rows.append(
+            [
+                Text(f"{indent}{objective.id}", style="bold"),
+                "",
+                "",
+                _score_text(result.score if result else None),
+                _status_text(result.status) if result else "",
+                Text(objective.title, style="bold"),
+            ]
         )
         for kr in objective.key_results:
             r = by_kr.get(kr.id)
@@ -157,20 +170,22 @@ def status_table(
             if r.overridden:
                 note = f"override (computed {_score_text(r.computed_score)})" + (f"; {note}" if note else "")
             target = _target(kr)
-            table.add_row(
-                f"{indent}  {kr.id}",
-                _fmt(r.value if r.measurement == "ok" else None, kr.unit),
-                "-".join(f"{t:g}" for t in target) if isinstance(target, list) else _fmt(target, kr.unit),
-                _score_text(r.score),
-                _status_text(r.status if r.measurement != "error" else "error"),
-                note,
+            rows.append(
+                [
+                    f"{indent}  {kr.id}",
+                    _fmt(r.value if r.measurement == "ok" else None, kr.unit),
+                    "-".join(f"{t:g}" for t in target) if isinstance(target, list) else _fmt(target, kr.unit),
+                    _score_text(r.score),
+                    _status_text(r.status if r.measurement != "error" else "error"),
+                    note,
+                ]
             )
         for child in tree.get(objective.id, []):
             add(child.id, depth + 1)
 
     for root in tree.get(None, []):
         add(root.id, 0)
-    console.print(table)
+    print_table(console, table, rows)
 
 
 def _history_row(point: HistoryPoint) -> dict[str, Any]:
@@ -210,15 +225,68 @@ def history_table(kr: KeyResult | None, kr_id: str, points: Sequence[HistoryPoin
     for column in ("at", "value", "measurement", "score", "status", "note"):
         table.add_column(column, overflow="fold")
     unit = kr.unit if kr else None
+    rows: list[list[str | Text]] = []
     for point in points:
         r = point.result
         note = "; ".join(filter(None, [f"capped by {', '.join(r.gates)}" if r.gates else "", r.detail]))
-        table.add_row(
-            point.slot.strftime("%Y-%m-%d %H:%M"),
-            _fmt(r.value if r.measurement == "ok" else None, unit),
-            r.measurement,
-            _score_text(r.score),
-            _status_text(r.status),
-            note,
+        rows.append(
+            [
+                point.slot.strftime("%Y-%m-%d %H:%M"),
+                _fmt(r.value if r.measurement == "ok" else None, unit),
+                r.measurement,
+                _score_text(r.score),
+                _status_text(r.status),
+                note,
+            ]
         )
+    print_table(console, table, rows)
+
+
+def print_table(console: Console, table: Table, rows: Sequence[Sequence[str | Text]]) -> None:
+    """Print ``table`` (box, header and edges as rich's default) with ``rows``, the same text as one
+    ``add_row`` per row, an order of magnitude faster.
+
+    Rich renders a table cell by cell, about 1 ms per row: 1,000 key results took 1.5 s. Rows that fit on one
+    line are consecutive lines of the table either way, so each run of them is added as one row of multi-line
+    cells; a row that wraps (or holds a line break or a tab) stays a row of its own. Whether a row fits follows
+    rich's width rule: natural widths, and when the table is too wide, the single wrapping column gives up the
+    excess (any other case is left to rich row by row).
+    """
+    columns = table.columns
+    cells = [[console.render_str(c, highlight=False) if isinstance(c, str) else c for c in row] for row in rows]
+    max_width = console.width - (len(columns) + 1)  # rich's box: two edges and a divider between columns
+    widths = [
+        min(max_width, 2 + max([cell_len(str(column.header)), *(_longest_line(row[i]) for row in cells)]))
+        for i, column in enumerate(columns)
+    ]
+    excess = sum(widths) - max_width
+    wrapping = [i for i, column in enumerate(columns) if not column.no_wrap and column.width is None]
+    if excess > 0:
+        if len(wrapping) != 1 or widths[wrapping[0]] <= excess:
+            for row in cells:
+                table.add_row(*row)
+            console.print(table)
+            return
+        widths[wrapping[0]] -= excess
+    block: list[Sequence[Text]] = []
+
+    def flush() -> None:
+        if len(block) == 1:
+            table.add_row(*block[0])
+        elif block:
+            table.add_row(*(Text("\n").join(row[i] for row in block) for i in range(len(columns))))
+        block.clear()
+
+    for row in cells:
+        plain = [text.plain for text in row]
+        if all("\n" not in p and "\t" not in p and cell_len(p) <= widths[i] - 2 for i, p in enumerate(plain)):
+            block.append(row)
+        else:
+            flush()
+            table.add_row(*row)
+    flush()
     console.print(table)
+
+
+def _longest_line(text: Text) -> int:
+    return max((cell_len(line) for line in text.plain.splitlines()), default=0)

@@ -295,7 +295,8 @@ class ExporterServer:
         return f"http://{host}:{self.port}/metrics"
 
     def close(self) -> None:
-        self.httpd.shutdown()
+        if self.thread.is_alive():  # shutdown() waits for the serving loop: never call it on a dead one
+            self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
         self.store.close()

@@ -32,6 +32,7 @@ from okrflow.store.records import (
 __all__ = ["Store", "StoreError"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x6F6B72666C6F77  # "okrflow"
 
 
 class StoreError(OkrflowError):
@@ -81,6 +82,8 @@ class Store:
     def migrate(self) -> None:
         """Upgrade the schema with Alembic when the database is not at ``SCHEMA_HEAD``."""
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # two workers opening a new store must not both migrate it
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             if inspect(conn).has_table("alembic_version"):
                 current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
                 if current == SCHEMA_HEAD:

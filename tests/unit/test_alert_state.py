@@ -16,7 +16,9 @@ T0 = datetime(2026, 10, 1, tzinfo=UTC)
 def test_fires_after_for_runs_and_resolves_once():
     state, sent = AlertState("fp"), []
     for hour, condition in enumerate([True, True, True, False, False, True]):
-        state, note = step(state, condition, T0 + timedelta(hours=hour), for_runs=2, repeat_interval=timedelta(hours=24))
+        state, note = step(
+            state, condition, T0 + timedelta(hours=hour), for_runs=2, repeat_interval=timedelta(hours=24)
+        )
         sent.append(note and (note.state, note.repeat))
     assert sent == [None, ("firing", False), None, ("resolved", False), None, None]
     assert state.phase == "pending"

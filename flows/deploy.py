@@ -1,0 +1,115 @@
+"""Prefect deployments of the evaluate flow: ``okrflow serve`` (one process) and ``okrflow deploy`` (a work pool).
+
+Both declare the same deployment: the config's schedule, the config file as a parameter and the deployment
+name that history rows carry (a run is keyed by deployment and slot). Scheduling is Prefect's own: we build
+no scheduler or queue of our own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from okr_model.config import Config
+from okr_model.errors import OkrflowError
+
+__all__ = [
+    "ENTRYPOINT",
+    "REPO_ROOT",
+    "DeployError",
+    "deploy",
+    "deployment_name",
+    "flow_parameters",
+    "require_api",
+    "schedule_kwargs",
+    "serve",
+]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+"""The directory holding ``flows/``: the source a work pool's workers run the flow from."""
+ENTRYPOINT = "flows/evaluate.py:evaluate_flow"
+INTERVAL_ANCHOR = (2026, 1, 1)
+"""``@every`` slots fall on whole multiples of the interval from this date (in the config's zone), so the
+slots of a restarted ``serve`` line up with the earlier ones instead of shifting with the start time."""
+
+
+class DeployError(OkrflowError):
+    """The deployment cannot be created (unknown work pool, unreachable Prefect API)."""
+
+
+def deployment_name(config_path: str | Path, name: str | None = None) -> str:
+    """The given name, or the config file's stem (``okrflow.yaml`` -> ``okrflow``)."""
+    return name or Path(config_path).stem
+
+
+def flow_parameters(config_path: str | Path, name: str) -> dict[str, Any]:
+    """The flow's parameters: an absolute config path (runs may start in another directory) and the name."""
+    return {"config_path": str(Path(config_path).resolve()), "deployment": name}
+
+
+def schedule_kwargs(config: Config) -> dict[str, Any]:
+    """``schedule=`` for Prefect: a cron in the config's time zone, or an ``@every`` interval."""
+    from prefect.schedules import Cron, Interval
+
+    interval = config.schedule_interval
+    if interval is None:
+        return {"schedule": Cron(config.schedule, timezone=config.timezone)}
+    anchor = datetime(*INTERVAL_ANCHOR, tzinfo=config.tz)
+    return {"schedule": Interval(interval, anchor_date=anchor, timezone=config.timezone)}
+
+
+def require_api() -> str:
+    """The Prefect API URL; Prefect's ephemeral server has no scheduler, so a schedule would never fire."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        raise DeployError(
+            "no Prefect server: schedules need one (Prefect's ephemeral mode never schedules runs). "
+            "Start one with `prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+    return url
+
+
+def serve(config_path: str | Path, config: Config, name: str | None = None) -> None:
+    """Run the flow on the config's schedule in this process until stopped (Ctrl-C stops cleanly)."""
+    require_api()
+    from prefect import serve as prefect_serve
+
+    from flows.evaluate import evaluate_flow
+
+    name = deployment_name(config_path, name)
+    deployment = evaluate_flow.to_deployment(
+        name=name,
+        parameters=flow_parameters(config_path, name),
+        description=f"okrflow evaluation of {Path(config_path).resolve()} ({config.schedule})",
+        **schedule_kwargs(config),
+    )
+    prefect_serve(deployment)
+
+
+def deploy(config_path: str | Path, config: Config, pool: str, name: str | None = None) -> str:
+    """Register the flow with the Prefect API for a ``process`` work pool; returns the deployment id.
+
+    Workers run it from this checkout (``REPO_ROOT``), so they must share its file system and virtualenv.
+    """
+    require_api()
+    from prefect import flow
+
+    name = deployment_name(config_path, name)
+    try:
+        source_flow = flow.from_source(source=str(REPO_ROOT), entrypoint=ENTRYPOINT)
+        deployment_id = source_flow.deploy(
+            name=name,
+            work_pool_name=pool,
+            parameters=flow_parameters(config_path, name),
+            description=f"okrflow evaluation of {Path(config_path).resolve()} ({config.schedule})",
+            build=False,
+            push=False,
+            print_next_steps=False,
+            **schedule_kwargs(config),
+        )
+    except ValueError as exc:  # Prefect reports a missing work pool this way
+        raise DeployError(f"cannot deploy {name!r} to work pool {pool!r}: {exc}") from None
+    return str(deployment_id)

@@ -1,0 +1,305 @@
+"""`okrflow serve` for real: a Prefect-served deployment on an ``@every`` schedule writes one run per slot.
+
+Schedules need Prefect's scheduler service, which the ephemeral server (and so ``prefect_test_harness``)
+does not run: these tests start a real ``prefect server start`` on loopback (SQLite, the one-machine
+set-up). The slots in the history store must be the scheduled start times that Prefect gave the runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy
+
+from okr_model.config import Config
+from okrflow.store import RunSummary, Store
+from tests.fixtures.databases import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEPLOYMENT = "serve-test"  # the config file's stem
+INTERVAL_S = 4
+SCHEDULER_CRASH = "Can't evaluate bulk DML statement"
+
+CONFIG = """
+version: 1
+cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}}
+schedule: "@every {interval}s"
+store: "{store}"
+sources:
+  warehouse: {{type: sql, url: "{warehouse}", timeout_s: 5, retries: 0}}
+objectives:
+  - id: team
+    title: Team objective
+    key_results:
+      - id: hours
+        kind: decrease
+        baseline: 4
+        target: 2
+        metric: {{source: warehouse, sql: "SELECT value FROM metrics WHERE name = 'hours'"}}
+"""
+
+
+def prefect_env(home: Path, api_url: str | None = None, **extra: str) -> dict[str, str]:
+    """A subprocess environment: its own PREFECT_HOME, no telemetry, and the given API (or none)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "OKRFLOW_STORE_URL")}
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="true",
+        PREFECT_UI_ENABLED="false",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90",
+        **extra,
+    )
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return env
+
+
+def start(cmd: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """A subprocess in its own process group (so teardown reaches its children), output to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def stop_process_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT, grace_s: float = 20) -> None:
+    """``sig`` (SIGINT is what Ctrl-C sends) to the whole group, then SIGKILL whatever is left."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # children (flow runs, uvicorn) that outlived their parent
+    proc.wait(timeout=10)
+
+
+def tail(path: Path, chars: int = 3000) -> str:
+    return path.read_text(errors="replace")[-chars:] if path.exists() else "(no output)"
+
+
+@dataclass
+class PrefectServer:
+    """A running ``prefect server start``: its API URL, home and log."""
+
+    api_url: str
+    home: Path
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return prefect_env(self.home, self.api_url, **extra)
+
+    def problems(self) -> str:
+        """The server's log, for failure messages (e.g. a scheduler that cannot insert runs)."""
+        return f"prefect server log:\n{tail(self.log)}"
+
+    def check_scheduler(self) -> None:
+        """Fail at once on the known scheduler crash instead of waiting for runs that never come."""
+        if SCHEDULER_CRASH in tail(self.log, 200_000):
+            pytest.fail(
+                "the Prefect server's scheduler cannot insert scheduled flow runs: Prefect 3.8.8 with "
+                f"SQLAlchemy {sqlalchemy.__version__} raises {SCHEDULER_CRASH!r} (SQLAlchemy 2.1 rejects the "
+                "hybrid `state` key in its bulk insert); SQLAlchemy 2.0.x works\n" + self.problems()
+            )
+
+
+@contextlib.contextmanager
+def prefect_server(workdir: Path, database_url: str | None = None, timeout_s: float = 90) -> Iterator[PrefectServer]:
+    """Start ``prefect server start`` on a free loopback port (its database: SQLite in ``workdir`` or the URL)."""
+    home = workdir / "prefect-home"
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    extra = {"PREFECT_API_DATABASE_CONNECTION_URL": database_url} if database_url else {}
+    log = workdir / "prefect-server.log"
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    proc = start(cmd, prefect_env(home, **extra), log)
+    server = PrefectServer(f"http://127.0.0.1:{port}/api", home, log, proc)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            assert proc.poll() is None, f"prefect server exited with {proc.returncode}\n{server.problems()}"
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{server.api_url}/health", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"prefect server not healthy after {timeout_s:.0f} s\n{server.problems()}")
+            time.sleep(0.5)
+        yield server
+    finally:
+        stop_process_group(proc, signal.SIGTERM, grace_s=15)
+
+
+def read_flow_runs(api_url: str, deployment: str) -> list[Any]:
+    """Flow runs of one deployment, read from the given server's API (whatever the ambient settings)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        return client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment])))
+
+
+def scheduled_at(flow_run: Any) -> datetime:
+    return datetime.fromisoformat(flow_run.expected_start_time.isoformat()).astimezone(UTC)
+
+
+def completed_slots(api_url: str, deployment: str) -> set[datetime]:
+    return {scheduled_at(fr) for fr in read_flow_runs(api_url, deployment) if fr.state and fr.state.is_completed()}
+
+
+def wait_for_runs(
+    store_url: str,
+    deployment: str,
+    count: int,
+    timeout_s: float,
+    server: PrefectServer,
+    why: Any,
+    *procs: subprocess.Popen[bytes],
+) -> None:
+    """Poll until the store holds ``count`` runs and Prefect calls as many flow runs completed (a run writes
+    its slot before Prefect marks it completed); ``why()`` explains a failure."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        server.check_scheduler()
+        for proc in procs:
+            assert proc.poll() is None, f"{proc.args} exited with {proc.returncode}\n{why()}"
+        with Store.open(store_url) as store:
+            stored = len(store.runs())
+        if stored >= count and len(completed_slots(server.api_url, deployment)) >= count:
+            return
+        time.sleep(1)
+    pytest.fail(f"fewer than {count} completed runs in the store after {timeout_s:.0f} s\n{why()}")
+
+
+@pytest.fixture(scope="module")
+def sqlite_prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
+    with prefect_server(tmp_path_factory.mktemp("prefect-sqlite")) as server:
+        yield server
+
+
+@pytest.mark.prefect
+@pytest.mark.timeout(180)
+def test_served_deployment_writes_one_run_per_scheduled_slot(tmp_path, sqlite_warehouse, sqlite_prefect_server):
+    server = sqlite_prefect_server
+    store_url = f"sqlite:///{tmp_path / 'history.db'}"
+    config = tmp_path / f"{DEPLOYMENT}.yaml"
+    config.write_text(CONFIG.format(interval=INTERVAL_S, store=store_url, warehouse=sqlite_warehouse))
+    log = tmp_path / "serve.log"
+    started = datetime.now(UTC)
+    proc = start(
+        [sys.executable, "-m", "okrflow.cli", "-c", str(config), "serve"],
+        server.env(PREFECT_RUNNER_POLL_FREQUENCY="2"),  # default 10 s: pick up each 4 s slot promptly
+        log,
+        cwd=tmp_path,
+    )
+    try:
+        wait_for_runs(
+            store_url, DEPLOYMENT, 2, 90, server, lambda: f"okrflow serve said:\n{tail(log)}\n{server.problems()}", proc
+        )
+    finally:
+        stop_process_group(proc)  # Ctrl-C
+    assert proc.returncode == 0, f"okrflow serve did not stop cleanly on SIGINT ({proc.returncode}):\n{tail(log)}"
+
+    with Store.open(store_url) as store:
+        runs: list[RunSummary] = store.runs()
+    flow_runs = read_flow_runs(server.api_url, DEPLOYMENT)
+    scheduled = {scheduled_at(fr): fr for fr in flow_runs}
+    completed = {at for at, fr in scheduled.items() if fr.state is not None and fr.state.is_completed()}
+    slots = [r.slot for r in runs]
+
+    assert len(runs) >= 2 and len(completed) >= 2
+    assert len(set(slots)) == len(slots), f"a slot was written twice: {slots}"
+    assert {r.deployment for r in runs} == {DEPLOYMENT}
+    assert all(r.status == "completed" and r.kr_count == 1 for r in runs), runs
+    # Every completed flow run wrote its scheduled start time as the slot, and nothing else was written
+    # (a run interrupted by the stop may have written its slot before Prefect marked it completed).
+    assert completed <= set(slots) <= set(scheduled), (sorted(completed), sorted(slots), sorted(scheduled))
+    assert all(slot >= started - timedelta(seconds=2 * INTERVAL_S) for slot in slots)
+    # @every slots sit on whole multiples of the interval (anchored), not wherever serve happened to start.
+    assert all(slot.microsecond == 0 and int(slot.timestamp()) % INTERVAL_S == 0 for slot in slots)
+    for fr in flow_runs:
+        assert fr.parameters == {"config_path": str(config.resolve()), "deployment": DEPLOYMENT}
+
+
+def test_serve_without_a_prefect_server_says_how_to_start_one(tmp_path, sqlite_warehouse):
+    config = tmp_path / "okrflow.yaml"
+    config.write_text(CONFIG.format(interval=5, store=f"sqlite:///{tmp_path / 'h.db'}", warehouse=sqlite_warehouse))
+    result = subprocess.run(
+        [sys.executable, "-m", "okrflow.cli", "-c", str(config), "serve"],
+        env=prefect_env(tmp_path / "prefect-home"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "prefect server start" in result.stderr and "PREFECT_API_URL" in result.stderr
+
+
+def config_with(schedule: str, timezone: str = "UTC") -> Config:
+    return Config.model_validate(
+        {
+            "cycle": {"name": "q", "start": "2026-10-01", "end": "2026-12-31"},
+            "timezone": timezone,
+            "schedule": schedule,
+            "objectives": [{"id": "o", "title": "t"}],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ("*/15 * * * *", {"cron": "*/15 * * * *", "timezone": "Europe/Paris"}),
+        ("0 9 * * mon-fri", {"cron": "0 9 * * mon-fri", "timezone": "Europe/Paris"}),
+        ("@every 10s", {"interval": timedelta(seconds=10), "timezone": "Europe/Paris"}),
+        ("@every 2h", {"interval": timedelta(hours=2), "timezone": "Europe/Paris"}),
+    ],
+)
+def test_schedule_kwargs_follow_the_config(schedule, expected):
+    from flows.deploy import schedule_kwargs
+
+    prefect_schedule = schedule_kwargs(config_with(schedule, "Europe/Paris"))["schedule"]
+    for key, value in expected.items():
+        assert getattr(prefect_schedule, key) == value
+    if "interval" in expected:
+        assert prefect_schedule.anchor_date.microsecond == 0
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ("* * * *", "expected a 5-field cron"),
+        ("61 * * * *", "'61 * * * *': minute '61' is not in 0-59"),
+        ("0 0 * 13 *", "month '13' is not in 1-12 or jan..dec"),
+        ("*/0 * * * *", "expected *, N, N-M or */STEP"),
+        ("@every 1.5s", "whole number of seconds"),
+        ("@every soon", "expected @every DURATION"),
+    ],
+)
+def test_bad_schedules_are_config_errors(schedule, message):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="schedule") as info:
+        config_with(schedule)
+    assert message in str(info.value)
