@@ -80,6 +80,7 @@ def serve(config_path: str | Path, config: Config, name: str | None = None) -> N
     from flows.evaluate import evaluate_flow
 
     name = deployment_name(config_path, name)
+    _catch_up_on_start(config, name)
     deployment = evaluate_flow.to_deployment(
         name=name,
         parameters=flow_parameters(config_path, name),
@@ -87,6 +88,19 @@ def serve(config_path: str | Path, config: Config, name: str | None = None) -> N
         **schedule_kwargs(config),
     )
     prefect_serve(deployment)
+
+
+def _catch_up_on_start(config: Config, deployment: str) -> None:
+    """After downtime, evaluate the missed slots the ``catchup`` policy asks for before serving."""
+    import os
+    from datetime import UTC, datetime
+
+    from flows.catchup import catch_up
+    from okrflow.store import Store
+
+    with Store.open(os.environ.get("OKRFLOW_STORE_URL") or config.store) as store:
+        for record in catch_up(config, store, datetime.now(UTC), deployment=deployment):
+            print(f"caught up slot {record.slot.isoformat()}: {record.status}")
 
 
 def deploy(config_path: str | Path, config: Config, pool: str, name: str | None = None) -> str:

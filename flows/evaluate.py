@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from connectors.base import Measurement
 from connectors.registry import default_registry
+from flows.catchup import catch_up
 from flows.pipeline import SourceJob, evaluate, fetch_source
 from okr_model.loader import load_config
 from okrflow.store import RunRecord, Store
@@ -56,6 +57,19 @@ def evaluate_flow(
     url = store_url or os.environ.get("OKRFLOW_STORE_URL") or config.store
     with Store.open(url) as store:
         record = evaluate(config, store, slot, deployment=deployment, map_sources=map_as_tasks)
+        if at is None and config.catchup == "all":  # repair missed or errored slots once sources answer again
+            repaired = catch_up(
+                config,
+                store,
+                record.slot,
+                deployment=deployment,
+                current_errors=record.error_count,
+                map_sources=map_as_tasks,
+            )
+            if repaired:
+                logger.info(
+                    "caught up %d missed slots: %s", len(repaired), ", ".join(r.slot.isoformat() for r in repaired)
+                )
     logger.info(
         "run of slot %s: %s (%d key results%s)",
         record.slot.isoformat(),

@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from okr_model.types import Band, Duration, Id, Target, parse_duration
@@ -281,9 +281,24 @@ class Objective(Model):
     key_results: list[KeyResult] = Field(default_factory=list)
 
 
+def _http_url(value: SecretStr) -> SecretStr:
+    """Alert URLs must be http(s); the message never repeats the URL (a Slack URL is a secret)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.get_secret_value())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            "expected an http:// or https:// URL with a host (the value is not shown: it may hold a token)"
+        )
+    return value
+
+
+HttpSecretUrl = Annotated[SecretStr, AfterValidator(_http_url)]
+
+
 class WebhookChannel(Model):
     type: Literal["webhook"]
-    url: SecretStr
+    url: HttpSecretUrl
     secret: SecretStr | None = Field(None, description="HMAC-SHA256 key for the X-Okrflow-Signature header")
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     timeout_s: float = Field(10, gt=0)
@@ -291,7 +306,7 @@ class WebhookChannel(Model):
 
 class SlackChannel(Model):
     type: Literal["slack"]
-    url: SecretStr
+    url: HttpSecretUrl
     timeout_s: float = Field(10, gt=0)
 
 

@@ -19,8 +19,11 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from okr_model.config import EmailChannel, SlackChannel, WebhookChannel
+from okr_model.errors import ConfigError
+from okr_model.loader import parse_config
 from okrflow.alerts.channels import DeliveryError, safe_url, send, send_email, send_slack, send_webhook
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.render import email_parts, slack_payload, webhook_payload
@@ -502,7 +505,20 @@ def test_timeout_is_retryable(http_receiver) -> None:
     ],
 )
 def test_non_http_urls_are_refused_without_sending(http_receiver, url) -> None:
-    for channel in (_webhook(url), SlackChannel(type="slack", url=url)):
+    # The config refuses such URLs (okrflow validate); the sender refuses them too, as a second line.
+    for kind in ("webhook", "slack"):
+        text = (
+            "version: 1\ncycle: {name: q, start: 2026-10-01, end: 2026-12-31}\n"
+            f"channels:\n  c: {{type: {kind}, url: {json.dumps(url)}}}\nobjectives:\n  - {{id: o, title: O}}\n"
+        )
+        with pytest.raises(ConfigError, match=r"channels\.c\.url: expected an http:// or https:// URL") as refused:
+            parse_config(text, "c.yaml")
+        assert_no_secret(str(refused.value), SLACK_TOKEN, SLACK_PATH, HMAC_SECRET)
+    webhook = WebhookChannel.model_construct(
+        type="webhook", url=SecretStr(url), secret=SecretStr(HMAC_SECRET), headers={}, timeout_s=5
+    )
+    slack = SlackChannel.model_construct(type="slack", url=SecretStr(url), timeout_s=5)
+    for channel in (webhook, slack):
         with pytest.raises(DeliveryError, match=r"must be http|has no host|cannot be parsed") as failed:
             send("ch", channel, make_message())
         assert not failed.value.retryable
