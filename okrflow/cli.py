@@ -423,7 +423,10 @@ def exporter(
     from okrflow.report.exporter import serve_exporter
 
     out.print(f"serving okrflow metrics on http://{host}:{port}/metrics")
-    serve_exporter(config, store_url(config), port=port, host=host)
+    try:
+        serve_exporter(config, store_url(config), port=port, host=host)
+    except OkrflowError as exc:
+        _fail(str(exc), 1)
 
 
 @app.command()

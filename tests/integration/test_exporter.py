@@ -10,10 +10,13 @@ import json
 import logging
 import os
 import re
+import signal
+import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,10 +38,13 @@ DASHBOARD = Path(__file__).resolve().parents[2] / "config" / "grafana" / "okrflo
 
 
 def make_config(warehouse: Path) -> Config:
+    return parse_config(config_text(warehouse), resolver=Registry())
+
+
+def config_text(warehouse: Path) -> str:
     query = "SELECT value FROM metrics WHERE name = '{}'"
-    return parse_config(
-        textwrap.dedent(
-            f"""
+    return textwrap.dedent(
+        f"""
             version: 1
             cycle: {{name: Q4, start: 2026-10-01, end: 2026-12-31}}
             sources:
@@ -66,8 +72,6 @@ def make_config(warehouse: Path) -> Config:
                 key_results:
                   - {{id: missing, kind: increase, baseline: 0, target: 10, metric: {{source: warehouse, sql: "{query.format("missing")}"}}}}
             """
-        ),
-        resolver=Registry(),
     )
 
 
@@ -85,7 +89,7 @@ class World:
     config: Config
     warehouse: Path
     store_url: str
-    exporter: ExporterServer
+    exporter: ExporterServer = field(init=False)
 
     @property
     def target(self) -> str:
@@ -107,7 +111,7 @@ def make_world(workdir: Path) -> Iterator[World]:
     warehouse = workdir / "warehouse.db"
     set_metrics(warehouse, f1=0.83, hours=3.5)
     config = make_config(warehouse)
-    world = World(config, warehouse, f"sqlite:///{workdir / 'history.db'}", None)  # type: ignore[arg-type]
+    world = World(config, warehouse, f"sqlite:///{workdir / 'history.db'}")
     world.evaluate(FIRST)
     set_metrics(warehouse, f1=0.85, hours=3.0)
     world.evaluate(MIDDLE)  # three scored runs: the forecast needs them
@@ -300,3 +304,38 @@ def test_an_empty_store_exports_the_config_but_no_scores(tmp_path: Path) -> None
 def test_a_busy_port_is_a_clear_error(world: World, tmp_path: Path) -> None:
     with pytest.raises(ExporterError, match=rf"cannot listen on 127\.0\.0\.1:{world.exporter.port}: "):
         start_exporter(world.config, world.store_url, port=world.exporter.port)
+
+
+def test_the_cli_exporter_serves_until_sigterm(world: World, tmp_path: Path) -> None:
+    """``okrflow exporter`` as docker runs it: serves the store, and ``docker stop`` (SIGTERM) ends it cleanly."""
+    config = tmp_path / "okrflow.yaml"
+    config.write_text(config_text(world.warehouse))
+    port = free_port()
+    env = {**os.environ, "OKRFLOW_STORE_URL": world.store_url}
+    command = [sys.executable, "-c", "from okrflow.cli import main; main()", "-c", str(config), "exporter"]
+    process = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                samples = scrape(f"http://127.0.0.1:{port}/metrics")
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, process.communicate(timeout=5)
+                time.sleep(0.1)
+        assert samples["okrflow_key_result_score"] == scrape(world.exporter.url)["okrflow_key_result_score"]
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert f"serving okrflow metrics on http://127.0.0.1:{port}/metrics" in out.decode()
+
+
+def test_the_exporter_imports_no_heavy_library() -> None:
+    heavy = ("prefect", "mlflow", "great_expectations", "pandas")
+    probe = f"import sys, okrflow.report.exporter; print([m for m in sys.modules if m.split('.')[0] in {heavy!r}])"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"
