@@ -31,6 +31,7 @@ from connectors.registry import Registry, default_registry
 from flows.pipeline import (
     MANUAL,
     _stale,
+    close_connectors,
     config_hash,
     load_scoring_inputs,
     manual_measurements,
@@ -235,11 +236,7 @@ def fetch_series_all(
                 series.update((kr.id, by_slot) for (_, kr), by_slot in zip(jobs, results, strict=True))
         return series, no_history
     finally:
-        for connector in connectors.values():
-            try:
-                connector.close()
-            except Exception:
-                log.exception("closing source %s failed", connector.name)
+        close_connectors(connectors)
 
 
 def _one(connector: Connector[Any, Any] | None, kr: KeyResult, slots: Sequence[datetime]) -> Series:

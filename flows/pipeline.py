@@ -75,6 +75,15 @@ def open_connectors(
     }
 
 
+def close_connectors(connectors: Mapping[str, Connector[Any, Any]]) -> None:
+    """Close every connector of a run; a failing close is logged, never raised over the run's result."""
+    for connector in connectors.values():
+        try:
+            connector.close()
+        except Exception:
+            log.exception("closing source %s failed", connector.name)
+
+
 def _stale(measurement: Measurement, kr: KeyResult, at: datetime) -> Measurement:
     """Apply ``max_age``: an observation older than that is no data."""
     metric = kr.metric
@@ -184,11 +193,7 @@ def fetch_all(
         gates = check_gates(config, connectors, at)
         return measurements, gates
     finally:
-        for connector in connectors.values():
-            try:
-                connector.close()
-            except Exception:
-                log.exception("closing source %s failed", connector.name)
+        close_connectors(connectors)
 
 
 @dataclass(frozen=True)

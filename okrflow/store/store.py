@@ -296,46 +296,31 @@ class Store:
         self, kr_ids: Iterable[str], start: datetime, before: datetime
     ) -> dict[str, list[tuple[datetime, float]]]:
         """Valid (ok) values of each KR with their slots in [start, before), oldest first."""
-        ids = list(kr_ids)
-        result: dict[str, list[tuple[datetime, float]]] = {kr_id: [] for kr_id in ids}
-        if not ids:
-            return result
-        with Session(self.engine) as session:
-            rows = session.execute(
-                select(MeasurementRow.kr_id, MeasurementRow.slot, MeasurementRow.value)
-                .where(
-                    MeasurementRow.kr_id.in_(ids),
-                    MeasurementRow.status == "ok",
-                    MeasurementRow.slot >= start,
-                    MeasurementRow.slot < before,
-                )
-                .order_by(MeasurementRow.slot)
-            )
-            for kr_id, slot, value in rows:
-                result[kr_id].append((slot, value))
-        return result
+        ok = MeasurementRow.status == "ok"
+        return self._by_kr(MeasurementRow, MeasurementRow.value, ok, kr_ids, start, before)
 
     def score_series(
         self, kr_ids: Iterable[str], start: datetime, before: datetime
     ) -> dict[str, list[tuple[datetime, float]]]:
         """Each KR's scores with their slots in [start, before), oldest first (the forecast's input)."""
+        scored = KRScoreRow.score.is_not(None)
+        return self._by_kr(KRScoreRow, KRScoreRow.score, scored, kr_ids, start, before)
+
+    def _by_kr(
+        self, table: Any, column: Any, keep: Any, kr_ids: Iterable[str], start: datetime, before: datetime
+    ) -> dict[str, list[tuple[datetime, float]]]:
         ids = list(kr_ids)
         result: dict[str, list[tuple[datetime, float]]] = {kr_id: [] for kr_id in ids}
         if not ids:
             return result
+        query = (
+            select(table.kr_id, table.slot, column)
+            .where(table.kr_id.in_(ids), keep, table.slot >= start, table.slot < before)
+            .order_by(table.slot)
+        )
         with Session(self.engine) as session:
-            rows = session.execute(
-                select(KRScoreRow.kr_id, KRScoreRow.slot, KRScoreRow.score)
-                .where(
-                    KRScoreRow.kr_id.in_(ids),
-                    KRScoreRow.score.is_not(None),
-                    KRScoreRow.slot >= start,
-                    KRScoreRow.slot < before,
-                )
-                .order_by(KRScoreRow.slot)
-            )
-            for kr_id, slot, score in rows:
-                result[kr_id].append((slot, score))
+            for kr_id, slot, value in session.execute(query):
+                result[kr_id].append((slot, value))
         return result
 
     def cycle_values(self, kr_ids: Iterable[str], start: datetime, before: datetime) -> dict[str, list[float]]:

@@ -21,6 +21,7 @@ from flows.deploy import ENTRYPOINT, REPO_ROOT
 from okr_model.config import Config
 from okrflow.store import Store
 from tests.e2e.test_serve import (
+    CONFIG,
     PrefectServer,
     prefect_server,
     read_flow_runs,
@@ -35,24 +36,6 @@ POOL = "okrflow-test"
 DEPLOYMENT = "scale-test"
 INTERVAL_S = 5
 WORKERS = ("okrflow-worker-a", "okrflow-worker-b")
-
-CONFIG = """
-version: 1
-cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}}
-schedule: "@every {interval}s"
-store: "{store}"
-sources:
-  warehouse: {{type: sql, url: "{warehouse}", timeout_s: 5, retries: 0}}
-objectives:
-  - id: team
-    title: Team objective
-    key_results:
-      - id: hours
-        kind: decrease
-        baseline: 4
-        target: 2
-        metric: {{source: warehouse, sql: "SELECT value FROM metrics WHERE name = 'hours'"}}
-"""
 
 
 def prefect_cli(server: PrefectServer, *args: str, cwd: Path | None = None, **env: str) -> str:
