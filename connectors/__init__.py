@@ -3,4 +3,12 @@
 from connectors.base import Connector, ConnectorContext, Measurement, query_hash
 from connectors.registry import Registry, UnknownSourceType, default_registry
 
-__all__ = ["Connector", "ConnectorContext", "Measurement", "Registry", "UnknownSourceType", "default_registry", "query_hash"]
+__all__ = [
+    "Connector",
+    "ConnectorContext",
+    "Measurement",
+    "Registry",
+    "UnknownSourceType",
+    "default_registry",
+    "query_hash",
+]
