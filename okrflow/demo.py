@@ -116,8 +116,13 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
                     for line in describe(message):
                         if "classifier-f1" in line:
                             console.print(f"    {line}", markup=False, highlight=False)
+    from okrflow.report.html import write_report
+
+    with Store.open(os.environ["OKRFLOW_STORE_URL"]) as store:
+        report = write_report(config, store, workdir / "report.html")
+    console.print(f"\nReport: {report.resolve()} (open it in a browser; it works offline)")
     console.print(
-        f"\nThe demo's Prometheus is stopped. Explore the history with:\n"
+        f"The demo's Prometheus is stopped. Explore the history with:\n"
         f"  export OKRFLOW_STORE_URL={os.environ['OKRFLOW_STORE_URL']}\n"
         f"  okrflow -c config/example.yaml history classifier-f1"
     )

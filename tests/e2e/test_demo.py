@@ -48,3 +48,4 @@ def test_demo_scores_every_source_kind_and_alerts_alice(tmp_path, clean_env):
         sent = store.alerts.outbox("sent")
         assert sent and not store.alerts.outbox("queued")
     assert int(prometheus_processes()) == 0, "the demo left Prometheus running"
+    assert "Report: " in text and (workdir / "report.html").stat().st_size > 1_000_000  # plotly inlined
