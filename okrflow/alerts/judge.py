@@ -42,6 +42,18 @@ class Condition:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class _Results:
+    """A run's results by id (judging looks them up once per alert)."""
+
+    krs: Mapping[str, KRResult]
+    objectives: Mapping[str, ObjectiveResult]
+
+    @classmethod
+    def of(cls, record: RunRecord) -> _Results:
+        return cls({r.kr_id: r for r in record.key_results}, {o.objective_id: o for o in record.objectives})
+
+
 def fingerprint(deployment: str, kind: str, subject: str) -> str:
     """Identical alerts share a fingerprint (and so one state and one notification per run)."""
     return hashlib.sha256(f"{deployment}|{kind}|{subject}".encode()).hexdigest()[:32]
@@ -148,6 +160,7 @@ def judge(
     """Step every alert of this run; returns the states to save and the messages to enqueue."""
     now = now or datetime.now(UTC)
     rules = config.defaults.alerts
+    results = _Results.of(record)
     judged: dict[str, tuple[Condition, SavedState, Transition | None]] = {}
     for condition in conditions(config, record, drift):
         key = fingerprint(record.deployment, condition.kind, condition.subject)
@@ -156,15 +169,22 @@ def judge(
             continue
         for_runs = 1 if condition.kind in ("drift", "source_error") else rules.for_runs  # drift fires at once
         state, transition = step(previous.state, condition.holds, record.slot, for_runs, rules.repeat_interval)
-        seen = _seen(record, condition) if transition else previous.last_seen
+        seen = _seen(results, condition) if transition else previous.last_seen
         judged[key] = (condition, replace(previous, state=state, last_seen=seen), transition)
-    alerts = _alerts(config, record, judged, states)
-    return [saved for _, saved, _ in judged.values()], _messages(config, record, alerts, now)
+    alerts = _alerts(config, record, results, judged, states)
+    # A quiet alert that stays quiet needs no row: only alerts that are, or were, pending or firing are kept.
+    changed = [
+        saved
+        for key, (_, saved, _) in judged.items()
+        if saved.state.phase != "inactive" or (key in states and states[key].state.phase != "inactive")
+    ]
+    return changed, _messages(config, record, alerts, now)
 
 
 def _alerts(
     config: Config,
     record: RunRecord,
+    results: _Results,
     judged: Mapping[str, tuple[Condition, SavedState, Transition | None]],
     previous: Mapping[str, SavedState],
 ) -> list[tuple[str, Alert]]:
@@ -200,19 +220,19 @@ def _alerts(
     out = []
     for condition, saved, transition in pending:
         before = previous.get(saved.state.fingerprint)
-        alert = _alert(config, record, condition, saved, transition, before.last_seen if before else None)
+        alert = _alert(results, condition, saved, transition, before.last_seen if before else None)
         alert = replace(alert, grouped=tuple(grouped.get((condition.kind, condition.subject), ())))
         for owner in route(config, condition):
             out.append((owner, alert))
     return out
 
 
-def _seen(record: RunRecord, condition: Condition) -> dict[str, object]:
+def _seen(results: _Results, condition: Condition) -> dict[str, object]:
     if condition.kr is not None:
-        r = next(r for r in record.key_results if r.kr_id == condition.kr.id)
+        r = results.krs[condition.kr.id]
         return {"value": r.value, "score": r.score, "status": r.status}
     if condition.objective is not None and condition.source is None:
-        o = next(o for o in record.objectives if o.objective_id == condition.objective.id)
+        o = results.objectives[condition.objective.id]
         return {"score": o.score, "status": o.status}
     return {"status": "error" if condition.holds else "ok"}
 
@@ -242,18 +262,15 @@ def _query(kr: KeyResult | None) -> str:
 
 
 def _alert(
-    config: Config,
-    record: RunRecord,
+    results: _Results,
     condition: Condition,
     saved: SavedState,
     transition: Transition,
     before: Mapping[str, object] | None,
 ) -> Alert:
     kr = condition.kr
-    result = next((r for r in record.key_results if kr and r.kr_id == kr.id), None)
-    objective_result: ObjectiveResult | None = next(
-        (o for o in record.objectives if condition.objective and o.objective_id == condition.objective.id), None
-    )
+    result = results.krs.get(kr.id) if kr else None
+    objective_result = results.objectives.get(condition.objective.id) if condition.objective else None
     now_seen = saved.last_seen or {}
     target = (tuple(kr.target) if isinstance(kr.target, Band) else kr.target) if kr else None
     detail = condition.detail or (result.detail if result else "")

@@ -71,39 +71,44 @@ class AlertRepository:
             return {row.fingerprint: _saved(row) for row in session.execute(query).scalars()}
 
     def save(self, states: Sequence[SavedState], messages: Sequence[OutboxItem]) -> None:
-        """Store the judged states and enqueue the run's messages atomically."""
+        """Store the judged states and enqueue the run's messages atomically (bulk statements)."""
+        rows = [{"fingerprint": saved.state.fingerprint, **_row_values(saved)} for saved in states]
         with Session(self.engine) as session, session.begin():
-            existing = set(
-                session.execute(
-                    select(AlertStateRow.fingerprint).where(
-                        AlertStateRow.fingerprint.in_([s.state.fingerprint for s in states])
-                    )
-                ).scalars()
-            )
-            for saved in states:
-                values = _row_values(saved)
-                if saved.state.fingerprint in existing:
+            existing = (
+                set(
                     session.execute(
-                        update(AlertStateRow)
-                        .where(AlertStateRow.fingerprint == saved.state.fingerprint)
-                        .values(**values)
-                    )
-                else:
-                    session.execute(insert(AlertStateRow).values(fingerprint=saved.state.fingerprint, **values))
-            for item in messages:
+                        select(AlertStateRow.fingerprint).where(
+                            AlertStateRow.fingerprint.in_([r["fingerprint"] for r in rows])
+                        )
+                    ).scalars()
+                )
+                if rows
+                else set()
+            )
+            updates = [r for r in rows if r["fingerprint"] in existing]
+            inserts = [r for r in rows if r["fingerprint"] not in existing]
+            if updates:
+                session.execute(update(AlertStateRow), updates)  # bulk UPDATE by primary key
+            if inserts:
+                session.execute(insert(AlertStateRow), inserts)
+            if messages:
                 session.execute(
-                    insert(OutboxRow).values(
-                        message_id=item.message_id,
-                        channel=item.channel,
-                        owner=item.owner,
-                        slot=item.slot,
-                        payload=item.payload,
-                        status="queued",
-                        attempts=0,
-                        created_at=item.created_at,
-                        next_attempt_at=item.next_attempt_at or item.created_at,
-                        last_error="",
-                    )
+                    insert(OutboxRow),
+                    [
+                        {
+                            "message_id": item.message_id,
+                            "channel": item.channel,
+                            "owner": item.owner,
+                            "slot": item.slot,
+                            "payload": item.payload,
+                            "status": "queued",
+                            "attempts": 0,
+                            "created_at": item.created_at,
+                            "next_attempt_at": item.next_attempt_at or item.created_at,
+                            "last_error": "",
+                        }
+                        for item in messages
+                    ],
                 )
 
     def due(self, now: datetime, limit: int = 200) -> list[OutboxItem]:
