@@ -33,6 +33,7 @@ __all__ = [
     "Objective",
     "Owner",
     "QualityGate",
+    "Retention",
     "SlackChannel",
     "SourceConfig",
     "WebhookChannel",
@@ -348,6 +349,17 @@ class Caps(Model):
     abandoned: float = Field(0.4, ge=0, le=1)
 
 
+class Retention(Model):
+    """How long the history store keeps every run (``okrflow compact`` applies it)."""
+
+    raw_days: int | None = Field(
+        None,
+        ge=1,
+        strict=True,
+        description="keep every run this many days; older runs keep the last run of each day. None keeps everything",
+    )
+
+
 class Defaults(Model):
     drift: DriftRule = Field(default_factory=DriftRule)
     alerts: AlertDefaults = Field(default_factory=AlertDefaults)
@@ -371,6 +383,7 @@ class Config(Model):
     )
     max_catchup_runs: int = Field(24, ge=1, le=10000, description="at most this many missed slots with catchup: all")
     defaults: Defaults = Field(default_factory=Defaults)
+    retention: Retention = Field(default_factory=Retention, description="history kept by okrflow compact")
     sources: dict[Id, SourceConfig] = Field(default_factory=dict)
     channels: dict[Id, Channel] = Field(default_factory=dict)
     owners: dict[str, Owner] = Field(default_factory=dict)

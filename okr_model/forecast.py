@@ -1,4 +1,5 @@
-"""End-of-cycle forecast of a KR's score: a robust trend with an interval. Pure functions, stdlib only.
+"""End-of-cycle forecast of a KR's score: a robust trend with an interval. Pure functions: the standard library,
+plus numpy for long series when it is installed (the same numbers, see ``_VECTOR_FROM``).
 
 Time is the elapsed share of the cycle (``pacing.elapsed_share``: 0 at the start, 1.0 at the end), so ``end`` is
 1.0; any unit works as long as the points and ``end`` share it.
@@ -26,7 +27,9 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from statistics import NormalDist, median
+from typing import Any
 
 from okr_model.pacing import Status
 
@@ -78,13 +81,12 @@ def _tie_term(values: Sequence[float]) -> int:
     return sum(k * (k - 1) * (2 * k + 5) for k in Counter(values).values() if k > 1)
 
 
-def _spread(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+def _spread_indices(n: int) -> list[int]:
     """At most MAX_PAIR_POINTS points spread evenly through the (time-sorted) series, first and last included."""
-    n = len(points)
     if n <= MAX_PAIR_POINTS:
-        return list(points)
+        return list(range(n))
     step = (n - 1) / (MAX_PAIR_POINTS - 1)
-    return [points[round(i * step)] for i in range(MAX_PAIR_POINTS)]
+    return [round(i * step) for i in range(MAX_PAIR_POINTS)]
 
 
 def _finite_points(points: Sequence[tuple[float, float | None]]) -> list[tuple[float, float]]:
@@ -99,26 +101,94 @@ def _finite_points(points: Sequence[tuple[float, float | None]]) -> list[tuple[f
     return kept
 
 
+_VECTOR_FROM = 64
+"""From this many points the slopes, intercept and residuals are computed with numpy when it is installed (the
+same IEEE operations, so the same numbers): 400 points are ~80,000 slopes, ~20 ms in Python, ~2 ms vectorised,
+and every run forecasts every progress KR."""
+
+
+def _np() -> Any:
+    import numpy
+
+    return numpy
+
+
+def _has_numpy() -> bool:
+    try:
+        _np()
+    except ImportError:  # okr_model needs only the standard library
+        return False
+    return True
+
+
+def _arrays(points: Sequence[tuple[float, float]]) -> tuple[Any, Any] | None:
+    """(times, values) as numpy arrays for a long series (None for a short one, or without numpy)."""
+    if len(points) < _VECTOR_FROM or not _has_numpy():
+        return None
+    np = _np()
+    t = np.fromiter((p[0] for p in points), dtype=float, count=len(points))
+    y = np.fromiter((p[1] for p in points), dtype=float, count=len(points))
+    return t, y
+
+
+@cache
+def _pairs(n: int) -> tuple[Any, Any]:
+    """Indices (i, j), i < j, of every pair of n points (the sample size is usually MAX_PAIR_POINTS)."""
+    return _np().triu_indices(n, k=1)
+
+
+def _pairwise_slopes(sample: Sequence[tuple[float, float]], arrays: tuple[Any, Any] | None) -> Sequence[float]:
+    """The sorted slopes ``(yj - yi) / (tj - ti)`` of every pair ``i < j`` with different times (a list, or,
+    given the sample as numpy ``arrays``, an array: only three of its ~80,000 values are read)."""
+    if arrays is None:
+        return sorted(
+            (yj - yi) / (tj - ti) for i, (ti, yi) in enumerate(sample) for tj, yj in sample[i + 1 :] if tj != ti
+        )
+    t, y = arrays
+    i, j = _pairs(len(sample))
+    dt = t[j] - t[i]
+    keep = dt != 0
+    slopes = (y[j][keep] - y[i][keep]) / dt[keep]
+    slopes.sort()
+    return slopes
+
+
+def _sorted_median(ordered: Sequence[float]) -> float:
+    """``statistics.median`` of data that is already sorted (without sorting it again)."""
+    n = len(ordered)
+    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+
+
 def theil_sen(points: Sequence[tuple[float, float | None]], level: float = 0.8) -> TrendFit | None:
     """The Theil-Sen trend of (t, y) points, or None without two distinct times. Non-finite points are ignored."""
     if not 0 < level < 1:
         raise ValueError(f"level must lie strictly between 0 and 1 (got {level})")
-    data = sorted(_finite_points(points))
-    sample = _spread(data)
-    slopes = sorted(
-        (yj - yi) / (tj - ti) for i, (ti, yi) in enumerate(sample) for tj, yj in sample[i + 1 :] if tj != ti
-    )
-    if not slopes:
+    return _fit(sorted(_finite_points(points)), level)
+
+
+def _fit(data: list[tuple[float, float]], level: float, arrays: tuple[Any, Any] | None = None) -> TrendFit | None:
+    """``theil_sen`` of finite points already sorted by time (``arrays``: the same as ``_arrays(data)``)."""
+    indices = _spread_indices(len(data))
+    sample = [data[i] for i in indices]
+    arrays = arrays if arrays is not None else _arrays(data)
+    sample_arrays = None
+    if arrays is not None and len(sample) >= _VECTOR_FROM:
+        sample_arrays = (arrays[0][indices], arrays[1][indices])
+    slopes = _pairwise_slopes(sample, sample_arrays)
+    if not len(slopes):
         return None
-    slope = median(slopes)
-    intercept = median(y - slope * t for t, y in data)
+    slope = float(_sorted_median(slopes))
+    if arrays is not None:
+        t, y = arrays
+        intercept, pivot = float(_np().median(y - slope * t)), float(_np().median(t))
+    else:
+        intercept, pivot = median(y - slope * t for t, y in data), median(t for t, _ in data)
     n, count = len(sample), len(slopes)
     variance = (n * (n - 1) * (2 * n + 5) - _tie_term([t for t, _ in sample]) - _tie_term([y for _, y in sample])) / 18
     reach = NormalDist().inv_cdf((1 + level) / 2) * math.sqrt(max(variance, 0.0))
     upper = min(round((count + reach) / 2), count - 1)
     lower = max(round((count - reach) / 2) - 1, 0)
-    pivot = median(t for t, _ in data)
-    return TrendFit(slope, intercept, min(slopes[lower], slope), max(slopes[upper], slope), pivot)
+    return TrendFit(slope, intercept, min(float(slopes[lower]), slope), max(float(slopes[upper]), slope), pivot)
 
 
 def _clamp(x: float) -> float:
@@ -132,16 +202,21 @@ def forecast(points: Sequence[tuple[float, float | None]], end: float = 1.0, lev
     """
     if not 0 < level < 1:
         raise ValueError(f"level must lie strictly between 0 and 1 (got {level})")
-    data = _finite_points(points)
+    data = sorted(_finite_points(points))
     if len(data) < 3:
         return None
-    fit = theil_sen(data, level)
+    arrays = _arrays(data)
+    fit = _fit(data, level, arrays)
     if fit is None:
         return None
     projected = fit.at(end)
     pivot_y = fit.at(fit.pivot)
     trend_ends = (pivot_y + fit.slope_low * (end - fit.pivot), pivot_y + fit.slope_high * (end - fit.pivot))
-    residuals = sorted(y - fit.at(t) for t, y in data)
+    if arrays is not None:
+        t, y = arrays
+        residuals = _np().sort(y - (fit.intercept + fit.slope * t)).tolist()  # what fit.at(t) computes
+    else:
+        residuals = sorted(y - fit.at(t) for t, y in data)
     below = min(0.0, _quantile(residuals, (1 - level) / 2))
     above = max(0.0, _quantile(residuals, (1 + level) / 2))
     low = min(min(trend_ends) + below, projected)

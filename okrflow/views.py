@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rich.cells import cell_len
-from rich.console import Console
+from rich.console import Console, ConsoleOptions
+from rich.control import strip_control_codes
+from rich.measure import Measurement
+from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
@@ -253,7 +257,7 @@ def print_table(console: Console, table: Table, rows: Sequence[Sequence[str | Te
     excess (any other case is left to rich row by row).
     """
     columns = table.columns
-    cells = [[console.render_str(c, highlight=False) if isinstance(c, str) else c for c in row] for row in rows]
+    cells = [[_cell(console, c) for c in row] for row in rows]
     max_width = console.width - (len(columns) + 1)  # rich's box: two edges and a divider between columns
     widths = [
         min(max_width, 2 + max([cell_len(str(column.header)), *(_longest_line(row[i]) for row in cells)]))
@@ -264,29 +268,204 @@ def print_table(console: Console, table: Table, rows: Sequence[Sequence[str | Te
     if excess > 0:
         if len(wrapping) != 1 or widths[wrapping[0]] <= excess:
             for row in cells:
-                table.add_row(*row)
+                table.add_row(*map(_text, row))
             console.print(table)
             return
         widths[wrapping[0]] -= excess
-    block: list[Sequence[Text]] = []
+
+    def fits(row: Sequence[str | Text]) -> bool:
+        return all(
+            "\n" not in (p := _plain(cell)) and "\t" not in p and cell_len(p) <= widths[i] - 2
+            for i, cell in enumerate(row)
+        )
+
+    if _plain_layout(table) and all(fits(row) for row in cells):
+        console.print(_Grid(table, cells, widths))
+        return
+    block: list[Sequence[str | Text]] = []
 
     def flush() -> None:
         if len(block) == 1:
-            table.add_row(*block[0])
+            table.add_row(*map(_text, block[0]))
         elif block:
-            table.add_row(*(Text("\n").join(row[i] for row in block) for i in range(len(columns))))
+            table.add_row(*(_Lines([_text(row[i]) for row in block]) for i in range(len(columns))))
         block.clear()
 
     for row in cells:
-        plain = [text.plain for text in row]
-        if all("\n" not in p and "\t" not in p and cell_len(p) <= widths[i] - 2 for i, p in enumerate(plain)):
+        if fits(row):
             block.append(row)
         else:
             flush()
-            table.add_row(*row)
+            table.add_row(*map(_text, row))
     flush()
     console.print(table)
 
 
-def _longest_line(text: Text) -> int:
-    return max((cell_len(line) for line in text.plain.splitlines()), default=0)
+def _cell(console: Console, value: str | Text) -> str | Text:
+    """A cell as rich shows it: a string with markup or an emoji code becomes rich Text; any other string stays
+    a string (what rich would make of it, control codes removed), which the fast path prints as it is."""
+    if not isinstance(value, str):
+        return value
+    if "[" in value or value.count(":") > 1:
+        return console.render_str(value, highlight=False)
+    return strip_control_codes(value)
+
+
+def _plain(cell: str | Text) -> str:
+    return cell if isinstance(cell, str) else cell.plain
+
+
+def _text(cell: str | Text) -> Text:
+    return Text(cell) if isinstance(cell, str) else cell
+
+
+def _longest_line(cell: str | Text) -> int:
+    return max((cell_len(line) for line in _plain(cell).splitlines()), default=0)
+
+
+class _Lines:
+    """A column's cells of consecutive one-line rows, each known to fit the column: rendered as they are
+    (right-stripped and padded, as rich does for a line that needs no wrapping) without rich's per-line wrapping."""
+
+    def __init__(self, lines: list[Text]):
+        self.lines = lines
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        longest = max((cell_len(line.plain) for line in self.lines), default=0)
+        words = [cell_len(word) for line in self.lines for word in line.plain.split()]
+        return Measurement(max(words, default=longest), longest)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        width = options.max_width
+        for line in self.lines:
+            line = line.copy()
+            line.rstrip()
+            yield from _segments(console, line, None)
+            if (pad := width - cell_len(line.plain)) > 0:
+                yield Segment(" " * pad)
+            yield Segment.line()
+
+
+def _segments(console: Console, text: Text, style: Style | None) -> Iterator[Segment]:
+    """A one-line Text's segments with its own style (which ``Text.render`` leaves to the caller) under ``style``."""
+    base = console.get_style(text.style) if text.style else None
+    outer = style + base if style and base else style or base
+    for segment in text.render(console):
+        combined = outer + segment.style if outer and segment.style else outer or segment.style
+        yield Segment(segment.text, combined)
+
+
+def _plain_layout(table: Table) -> bool:
+    """A table as ``Table(title=..., title_justify=...)`` makes it: the layout ``_Grid`` draws."""
+    return (
+        table.show_header
+        and table.show_edge
+        and table.box is not None
+        and not (table.show_footer or table.show_lines or table.leading or table.caption or table.row_styles)
+        and not (table.expand or table.width or table.min_width or table.border_style)
+        and table.style in (None, "", "none")
+        and table.padding == (0, 1, 0, 1)
+        and all(
+            c.justify == "left"
+            and c.vertical == "top"
+            and not c.style
+            and c.width is None
+            and c.max_width is None
+            and c.min_width is None
+            for c in table.columns
+        )
+    )
+
+
+class _Grid:
+    """The whole table when every row fits on one line: the lines rich draws, without its per-cell machinery.
+
+    Same text as rich (title, heavy-headed box, one-space padding, left-justified cells); styles land on the
+    same characters, though escape sequences may be grouped differently.
+    """
+
+    def __init__(self, table: Table, rows: list[list[str | Text]], widths: list[int]):
+        self.table, self.rows, self.widths = table, rows, widths
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        table, widths = self.table, self.widths
+        render_options = options.update(width=sum(widths) + len(widths) + 1, highlight=table.highlight, height=None)
+        if table.title:
+            title = (
+                console.render_str(
+                    table.title, style=Style.pick_first(table.title_style, "table.title"), highlight=False
+                )
+                if isinstance(table.title, str)
+                else table.title
+            )
+            yield from console.render(title, render_options.update(justify=table.title_justify))
+        assert table.box is not None
+        box = table.box.substitute(options, safe=console.safe_box if table.safe_box is None else table.safe_box)
+        border = console.get_style("")
+        new_line = Segment.line()
+        yield Segment(box.get_top(widths), border)
+        yield new_line
+        header = [
+            (
+                console.render_str(c.header, highlight=False) if isinstance(c.header, str) else c.header,
+                console.get_style(table.header_style or "") + console.get_style(c.header_style or ""),
+            )
+            for c in table.columns
+        ]
+        yield from self._line(console, box.head_left, box.head_vertical, box.head_right, header, border)
+        yield Segment(box.get_row(widths, "head", edge=True), border)
+        yield new_line
+        last = len(self.rows) - 1
+        for index, row in enumerate(self.rows):
+            left, divider, right = (
+                (box.foot_left, box.foot_vertical, box.foot_right)
+                if index == last
+                else (box.mid_left, box.mid_vertical, box.mid_right)
+            )
+            yield from self._line(console, left, divider, right, [(text, None) for text in row], border)
+        yield Segment(box.get_bottom(widths), border)
+        yield new_line
+
+    def _line(
+        self, console: Console, left: str, divider: str, right: str, cells: list[tuple[Any, Any]], border: Style
+    ) -> Iterator[Segment]:
+        return _merged(self._pieces(console, left, divider, right, cells, border))
+
+    def _pieces(
+        self, console: Console, left: str, divider: str, right: str, cells: list[tuple[Any, Any]], border: Style
+    ) -> Iterator[Segment]:
+        yield Segment(left, border)
+        for index, ((cell, style), width) in enumerate(zip(cells, self.widths, strict=True)):
+            if isinstance(cell, str) and not style:
+                text = cell.rstrip()
+                yield Segment(f" {text}{' ' * (width - 1 - cell_len(text))}")
+            elif isinstance(cell, Text) and not cell.spans and not style:
+                text = cell.plain.rstrip()
+                yield Segment(" ")
+                yield Segment(text, console.get_style(cell.style) if cell.style else None)
+                yield Segment(" " * (width - 1 - cell_len(text)))
+            else:
+                line = _text(cell).copy()
+                line.rstrip()
+                yield Segment(" ", style)
+                yield from _segments(console, line, style)
+                yield Segment(" " * (width - 1 - cell_len(line.plain)), style)
+            if index < len(self.widths) - 1:
+                yield Segment(divider, border)
+        yield Segment(right, border)
+        yield Segment("\n")
+
+
+def _merged(segments: Iterator[Segment]) -> Iterator[Segment]:
+    """Runs of unstyled segments as one segment: the console's cost is per segment, not per character."""
+    plain: list[str] = []
+    for segment in segments:
+        if segment.style:
+            if plain:
+                yield Segment("".join(plain))
+                plain.clear()
+            yield segment
+        else:
+            plain.append(segment.text)
+    if plain:
+        yield Segment("".join(plain))
