@@ -11,12 +11,14 @@
 
     .venv/bin/python -m benchmarks.history_store [--scale 0.1] [--backend postgres|sqlite|both] [--repeat 7]
 
-The PostgreSQL database (``okrflow_bench_history`` on 127.0.0.1:5432) is created fresh and dropped at the end.
+The PostgreSQL database (``okrflow_bench_history_PID`` on 127.0.0.1:5432) and the SQLite file are created fresh
+and removed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -29,7 +31,7 @@ from benchmarks.world import FULL_MIX, PG_SERVER, Urls, build_config, drop_postg
 QUARTER_RUNS = 8800
 STEP = timedelta(minutes=15)
 KEEP_RAW = timedelta(days=14)
-PG_DB = "okrflow_bench_history"
+PG_DB = f"okrflow_bench_history_{os.getpid()}"  # per run: two runs may overlap
 TARGET_S = 0.1
 
 
@@ -145,7 +147,7 @@ def bench_backend(backend: str, scale: float, repeats: int) -> dict[str, object]
             c.execute(f"CREATE DATABASE {PG_DB}")
         url = f"{PG_SERVER}/{PG_DB}"
     else:
-        path = WORK / f"history-{runs}.db"
+        path = WORK / f"history-{runs}-{os.getpid()}.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             (path.parent / (path.name + suffix)).unlink(missing_ok=True)
@@ -236,6 +238,9 @@ def bench_backend(backend: str, scale: float, repeats: int) -> dict[str, object]
     finally:
         if backend == "postgres":
             drop_postgres_database(PG_SERVER, PG_DB)
+        else:
+            for suffix in ("", "-wal", "-shm"):  # gigabytes at full scale
+                (path.parent / (path.name + suffix)).unlink(missing_ok=True)
     return results
 
 

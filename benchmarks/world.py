@@ -18,6 +18,7 @@ Run as ``python -m benchmarks.world exporter --port P --shards S --gauges G`` it
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import signal
@@ -301,8 +302,6 @@ def drop_postgres_database(server: str, name: str) -> None:
 def seed_mlflow_store(path: Path, models: int, until: datetime, seed: int = 5) -> None:
     """``models`` registered models (v1 challenger, v2 champion) and as many experiments of five runs,
     every run logging ``m0..m9`` daily. Built in /dev/shm (MLflow's schema creation is fsync-heavy)."""
-    import os
-
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow import MlflowClient
     from mlflow.entities import Metric
@@ -381,13 +380,15 @@ class World:
     name: str = "world"
     pg_server: str = PG_SERVER
     store_url: str | None = None
+    cache: Path = field(init=False)
     workdir: Path = field(init=False)
     config_path: Path = field(init=False)
     urls: Urls = field(init=False)
     _stack: list[Any] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        self.workdir = WORK / f"{self.name}-{self.mix.key}"
+        self.cache = WORK / f"{self.name}-{self.mix.key}"  # warehouse and MLflow store, built once and kept
+        self.workdir = self.cache / f"run-{os.getpid()}"  # this run's config, store, Prometheus: removed on exit
         self.config_path = self.workdir / "okrflow.yaml"
 
     def __enter__(self) -> World:
@@ -403,22 +404,27 @@ class World:
         from okrflow.localprom import LocalPrometheus, free_port
 
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._stack.append(lambda: shutil.rmtree(self.workdir, ignore_errors=True))
         until = datetime.now(UTC) + timedelta(days=1)
         urls = Urls(store=self.store_url or f"sqlite:///{self.workdir / 'okrflow.db'}")
         groups = max(self.mix.sqlite, self.mix.postgres, self.mix.gx)
-        warehouse = self.workdir / "warehouse.db"
+        warehouse = self.cache / "warehouse.db"
         if self.mix.sqlite or self.mix.gx:
             if not warehouse.exists():
-                make_sqlite_warehouse(warehouse, groups, until)
+                scratch = self.workdir / "warehouse.db"
+                make_sqlite_warehouse(scratch, groups, until)
+                os.replace(scratch, warehouse)  # whole or absent, if another run builds it too
             urls.sqlite = f"sqlite:///{warehouse}"
         if self.mix.postgres:
-            db = f"okrflow_bench_{self.name.replace('-', '_')}_wh"
+            db = f"okrflow_bench_{self.name.replace('-', '_')}_{os.getpid()}_wh"  # per run: runs may overlap
             urls.postgres = make_postgres_warehouse(self.pg_server, db, groups, until)
             self._stack.append(lambda: drop_postgres_database(self.pg_server, db))
         if self.mix.mlflow:
-            store = self.workdir / "mlflow.db"
+            store = self.cache / "mlflow.db"
             if not store.exists():
-                seed_mlflow_store(store, mlflow_models(self.mix), until)
+                scratch = self.workdir / "mlflow.db"
+                seed_mlflow_store(scratch, mlflow_models(self.mix), until)
+                os.replace(scratch, store)
             urls.mlflow = f"sqlite:///{store}"
         if self.mix.prometheus:
             shards, gauges = prom_shape(self.mix)
