@@ -8,7 +8,6 @@ the connector really sent (one ``query_range`` per KR, whatever the number of sl
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import urllib.error
@@ -36,6 +35,7 @@ from okr_model.config import Config, MetricBinding, SourceConfig
 from okr_model.loader import parse_config
 from okrflow.localprom import LocalPrometheus, prometheus_binary
 from okrflow.store import AnnotationRecord, Store
+from tests.fixtures import unavailable
 from tests.fixtures.mlflow import T0, SeededRegistry
 
 DAY = timedelta(days=1)
@@ -60,12 +60,6 @@ def openmetrics_week() -> list[str]:
     for instance in ("a", "b"):
         lines += [f'okr_split{{instance="{instance}"}} 1 {t.timestamp():.0f}' for t in times]
     return [*lines, "# EOF"]
-
-
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: a missing service is a failure)", pytrace=False)
-    pytest.skip(reason)
 
 
 @dataclass
