@@ -130,9 +130,12 @@ class Store:
         ``BEGIN IMMEDIATE``), so two concurrent runs of one slot leave one complete set of rows.
         """
         with self.engine.connect() as conn:
-            conn.info["begin_immediate"] = True
-            with Session(bind=conn) as session, session.begin():
-                return self._write_locked(session, run)
+            conn.info["begin_immediate"] = True  # the info dict outlives this checkout: always reset it
+            try:
+                with Session(bind=conn) as session, session.begin():
+                    return self._write_locked(session, run)
+            finally:
+                conn.info.pop("begin_immediate", None)
 
     def _write_locked(self, session: Session, run: RunRecord) -> int:
         if session.bind.dialect.name == "postgresql":
