@@ -21,16 +21,6 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 KRS = ("alpha", "beta", "gamma")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'history.db'}"
-    else:
-        url = request.getfixturevalue("make_postgres_db")()
-    with Store.open(url) as opened:
-        yield opened
-
-
 def record(slot: datetime, deployment: str = "default") -> RunRecord:
     value = slot.timestamp() / 3600  # the hour: tells which run a row came from
     results = [

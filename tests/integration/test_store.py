@@ -17,16 +17,6 @@ from okrflow.store.models import Base, KRScoreRow, MeasurementRow, ObjectiveScor
 SLOT = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'history.db'}"
-    else:
-        url = request.getfixturevalue("make_postgres_db")()
-    with Store.open(url) as opened:
-        yield opened
-
-
 def kr_result(
     kr_id: str, value: float | None, score: float | None, status: str = "ok", slot_note: str = ""
 ) -> KRResult:

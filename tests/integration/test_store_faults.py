@@ -36,16 +36,6 @@ WRITER = textwrap.dedent(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'history.db'}"
-    else:
-        url = request.getfixturevalue("make_postgres_db")()
-    Store.open(url).close()  # migrate once, before the writers race
-    return url
-
-
 def counts(url: str) -> tuple[int, int, set[float]]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
