@@ -55,18 +55,27 @@ def progress(kr: KeyResult, value: float) -> float:
     return _linear(value, start, kr.target)
 
 
+def maintain_threshold(kr: KeyResult) -> float:
+    """The level a maintain KR's measurements must hold (a band's low end)."""
+    return kr.target.low if isinstance(kr.target, Band) else kr.target
+
+
 def holds_threshold(kr: KeyResult, value: float) -> bool:
     """Whether one measurement of a maintain KR held its threshold (inclusive)."""
-    threshold = kr.target.low if isinstance(kr.target, Band) else kr.target
+    threshold = maintain_threshold(kr)
     return value <= threshold if kr.kind == "maintain_below" else value >= threshold
 
 
-def maintain_share(kr: KeyResult, values: Sequence[float | None]) -> float | None:
-    """Share of the cycle's valid measurements that held; None when there are none."""
+def maintain_share(kr: KeyResult, values: Sequence[float | None], earlier: tuple[int, int] = (0, 0)) -> float | None:
+    """Share of the cycle's valid measurements that held; None when there are none.
+
+    ``earlier`` is (held, valid) of measurements already counted elsewhere (the store counts a long cycle).
+    """
     valid = [v for v in values if is_valid(v)]
-    if not valid:
-        return None
-    return sum(holds_threshold(kr, v) for v in valid) / len(valid)
+    held, total = earlier
+    held += sum(holds_threshold(kr, v) for v in valid)
+    total += len(valid)
+    return held / total if total else None
 
 
 @dataclass(frozen=True)
@@ -99,10 +108,14 @@ def score_key_result(
     cycle_values: Sequence[float | None] = (),
     gates: GateInputs = GateInputs(),
     caps: Caps = Caps(),
+    earlier: tuple[int, int] = (0, 0),
 ) -> KRScore:
-    """Score one KR from its latest value (and, for maintain kinds, the cycle's values including it)."""
+    """Score one KR from its latest value (and, for maintain kinds, the cycle's values including it).
+
+    A maintain KR's earlier measurements come as ``cycle_values``, as (held, valid) counts in ``earlier``, or both.
+    """
     if kr.kind in ("maintain_above", "maintain_below"):
-        raw = maintain_share(kr, cycle_values) if is_valid(value) else None
+        raw = maintain_share(kr, cycle_values, earlier) if is_valid(value) else None
     else:
         raw = progress(kr, value) if is_valid(value) else None  # type: ignore[arg-type]
 

@@ -55,12 +55,21 @@ class DeliveryError(OkrflowError):
         self.retry_after = retry_after
 
 
-def send(channel_name: str, channel: WebhookChannel | SlackChannel | EmailChannel, msg: Message) -> None:
-    """Deliver ``msg`` on ``channel``; returns on success, raises ``DeliveryError`` otherwise."""
+def send(
+    channel_name: str,
+    channel: WebhookChannel | SlackChannel | EmailChannel,
+    msg: Message,
+    *,
+    client: httpx.Client | None = None,
+) -> None:
+    """Deliver ``msg`` on ``channel``; returns on success, raises ``DeliveryError`` otherwise.
+
+    HTTP channels use ``client`` when given (a batch shares its connections), else one of their own.
+    """
     if isinstance(channel, WebhookChannel):
-        send_webhook(channel_name, channel, msg)
+        send_webhook(channel_name, channel, msg, client=client)
     elif isinstance(channel, SlackChannel):
-        send_slack(channel_name, channel, msg)
+        send_slack(channel_name, channel, msg, client=client)
     elif isinstance(channel, EmailChannel):
         send_email(channel_name, channel, msg)
     else:

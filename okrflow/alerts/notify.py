@@ -21,6 +21,21 @@ def drift_rule(config: Config, kr: KeyResult) -> DriftRule | None:
     return rule if rule.max_drop is not None or rule.detector is not None else None
 
 
+def drift_series(
+    config: Config, store: Store, rules: dict[str, DriftRule], slot: datetime
+) -> dict[str, list[tuple[datetime, float]]]:
+    """Each KR's stored ok values that its rule looks at: the whole cycle for a detector (it accumulates),
+    only the reference window for ``max_drop`` alone, so a long cycle of frequent runs is not re-read."""
+    start, _ = config.cycle_bounds()
+    detecting = [kr_id for kr_id, rule in rules.items() if rule.detector is not None]
+    windowed = [kr_id for kr_id, rule in rules.items() if rule.detector is None]
+    series = store.series(detecting, start, slot) if detecting else {}
+    if windowed:
+        since = max(start, slot - max(rules[kr_id].window for kr_id in windowed))
+        series.update(store.series(windowed, since, slot))
+    return series
+
+
 def drift_check(config: Config, store: Store, record: RunRecord) -> DriftCheck:
     """Drift is judged on each KR's stored ok values of this cycle plus this run's value (one query)."""
     from okr_model.drift import check_drift
@@ -28,8 +43,7 @@ def drift_check(config: Config, store: Store, record: RunRecord) -> DriftCheck:
     rules = {kr.id: rule for _, kr in config.key_results() if (rule := drift_rule(config, kr)) is not None}
     if not rules:
         return lambda kr: None
-    start, _ = config.cycle_bounds()
-    series = store.series(rules, start, record.slot)
+    series = drift_series(config, store, rules, record.slot)
     current = {r.kr_id: r.value for r in record.key_results if r.measurement == "ok"}
 
     def check(kr: KeyResult) -> str | None:

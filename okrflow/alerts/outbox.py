@@ -9,14 +9,16 @@ shows it. A message is marked sent only after its channel accepted it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from okr_model.config import Config
 from okrflow.alerts.channels import DeliveryError, send
 from okrflow.alerts.message import Message
 from okrflow.store import Store
+from okrflow.store.alerts import OutboxItem
 
 __all__ = ["DeliveryReport", "deliver_due"]
 
@@ -32,14 +34,28 @@ class DeliveryReport:
 
 
 def deliver_due(
-    config: Config, store: Store, now: datetime | None = None, sender: Callable[..., None] = send
+    config: Config, store: Store, now: datetime | None = None, sender: Callable[..., None] | None = None
 ) -> DeliveryReport:
-    """Try every queued message whose next attempt is due."""
+    """Try every queued message whose next attempt is due (HTTP channels share one connection pool)."""
     now = now or datetime.now(UTC)
+    due = store.alerts.due(now)
+    if not due:
+        return DeliveryReport()
+    if sender is not None:
+        return _deliver(config, store, now, due, sender)
+    import httpx
+
+    with httpx.Client(follow_redirects=False) as client:
+        return _deliver(config, store, now, due, partial(send, client=client))
+
+
+def _deliver(
+    config: Config, store: Store, now: datetime, due: Sequence[OutboxItem], sender: Callable[..., None]
+) -> DeliveryReport:
     rules = config.defaults.alerts
     report = DeliveryReport()
     outbox = store.alerts
-    for item in outbox.due(now):
+    for item in due:
         channel = config.channels.get(item.channel)
         if channel is None:
             outbox.mark(item.id, status="failed", last_error=f"channel {item.channel!r} is no longer configured")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,18 +16,26 @@ from typing import Any
 from sqlalchemy import (
     DateTime,
     Engine,
+    Float,
+    Integer,
     Select,
+    String,
     Text,
+    and_,
+    case,
     cast,
+    column,
     create_engine,
     delete,
     event,
+    func,
     insert,
     inspect,
     select,
     text,
     type_coerce,
     update,
+    values,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -49,6 +57,8 @@ __all__ = ["Store", "StoreError"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x6F6B72666C6F77  # "okrflow"
+_VALUES_CHUNK = 2000
+"""KRs per VALUES list (three binds each; under SQLite's and PostgreSQL's bind limits)."""
 
 
 class StoreError(OkrflowError):
@@ -315,11 +325,38 @@ class Store:
         return self._by_kr(MeasurementRow, MeasurementRow.value, ok, kr_ids, start, before)
 
     def score_series(
-        self, kr_ids: Iterable[str], start: datetime, before: datetime
+        self, kr_ids: Iterable[str], start: datetime, before: datetime, max_points: int | None = None
     ) -> dict[str, list[tuple[datetime, float]]]:
-        """Each KR's scores with their slots in [start, before), oldest first (the forecast's input)."""
+        """Each KR's scores with their slots in [start, before), oldest first (the forecast's input).
+
+        With ``max_points``, a long cycle of frequent runs is thinned to the last run of each of that many equal
+        time buckets, so a run's cost does not grow with the history behind it.
+        """
         scored = KRScoreRow.score.is_not(None)
-        return self._by_kr(KRScoreRow, KRScoreRow.score, scored, kr_ids, start, before)
+        if max_points is None:
+            return self._by_kr(KRScoreRow, KRScoreRow.score, scored, kr_ids, start, before)
+        ids = list(kr_ids)
+        with self.engine.connect() as conn:
+            slots = conn.execute(
+                select(Run.id, type_coerce(Run.slot, DateTime()))
+                .where(Run.slot >= start, Run.slot < before)
+                .order_by(Run.slot, Run.id)
+            ).all()
+        if len(slots) <= max_points:
+            return self._by_kr(KRScoreRow, KRScoreRow.score, scored, ids, start, before)
+        chosen = _thin(slots, start, before, max_points)
+        wanted = set(ids)
+        result: dict[str, list[tuple[datetime, float]]] = {kr_id: [] for kr_id in ids}
+        query = select(KRScoreRow.run_id, KRScoreRow.kr_id, KRScoreRow.score).where(
+            KRScoreRow.run_id.in_(list(chosen)), scored
+        )
+        with self.engine.connect() as conn:
+            for run_id, kr_id, score in conn.execute(query):
+                if kr_id in wanted:
+                    result[kr_id].append((chosen[run_id], score))
+        for points in result.values():
+            points.sort(key=lambda point: point[0])
+        return result
 
     def _by_kr(
         self, table: Any, column: Any, keep: Any, kr_ids: Iterable[str], start: datetime, before: datetime
@@ -340,21 +377,58 @@ class Store:
                 result[kr_id].append((slot.replace(tzinfo=UTC), value))
         return result
 
-    def cycle_values(self, kr_ids: Iterable[str], start: datetime, before: datetime) -> dict[str, list[float]]:
-        """Valid (ok) values of each KR in [start, before), oldest first: maintain KRs score from these."""
-        return {kr_id: [value for _, value in points] for kr_id, points in self.series(kr_ids, start, before).items()}
+    def held_counts(
+        self, thresholds: Mapping[str, tuple[float, bool]], start: datetime, before: datetime
+    ) -> dict[str, tuple[int, int]]:
+        """(held, valid) counts of each KR's ok values in [start, before): what a maintain KR scores from.
+
+        ``thresholds`` maps a KR id to (threshold, below); a value holds when it is >= the threshold, or <=
+        with ``below``. Counted by the database, so the cost does not grow with rows read into Python.
+        """
+        counts = {kr_id: (0, 0) for kr_id in thresholds}
+        items = list(thresholds.items())
+        for chunk in range(0, len(items), _VALUES_CHUNK):
+            limits = values(
+                column("kr_id", String), column("threshold", Float), column("below", Integer), name="limits"
+            ).data(
+                [(kr_id, threshold, int(below)) for kr_id, (threshold, below) in items[chunk : chunk + _VALUES_CHUNK]]
+            ).cte("limits")  # a CTE: SQLite has no column aliases on a VALUES subquery
+            value = MeasurementRow.value
+            held = case(
+                (and_(limits.c.below == 1, value <= limits.c.threshold), 1),
+                (and_(limits.c.below == 0, value >= limits.c.threshold), 1),
+                else_=0,
+            )
+            query = (
+                select(MeasurementRow.kr_id, func.sum(held), func.count())
+                .join(limits, limits.c.kr_id == MeasurementRow.kr_id)
+                .where(MeasurementRow.status == "ok", MeasurementRow.slot >= start, MeasurementRow.slot < before)
+                .group_by(MeasurementRow.kr_id)
+            )
+            with self.engine.connect() as conn:
+                for kr_id, held_count, total in conn.execute(query):
+                    counts[kr_id] = (int(held_count or 0), int(total))
+        return counts
 
     def previous_scores(self, kr_ids: Sequence[str], before: datetime) -> dict[str, float]:
         """Each KR's latest computed score before a slot (what a held quality gate keeps)."""
         if not kr_ids:
             return {}
+        known = KRScoreRow.computed_score.is_not(None)
         latest = (
-            select(KRScoreRow.kr_id, KRScoreRow.computed_score, KRScoreRow.slot)
-            .where(KRScoreRow.kr_id.in_(list(kr_ids)), KRScoreRow.slot < before, KRScoreRow.computed_score.is_not(None))
-            .order_by(KRScoreRow.slot)
+            select(KRScoreRow.kr_id, func.max(KRScoreRow.slot).label("slot"))
+            .where(KRScoreRow.kr_id.in_(list(kr_ids)), KRScoreRow.slot < before, known)
+            .group_by(KRScoreRow.kr_id)
+            .subquery()
         )
-        with Session(self.engine) as session:
-            return {kr_id: score for kr_id, score, _ in session.execute(latest)}
+        query = (
+            select(KRScoreRow.kr_id, KRScoreRow.computed_score)
+            .join(latest, and_(KRScoreRow.kr_id == latest.c.kr_id, KRScoreRow.slot == latest.c.slot))
+            .where(known)
+            .order_by(KRScoreRow.id)
+        )
+        with self.engine.connect() as conn:
+            return {kr_id: score for kr_id, score in conn.execute(query)}
 
     def annotations(self, kr_ids: Sequence[str] | None = None, until: datetime | None = None) -> list[AnnotationRecord]:
         """Check-ins, overrides and abandons, oldest first."""
@@ -368,6 +442,16 @@ class Store:
                 AnnotationRecord(a.kr_id, a.kind, a.value, a.reason, a.author, a.created_at, a.effective_at)
                 for a in session.execute(query).scalars()
             ]
+
+
+def _thin(slots: Sequence[Any], start: datetime, before: datetime, max_points: int) -> dict[int, datetime]:
+    """Run id -> aware slot of the last run in each of ``max_points`` equal time buckets of [start, before)."""
+    width = (before - start) / max_points
+    naive_start = start.astimezone(UTC).replace(tzinfo=None)
+    last_in_bucket: dict[int, tuple[int, datetime]] = {}
+    for run_id, slot in slots:
+        last_in_bucket[min(max_points - 1, int((slot - naive_start) / width))] = (run_id, slot)
+    return {run_id: slot.replace(tzinfo=UTC) for run_id, slot in last_in_bucket.values()}
 
 
 def _slot_lock_key(deployment: str, slot: datetime) -> int:

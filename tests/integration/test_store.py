@@ -109,16 +109,33 @@ def test_status_is_the_latest_slot_and_history_is_ordered(store):
     assert dict(points[0].result.lineage) == {"source": "warehouse", "query_hash": "abc"}
 
 
-def test_cycle_values_and_previous_scores(store):
+def test_held_counts_and_previous_scores(store):
     store.write_run(run_record(SLOT - timedelta(days=60), [kr_result("a", 9.0, 0.9)]))  # before the window
-    store.write_run(run_record(SLOT, [kr_result("a", 1.0, 0.1)]))
+    store.write_run(run_record(SLOT, [kr_result("a", 1.0, 0.1), kr_result("b", 5.0, 1.0)]))
     store.write_run(run_record(SLOT + timedelta(hours=1), [kr_result("a", None, None, "error")]))
-    store.write_run(run_record(SLOT + timedelta(hours=2), [kr_result("a", 2.0, 0.2)]))
+    store.write_run(run_record(SLOT + timedelta(hours=2), [kr_result("a", 2.0, 0.2), kr_result("b", 7.0, 0.0)]))
     start = SLOT - timedelta(days=1)
-    assert store.cycle_values(["a", "zz"], start, SLOT + timedelta(hours=3)) == {"a": [1.0, 2.0], "zz": []}
-    assert store.cycle_values(["a"], start, SLOT + timedelta(hours=2)) == {"a": [1.0]}
+    # a holds at >= 1.5 (above); b holds at <= 5.0 (below, inclusive); zz has no rows.
+    limits = {"a": (1.5, False), "b": (5.0, True), "zz": (0.0, False)}
+    assert store.held_counts(limits, start, SLOT + timedelta(hours=3)) == {"a": (1, 2), "b": (1, 2), "zz": (0, 0)}
+    assert store.held_counts({"a": (0.5, False)}, start, SLOT + timedelta(hours=2)) == {"a": (1, 1)}
     assert store.previous_scores(["a"], SLOT + timedelta(hours=2)) == {"a": 0.1}
+    assert store.previous_scores(["a"], SLOT + timedelta(hours=3)) == {"a": 0.2}
     assert store.previous_scores(["a"], SLOT - timedelta(days=90)) == {}
+
+
+def test_score_series_is_thinned_to_the_last_run_of_each_span(store):
+    start = SLOT - timedelta(hours=1)
+    for minutes in range(0, 120, 10):  # 12 runs over two hours
+        store.write_run(run_record(start + timedelta(minutes=minutes), [kr_result("a", minutes, minutes / 100)]))
+    before = start + timedelta(hours=2)
+    full = store.score_series(["a", "zz"], start, before)
+    assert len(full["a"]) == 12 and full["zz"] == []
+    assert store.score_series(["a"], start, before, max_points=12) == {"a": full["a"]}
+    thinned = store.score_series(["a", "zz"], start, before, max_points=4)  # four 30-minute spans
+    assert [score for _, score in thinned["a"]] == [0.2, 0.5, 0.8, 1.1]
+    assert [slot for slot, _ in thinned["a"]] == [start + timedelta(minutes=m) for m in (20, 50, 80, 110)]
+    assert thinned["zz"] == []
 
 
 def test_annotations_keep_author_reason_and_order(store):
