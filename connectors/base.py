@@ -55,6 +55,10 @@ class Measurement:
             raise ValueError("a no_data/error measurement carries no value")
         object.__setattr__(self, "lineage", MappingProxyType(dict(self.lineage)))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable (a read-only lineage view is not), so worker processes can send measurements back."""
+        return (Measurement, (self.value, self.status, self.observed_at, self.detail, dict(self.lineage)))
+
     @classmethod
     def ok(cls, value: float, observed_at: datetime | None = None, **lineage: Any) -> Measurement:
         return cls(float(value), "ok", observed_at, "", lineage)

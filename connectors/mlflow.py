@@ -10,6 +10,11 @@ Two metric forms (exactly one per binding):
 Metadata only: the connector calls ``get_model_version_by_alias``, ``get_registered_model``,
 ``search_model_versions``, ``get_experiment_by_name``, ``search_runs`` and ``get_metric_history``; it never loads a model or downloads an artifact.
 
+Per run: a connector lives for one evaluation run (or one backfill), so each distinct lookup (an
+experiment by name, a run search, a model alias, the registered versions of a run, a metric history) is
+asked once and its answer reused by every KR of the run (``_Once``). Failures other than a "not
+there" answer are not kept: KRs waiting on the same lookup share its retried outcome, later KRs ask again.
+
 As of a time: the value is the last metric-history entry logged at or before ``at - offset`` and runs
 started after that time are not considered, so a backfill reads what was there then. Aliases have no
 history in MLflow: a past evaluation of the model form reads the run the alias points to *now*.
@@ -33,7 +38,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -51,6 +56,8 @@ __all__ = ["MlflowConnector", "MlflowFetchError", "MlflowMetric", "MlflowSource"
 T = TypeVar("T")
 BEST_CANDIDATES = 100
 """How many runs (ranked by MLflow on the metric) the ``best`` form compares as of the evaluation time."""
+KEPT_HISTORY_POINTS = 100_000
+"""Metric-history entries a connector keeps for its run (~1 KB each); longer histories are read per KR."""
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
 _TRANSIENT_CODES = {"TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED"}
 
@@ -123,6 +130,64 @@ class _NoData(Exception):
 
 class _Failed(Exception):
     """A failure whose message is already the whole detail (bad filter, missing store file)."""
+
+
+class _Once:
+    """Per-key answers shared by one connector's fetch threads: each key is computed once per run.
+
+    The first caller of a key computes it while later callers wait for its outcome. A value (unless
+    ``keep`` declines it), or a ``_NoData`` answer (something is not there), is kept until ``clear``;
+    any other failure is handed to the callers waiting at the time and then dropped, so it is never
+    the answer for later KRs: they ask the source again, with their own retries.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[Hashable, _Entry] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], T], keep: Callable[[T], bool] | None = None) -> T:
+        with self._lock:
+            entry = self._entries.get(key)
+            leader = entry is None
+            if entry is None:
+                entry = self._entries[key] = _Entry()
+        if not leader:
+            entry.done.wait()
+            if entry.failure is not None:
+                raise entry.failure.with_traceback(None)  # a replay must not grow the shared traceback
+            return entry.value
+        try:
+            entry.value = value = compute()
+            if keep is not None and not keep(value):
+                self._forget(key, entry)
+            return value
+        except BaseException as exc:
+            entry.failure = exc
+            if not isinstance(exc, _NoData):
+                self._forget(key, entry)
+            raise
+        finally:
+            entry.done.set()
+
+    def _forget(self, key: Hashable, entry: _Entry) -> None:
+        with self._lock:
+            if self._entries.get(key) is entry:
+                del self._entries[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class _Entry:
+    """One key's outcome; ``done`` is set once ``value`` or ``failure`` is."""
+
+    __slots__ = ("done", "failure", "value")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.failure: BaseException | None = None
+        self.value: Any = None
 
 
 _token: contextvars.ContextVar[str | None] = contextvars.ContextVar("okrflow_mlflow_token", default=None)
@@ -212,6 +277,8 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
         super().__init__(name, config, context)
         self._client = client
         self._lock = threading.Lock()
+        self._once = _Once()
+        self._kept_points = 0
 
     @classmethod
     def bind(cls, raw: dict[str, Any], kr: KeyResult) -> MlflowMetric:
@@ -229,7 +296,8 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
             run_id, found = self._resolve(metric, as_of)
             history = self._history(run_id, metric.name)
             lineage = {**base, **found}
-            before = [m for m in history if m.timestamp <= _ms(as_of)]
+            cutoff = _ms(as_of)
+            before = [m for m in history if m.timestamp <= cutoff]
             if not before:
                 return Measurement.no_data(self._missing_metric(run_id, metric.name, history, as_of), **lineage)
             last = max(before, key=lambda m: (m.timestamp, m.step))
@@ -324,6 +392,8 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
     def close(self) -> None:
         with self._lock:
             self._client = None
+            self._kept_points = 0
+        self._once.clear()
 
     # -- client and calls -------------------------------------------------------------------------
 
@@ -373,7 +443,21 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
             raise
 
     def _history(self, run_id: str, name: str) -> list[Any]:
-        return self._call(lambda c: c.get_metric_history(run_id, name))
+        """A run's metric history, read once per run (callers only read the shared list)."""
+        return self._once.get(
+            ("history", run_id, name), lambda: self._call(lambda c: c.get_metric_history(run_id, name)), self._room_for
+        )
+
+    def _room_for(self, history: list[Any]) -> bool:
+        """Whether a history fits in this run's ``KEPT_HISTORY_POINTS`` (a run logging every step can be long)."""
+        with self._lock:
+            if self._kept_points + len(history) > KEPT_HISTORY_POINTS:
+                return False
+            self._kept_points += len(history)
+            return True
+
+    def _registered_model(self, model: str) -> Any:
+        return self._once.get(("model", model), lambda: self._call(lambda c: c.get_registered_model(model)))
 
     # -- resolving a binding to a run -------------------------------------------------------------
 
@@ -385,6 +469,10 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
         return self._resolve_experiment(metric, metric.experiment, as_of)
 
     def _resolve_alias(self, model: str, alias: str) -> tuple[str, dict[str, Any]]:
+        run_id, lineage = self._once.get(("alias", model, alias), lambda: self._read_alias(model, alias))
+        return run_id, {**lineage, "aliases": list(lineage["aliases"])}
+
+    def _read_alias(self, model: str, alias: str) -> tuple[str, dict[str, Any]]:
         version = self._call(
             lambda c: c.get_model_version_by_alias(model, alias), missing=lambda: self._missing_alias(model, alias)
         )
@@ -404,7 +492,7 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
 
     def _missing_alias(self, model: str, alias: str) -> str:
         try:
-            registered = self._call(lambda c: c.get_registered_model(model))
+            registered = self._registered_model(model)
         except Exception as exc:
             if _error_code(exc) in _NOT_FOUND:
                 return f"registered model {model!r} not found"
@@ -413,7 +501,7 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
         return f"model {model!r} has no version with alias {alias!r} (its aliases: {held})"
 
     def _resolve_experiment(self, metric: MlflowMetric, name: str, as_of: datetime) -> tuple[str, dict[str, Any]]:
-        experiment = self._call(lambda c: c.get_experiment_by_name(name))
+        experiment = self._once.get(("experiment", name), lambda: self._call(lambda c: c.get_experiment_by_name(name)))
         if experiment is None:
             raise _NoData(f"experiment {name!r} not found")
         if experiment.lifecycle_stage == "deleted":
@@ -425,10 +513,15 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
         order = ["attributes.start_time DESC"] if metric.run == "latest" else [f"metrics.`{metric.name}` {desc}"]
         limit = 1 if metric.run == "latest" else BEST_CANDIDATES
         try:
-            runs = self._call(
-                lambda c: list(
-                    c.search_runs([experiment.experiment_id], filter_string=where, order_by=order, max_results=limit)
-                )
+            runs = self._once.get(
+                ("runs", experiment.experiment_id, where, order[0], limit),
+                lambda: self._call(
+                    lambda c: list(
+                        c.search_runs(
+                            [experiment.experiment_id], filter_string=where, order_by=order, max_results=limit
+                        )
+                    )
+                ),
             )
         except Exception as exc:
             if metric.filter and _error_code(exc) == "INVALID_PARAMETER_VALUE":
@@ -446,7 +539,9 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
                 raise _NoData(
                     f"no run in experiment {name!r}{matching} has metric {metric.name!r} as of {as_of.isoformat()}"
                 )
-        return run.info.run_id, {"experiment": name, "run_id": run.info.run_id, **self._registered(run.info.run_id)}
+        registered = self._once.get(("registered", run.info.run_id), lambda: self._registered(run.info.run_id))
+        lineage = {"experiment": name, "run_id": run.info.run_id, **registered, "aliases": list(registered["aliases"])}
+        return run.info.run_id, lineage
 
     def _best(self, runs: list[Any], metric: MlflowMetric, as_of: datetime) -> Any | None:
         """The best run by its value as of ``as_of``; runs that ended by then are ranked by their final value."""
@@ -475,7 +570,7 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
         best: tuple[bool, int, str | None, list[str]] = (False, -1, None, [])
         for v in self._call(lambda c: list(c.search_model_versions(f"run_id = '{run_id}'"))):
             if v.name not in aliases_of:  # search results do not carry aliases on every store
-                aliases_of[v.name] = self._call(lambda c, m=v.name: c.get_registered_model(m)).aliases or {}
+                aliases_of[v.name] = self._registered_model(v.name).aliases or {}
             aliases = sorted(a for a, n in aliases_of[v.name].items() if str(n) == str(v.version))
             best = max(
                 best, (any(a in self.config.production_aliases for a in aliases), int(v.version), v.name, aliases)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import pickle
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -125,11 +126,11 @@ def fetch_source(
 
 
 def check_gates(config: Config, connectors: Mapping[str, Connector[Any, Any]], at: datetime) -> dict[str, GateOutcome]:
-    """Run the quality-gate suites that KRs name; KR id -> outcome. A suite runs once per connector."""
+    """Run the quality-gate suites that KRs name on these connectors; KR id -> outcome. A suite runs once."""
     outcomes: dict[str, GateOutcome] = {}
     for _, kr in config.key_results():
         gate = kr.quality_gate
-        if gate is None:
+        if gate is None or gate.source not in connectors:
             continue
         connector = connectors.get(gate.source)
         if not isinstance(connector, QualityGateProvider):
@@ -182,10 +183,16 @@ def fetch_all(
     max_workers: int = 8,
     map_sources: Callable[[Sequence[SourceJob]], list[dict[str, Measurement]]] = map_in_threads,
 ) -> tuple[dict[str, Measurement], dict[str, GateOutcome]]:
-    """Fetch every KR (sources concurrently) and run quality gates. Prefect passes its own ``map_sources``."""
+    """Fetch every KR (sources concurrently) and run quality gates. Prefect passes its own ``map_sources``.
+
+    With ``fetch: {processes: N}`` (and the built-in registry and mapping) sources go to worker processes.
+    """
     groups = sources_in_use(config)
     gate_sources = {kr.quality_gate.source for _, kr in config.key_results() if kr.quality_gate}
-    connectors = open_connectors(config, sorted({*groups, *gate_sources} - {MANUAL}), registry)
+    names = sorted({*groups, *gate_sources} - {MANUAL})
+    if config.fetch.processes and registry is None and map_sources is map_in_threads:
+        return _fetch_in_processes(config, at, annotations, groups, names)
+    connectors = open_connectors(config, names, registry)
     try:
         measurements: dict[str, Measurement] = {}
         if MANUAL in groups:
@@ -198,6 +205,37 @@ def fetch_all(
         return measurements, gates
     finally:
         close_connectors(connectors)
+
+
+def _fetch_in_processes(
+    config: Config,
+    at: datetime,
+    annotations: Sequence[AnnotationRecord],
+    groups: Mapping[str, list[KeyResult]],
+    names: Sequence[str],
+) -> tuple[dict[str, Measurement], dict[str, GateOutcome]]:
+    from flows.workers import FetchJob, fetch_in_workers
+
+    blob = pickle.dumps(config)
+    key = hashlib.sha256(blob).hexdigest()
+    gated: dict[str, list[str]] = {}
+    for _, kr in config.key_results():
+        if kr.quality_gate is not None:
+            gated.setdefault(kr.quality_gate.source, []).append(kr.id)
+    threads = config.fetch.threads_per_source
+    jobs = [
+        FetchJob(key, blob, name, tuple(kr.id for kr in groups.get(name, ())), at, threads, tuple(gated.get(name, ())))
+        for name in names
+        if name in config.sources
+    ]
+    measurements: dict[str, Measurement] = {}
+    if MANUAL in groups:
+        measurements.update(manual_measurements(groups[MANUAL], annotations, config.cycle_bounds()[0]))
+    gates: dict[str, GateOutcome] = {}
+    for fetched, gated in fetch_in_workers(jobs, config.fetch.processes):
+        measurements.update(fetched)
+        gates.update(gated)
+    return measurements, gates
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ __all__ = [
     "Defaults",
     "DriftRule",
     "EmailChannel",
+    "FetchSettings",
     "KeyResult",
     "MetricBinding",
     "Objective",
@@ -360,6 +361,23 @@ class Retention(Model):
     )
 
 
+class FetchSettings(Model):
+    """Where a run's fetches execute: threads of the run's process, or worker processes kept across runs."""
+
+    processes: int = Field(
+        0,
+        ge=0,
+        le=64,
+        strict=True,
+        description="0 fetches every source in threads of the run's process; N fetches each source in one of N "
+        "worker processes that stay up between runs (a source always goes to the same one), so client-side CPU "
+        "of MLflow, Great Expectations and many Prometheus queries runs on several cores",
+    )
+    threads_per_source: int = Field(
+        4, ge=1, le=64, strict=True, description="concurrent queries of one source inside a worker process"
+    )
+
+
 class Defaults(Model):
     drift: DriftRule = Field(default_factory=DriftRule)
     alerts: AlertDefaults = Field(default_factory=AlertDefaults)
@@ -384,6 +402,7 @@ class Config(Model):
     max_catchup_runs: int = Field(24, ge=1, le=10000, description="at most this many missed slots with catchup: all")
     defaults: Defaults = Field(default_factory=Defaults)
     retention: Retention = Field(default_factory=Retention, description="history kept by okrflow compact")
+    fetch: FetchSettings = Field(default_factory=FetchSettings, description="threads or worker processes")
     sources: dict[Id, SourceConfig] = Field(default_factory=dict)
     channels: dict[Id, Channel] = Field(default_factory=dict)
     owners: dict[str, Owner] = Field(default_factory=dict)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -396,6 +397,144 @@ def test_one_client_serves_concurrent_fetches(local):
         assert connector.client() is client
     assert [m.status for m in results] == ["ok"] * 8
     assert [m.value for m in results] == pytest.approx([0.88] * 8)
+
+
+# -- each lookup once per run ------------------------------------------------------------------------
+
+_COUNTED = (
+    "get_experiment_by_name",
+    "search_runs",
+    "get_model_version_by_alias",
+    "get_registered_model",
+    "search_model_versions",
+    "get_metric_history",
+)
+
+
+class CountingConnector(MlflowConnector):
+    """The real connector over a real ``MlflowClient`` whose lookups are recorded (a subclass, no mock)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.calls: list[tuple[str, str]] = []  # (method, its arguments); list.append is atomic across threads
+
+    def _create_client(self) -> Any:
+        client = super()._create_client()
+        calls = self.calls
+
+        class Counting(type(client)):  # type: ignore[misc]
+            pass
+
+        def counted(name: str) -> Any:
+            def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+                calls.append((name, repr((args, sorted(kwargs.items())))))
+                return getattr(super(Counting, self), name)(*args, **kwargs)
+
+            return call
+
+        for name in _COUNTED:
+            setattr(Counting, name, counted(name))
+        client.__class__ = Counting
+        return client
+
+    def per_method(self) -> Counter[str]:
+        return Counter(name for name, _ in self.calls)
+
+
+def counting(source: dict[str, Any], metrics: list[dict[str, Any]]) -> tuple[CountingConnector, list[MlflowMetric]]:
+    bindings = [build(source, metric)[1] for metric in metrics]
+    plain, _ = build(source, metrics[0])
+    return CountingConnector("tracking", plain.config, plain.context), bindings
+
+
+def test_each_lookup_is_asked_once_per_run(local, mlflow_store):
+    metrics = [
+        CHAMPION,
+        {**CHAMPION, "alias": "challenger"},
+        EXPERIMENT,
+        {**EXPERIMENT, "run": "best"},
+        {**EXPERIMENT, "filter": "params.algo = 'bert'"},
+    ]
+    alone = [fetch(local, metric) for metric in metrics]  # one connector per KR: nothing shared
+    connector, bindings = counting(local, metrics)
+    with connector, ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda b: connector.fetch(b, LATER), bindings * 6))
+    assert [m.status for m in alone] == ["ok"] * 5
+    assert together == alone * 6  # same values, details and lineage as when each KR read alone
+    assert together[0].lineage["aliases"] is not together[5].lineage["aliases"]  # no list shared across KRs
+    assert Counter(args for args in connector.calls).most_common(1)[0][1] == 1, connector.calls
+    assert connector.per_method() == Counter(
+        {
+            "get_model_version_by_alias": 2,  # champion, challenger
+            "get_experiment_by_name": 1,
+            "search_runs": 3,  # latest, best, latest matching the filter
+            "search_model_versions": 2,  # runs retrain and champion
+            "get_registered_model": 1,  # the champion run's model, for its aliases
+            "get_metric_history": 3,  # f1 of champion, challenger, retrain
+        }
+    )
+    with connector:  # the next run asks again: nothing outlives close()
+        assert connector.fetch(bindings[0], LATER) == alone[0]
+    assert connector.per_method()["get_model_version_by_alias"] == 3
+
+
+def test_a_missing_alias_or_experiment_is_looked_up_once_with_the_same_detail(local):
+    metrics = [{**CHAMPION, "alias": "production"}, {**EXPERIMENT, "experiment": "nope-exp"}]
+    connector, bindings = counting(local, metrics)
+    with connector:
+        got = [connector.fetch(binding, LATER) for binding in bindings * 3]
+    alias_detail = (
+        "model 'ticket-classifier' has no version with alias 'production' (its aliases: challenger, champion)"
+    )
+    assert [(m.status, m.detail) for m in got] == [
+        ("no_data", alias_detail),
+        ("no_data", "experiment 'nope-exp' not found"),
+    ] * 3
+    assert connector.per_method() == Counter(
+        {"get_model_version_by_alias": 1, "get_registered_model": 1, "get_experiment_by_name": 1}
+    )
+
+
+class _FlakyRegistry(http.server.BaseHTTPRequestHandler):
+    """Answers the first request 503 TEMPORARILY_UNAVAILABLE, every later one 404 RESOURCE_DOES_NOT_EXIST."""
+
+    paths: list[str] = []
+
+    def do_GET(self) -> None:
+        self.paths.append(self.path.split("?")[0])
+        if len(self.paths) == 1:
+            status, body = 503, b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "try again"}'
+        else:
+            status, body = 404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "not found"}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_transient_failure_is_not_the_answer_for_later_krs():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FlakyRegistry)
+    _FlakyRegistry.paths = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        connector, bindings = counting({"tracking_uri": url, "timeout_s": 2, "retries": 0}, [CHAMPION])
+        with connector:
+            first, second, third = (connector.fetch(bindings[0], LATER) for _ in range(3))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert first.status == "error" and first.detail.startswith(f"MLflow at {url} "), first.detail
+    # the next KR asks again and gets the store's real answer, which the third one reuses
+    assert (second.status, second.detail) == ("no_data", "registered model 'ticket-classifier' not found")
+    assert (third.status, third.detail) == (second.status, second.detail)
+    assert connector.per_method() == Counter({"get_model_version_by_alias": 2, "get_registered_model": 1})
+    assert len(_FlakyRegistry.paths) == 3
 
 
 # -- config validation ---------------------------------------------------------------------------------
