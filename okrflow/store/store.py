@@ -388,11 +388,11 @@ class Store:
         counts = {kr_id: (0, 0) for kr_id in thresholds}
         items = list(thresholds.items())
         for chunk in range(0, len(items), _VALUES_CHUNK):
-            limits = values(
-                column("kr_id", String), column("threshold", Float), column("below", Integer), name="limits"
-            ).data(
-                [(kr_id, threshold, int(below)) for kr_id, (threshold, below) in items[chunk : chunk + _VALUES_CHUNK]]
-            ).cte("limits")  # a CTE: SQLite has no column aliases on a VALUES subquery
+            rows = [
+                (kr_id, threshold, int(below)) for kr_id, (threshold, below) in items[chunk : chunk + _VALUES_CHUNK]
+            ]
+            columns = column("kr_id", String), column("threshold", Float), column("below", Integer)
+            limits = values(*columns, name="limits").data(rows).cte("limits")  # SQLite: no aliases on VALUES
             value = MeasurementRow.value
             held = case(
                 (and_(limits.c.below == 1, value <= limits.c.threshold), 1),
