@@ -1,4 +1,5 @@
-"""The scheduled evaluation as a Prefect 3 flow: the pipeline's steps, with one task per source.
+"""The scheduled evaluation as a Prefect 3 flow: the pipeline's steps, with one task per source
+(or, with ``fetch: {processes: N}``, the sources fetched in the pipeline's worker processes).
 
 The flow holds no scoring logic; it calls ``flows.pipeline`` exactly as ``okrflow run`` does, so both
 paths write identical rows. A scheduled run evaluates as of its scheduled slot time, not the wall clock.
@@ -17,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from connectors.base import Measurement
 from connectors.registry import default_registry
 from flows.catchup import catch_up
-from flows.pipeline import SourceJob, evaluate, fetch_source
+from flows.pipeline import SourceJob, evaluate, fetch_source, map_in_threads
 from okr_model.loader import load_config
 from okrflow.store import RunRecord, Store
 
@@ -55,8 +56,10 @@ def evaluate_flow(
     config = load_config(config_path, default_registry())
     slot = datetime.fromisoformat(at) if at else _scheduled_slot()
     url = store_url or os.environ.get("OKRFLOW_STORE_URL") or config.store
+    # With fetch: {processes: N} the sources are fetched in the pipeline's worker processes, not as tasks.
+    mapping = map_in_threads if config.fetch.processes else map_as_tasks
     with Store.open(url) as store:
-        record = evaluate(config, store, slot, deployment=deployment, map_sources=map_as_tasks)
+        record = evaluate(config, store, slot, deployment=deployment, map_sources=mapping)
         if at is None and config.catchup == "all":  # repair missed or errored slots once sources answer again
             repaired = catch_up(
                 config,
@@ -64,7 +67,7 @@ def evaluate_flow(
                 record.slot,
                 deployment=deployment,
                 current_errors=record.error_count,
-                map_sources=map_as_tasks,
+                map_sources=mapping,
             )
             if repaired:
                 logger.info(

@@ -72,3 +72,25 @@ def test_direct_run_writes_the_same_rows_as_the_flow(tmp_path, sqlite_warehouse,
     from_flow, from_cli = status_json(flow_config), status_json(cli_config)
     assert from_flow["key_results"] == from_cli["key_results"]
     assert from_flow["objectives"] == from_cli["objectives"]
+
+
+def test_flow_with_worker_processes_writes_the_same_rows_as_threads(tmp_path, sqlite_warehouse, prefect_harness):
+    from flows import workers
+    from flows.evaluate import evaluate_flow
+
+    (tmp_path / "flow").mkdir()
+    flow_config = write_config(tmp_path / "flow", sqlite_warehouse, f"sqlite:///{tmp_path / 'flow.db'}")
+    flow_config.write_text(flow_config.read_text() + "fetch: {processes: 2}\n")
+    workers.shutdown_workers()
+    try:
+        evaluate_flow(str(flow_config), AT)
+        assert workers._executors, "the flow fetched in worker processes"
+    finally:
+        workers.shutdown_workers()
+    (tmp_path / "cli").mkdir()
+    cli_config = write_config(tmp_path / "cli", sqlite_warehouse, f"sqlite:///{tmp_path / 'cli.db'}")
+    assert cli(cli_config, "run", "--at", AT).exit_code == 0
+    from_flow, from_cli = status_json(flow_config), status_json(cli_config)
+    check_scores(from_flow)
+    assert from_flow["key_results"] == from_cli["key_results"]
+    assert from_flow["objectives"] == from_cli["objectives"]
