@@ -163,10 +163,12 @@ def judge(
     results = _Results.of(record)
     judged: dict[str, tuple[Condition, SavedState, Transition | None]] = {}
     for condition in conditions(config, record, drift):
-        key = fingerprint(record.deployment, condition.kind, condition.subject)
-        previous = states.get(key) or SavedState(AlertState(key), record.deployment, condition.kind, condition.subject)
         if condition.holds is None:
             continue
+        key = fingerprint(record.deployment, condition.kind, condition.subject)
+        if not condition.holds and key not in states:
+            continue  # quiet and staying quiet: no state, no row, no message (most KRs of most runs)
+        previous = states.get(key) or SavedState(AlertState(key), record.deployment, condition.kind, condition.subject)
         for_runs = 1 if condition.kind in ("drift", "source_error") else rules.for_runs  # drift fires at once
         state, transition = step(previous.state, condition.holds, record.slot, for_runs, rules.repeat_interval)
         seen = _seen(results, condition) if transition else previous.last_seen
