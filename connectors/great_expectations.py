@@ -4,6 +4,8 @@ A suite validates one dataframe: a table or query of a ``sql`` source of the sam
 read-only through that source's engine, so its timeout and read-only session apply) or a CSV/Parquet
 file. Each suite runs at most once per connector instance, i.e. once per run, however many KRs and
 gates read it; results are cached under a lock because the pipeline fetches from several threads.
+What GX needs to validate a suite (data source, asset, batch definition, suite, validation definition)
+is built once per process and suite definition, then reused by later runs with each run's dataframe.
 
 great_expectations takes seconds to import, so it is imported only when a suite runs; config-time
 checks (``okrflow validate``) use the generated catalog in ``connectors.gx_catalog`` instead.
@@ -181,7 +183,6 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
         self._lock = threading.Lock()
         self._runs: dict[tuple[str, datetime | None], SuiteRun] = {}
         self._sql: dict[str, Any] = {}
-        self._gx_context: Any = None
         self.runs_executed = 0
         """Suites actually validated by this instance (cached results are not counted)."""
 
@@ -242,7 +243,6 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
     def close(self) -> None:
         with self._lock:
             sql, self._sql = self._sql, {}
-            self._gx_context = None
         for connector in sql.values():
             connector.close()
 
@@ -346,30 +346,11 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
 
     def _validate(self, name: str, suite: Suite, frame: Any, label: str) -> SuiteRun:
         with _GX_LOCK:
-            import great_expectations as gx
-            from great_expectations.expectations.registry import get_expectation_impl
-
-            context = self._context()
-            unique = f"{self.name}.{name}.{self.runs_executed}"
-            batch = (
-                context.data_sources.add_pandas(name=unique)
-                .add_dataframe_asset(name=name)
-                .add_batch_definition_whole_dataframe(name="whole")
-            )
-            expectations = []
-            for index, (expectation, kwargs) in enumerate(suite.items()):
-                try:
-                    expectations.append(get_expectation_impl(expectation)(**kwargs))
-                except Exception as exc:
-                    raise ValueError(f"expectation {index} ({expectation}) is invalid: {_pydantic(exc)}") from exc
-            gx_suite = context.suites.add(gx.ExpectationSuite(name=unique, expectations=expectations))
-            ids = [e.id for e in gx_suite.expectations]
-            result = gx.ValidationDefinition(name=unique, data=batch, suite=gx_suite).run(
-                batch_parameters={"dataframe": frame}, result_format="BASIC"
-            )
+            prepared = self._prepared(name, suite)
+            result = prepared.validation.run(batch_parameters={"dataframe": frame}, result_format="BASIC")
         by_id = {r.expectation_config.id: r for r in result.results}
         outcomes = []
-        for (expectation, kwargs), eid in zip(suite.items(), ids, strict=True):
+        for (expectation, kwargs), eid in zip(suite.items(), prepared.ids, strict=True):
             r = by_id[eid]
             figures = {
                 k: _plain(r.result[k]) for k in ("unexpected_percent", "observed_value") if k in (r.result or {})
@@ -380,23 +361,69 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
         percent = result.statistics.get("success_percent")
         return SuiteRun(label, None, len(frame), _plain(percent), tuple(outcomes))
 
-    def _context(self) -> Any:
-        """One ephemeral (in-memory) context per instance, analytics and progress bars off."""
-        if self._gx_context is None:
-            import great_expectations as gx
-            from great_expectations.data_context.types.base import (
-                DataContextConfig,
-                InMemoryStoreBackendDefaults,
-                ProgressBarsConfig,
-            )
+    def _prepared(self, name: str, suite: Suite) -> _Prepared:
+        """The suite's validation definition, built once per process (under ``_GX_LOCK``) and reused by later
+        runs: registering a data source, asset, batch definition and suite costs GX more than validating."""
+        import great_expectations as gx
+        from great_expectations.expectations.registry import get_expectation_impl
 
-            project = DataContextConfig(
-                store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-                analytics_enabled=False,
-                progress_bars=ProgressBarsConfig(globally=False),
-            )
-            self._gx_context = gx.get_context(project_config=project, mode="ephemeral")
-        return self._gx_context
+        blob = json.dumps([self.name, name, suite.model_dump(mode="json")], sort_keys=True, default=str)
+        key = hashlib.sha256(blob.encode()).hexdigest()[:24]
+        prepared = _PREPARED.get(key)
+        if prepared is not None:
+            return prepared
+        if len(_PREPARED) >= _PREPARED_MAX:  # many edited suites in one long-lived process: start afresh
+            _PREPARED.clear()
+            _CONTEXT.clear()
+        expectations = []
+        for index, (expectation, kwargs) in enumerate(suite.items()):
+            try:
+                expectations.append(get_expectation_impl(expectation)(**kwargs))
+            except Exception as exc:
+                raise ValueError(f"expectation {index} ({expectation}) is invalid: {_pydantic(exc)}") from exc
+        context = _shared_context()
+        unique = f"{self.name}.{name}.{key}"
+        batch = (
+            context.data_sources.add_pandas(name=unique)
+            .add_dataframe_asset(name=name)
+            .add_batch_definition_whole_dataframe(name="whole")
+        )
+        gx_suite = context.suites.add(gx.ExpectationSuite(name=unique, expectations=expectations))
+        validation = gx.ValidationDefinition(name=unique, data=batch, suite=gx_suite)
+        prepared = _PREPARED[key] = _Prepared(validation, [e.id for e in gx_suite.expectations])
+        return prepared
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    validation: Any
+    ids: list[str]
+    """The suite's expectation ids, in the config's order (results are matched by id)."""
+
+
+_PREPARED: dict[str, _Prepared] = {}
+"""Validation definitions by (source, suite, definition) hash, shared by the process's runs (under ``_GX_LOCK``)."""
+_PREPARED_MAX = 256
+_CONTEXT: list[Any] = []
+
+
+def _shared_context() -> Any:
+    """One ephemeral (in-memory) GX context per process, analytics and progress bars off (under ``_GX_LOCK``)."""
+    if not _CONTEXT:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
+
+        project = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False),
+        )
+        _CONTEXT.append(gx.get_context(project_config=project, mode="ephemeral"))
+    return _CONTEXT[0]
 
 
 def _binds(query: str) -> set[str]:
