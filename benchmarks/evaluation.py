@@ -84,16 +84,16 @@ def worker(
             finally:
                 waits.append(time.perf_counter() - begun)
 
-        in_workers = workers.fetch_in_workers
+        collect = workers.collect
 
-        def timed_workers(jobs, count):  # the same wait, when sources are fetched in worker processes
+        def timed_collect(submitted):  # with worker processes: the time the run waits for them (after its reads)
             begun = time.perf_counter()
             try:
-                return in_workers(jobs, count)
+                return collect(submitted)
             finally:
                 waits.append(time.perf_counter() - begun)
 
-        workers.fetch_in_workers = timed_workers  # type: ignore[assignment]
+        workers.collect = timed_collect  # type: ignore[assignment]
         mapping = {} if processes else {"map_sources": timed_sources}
         record = evaluate(config, store, **mapping)  # warm-up: imports, clients, first queries
         waits.clear()
@@ -102,7 +102,7 @@ def worker(
             begun = time.perf_counter()
             record = evaluate(config, store, **mapping)
             totals.append(time.perf_counter() - begun)
-        workers.fetch_in_workers = in_workers  # type: ignore[assignment]
+        workers.collect = collect  # type: ignore[assignment]
         statuses = Counter(f"{r.lineage.get('source', '?')}:{r.measurement}" for r in record.key_results)
         if profile:  # one more evaluation under pyinstrument (main thread: okrflow's own steps and the waits)
             from pyinstrument import Profiler

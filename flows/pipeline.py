@@ -35,6 +35,7 @@ __all__ = [
     "normalize_slot",
     "open_connectors",
     "score_run",
+    "start_fetch",
 ]
 
 log = logging.getLogger("okrflow.pipeline")
@@ -175,6 +176,9 @@ def map_in_threads(jobs: Sequence[SourceJob]) -> list[dict[str, Measurement]]:
         return list(pool.map(lambda job: fetch_source(*job), jobs))
 
 
+Fetched = tuple[dict[str, Measurement], dict[str, GateOutcome]]
+
+
 def fetch_all(
     config: Config,
     at: datetime,
@@ -182,39 +186,58 @@ def fetch_all(
     registry: Registry | None = None,
     max_workers: int = 8,
     map_sources: Callable[[Sequence[SourceJob]], list[dict[str, Measurement]]] = map_in_threads,
-) -> tuple[dict[str, Measurement], dict[str, GateOutcome]]:
+) -> Fetched:
     """Fetch every KR (sources concurrently) and run quality gates. Prefect passes its own ``map_sources``.
 
     With ``fetch: {processes: N}`` (and the built-in registry and mapping) sources go to worker processes.
+    """
+    return start_fetch(config, at, registry, max_workers, map_sources)(annotations)
+
+
+def start_fetch(
+    config: Config,
+    at: datetime,
+    registry: Registry | None = None,
+    max_workers: int = 8,
+    map_sources: Callable[[Sequence[SourceJob]], list[dict[str, Measurement]]] = map_in_threads,
+) -> Callable[[Sequence[AnnotationRecord]], Fetched]:
+    """Start fetching; the returned call (given the check-ins that manual KRs read) waits for the result.
+
+    Worker processes start at once, so the run reads its history while they fetch; threads start on the call.
     """
     groups = sources_in_use(config)
     gate_sources = {kr.quality_gate.source for _, kr in config.key_results() if kr.quality_gate}
     names = sorted({*groups, *gate_sources} - {MANUAL})
     if config.fetch.processes and registry is None and map_sources is map_in_threads:
-        return _fetch_in_processes(config, at, annotations, groups, names)
-    connectors = open_connectors(config, names, registry)
-    try:
-        measurements: dict[str, Measurement] = {}
-        if MANUAL in groups:
-            measurements.update(manual_measurements(groups[MANUAL], annotations, config.cycle_bounds()[0]))
-        per_source = max(1, max_workers // max(1, len(connectors)))
-        jobs = [(connectors[name], krs, at, per_source) for name, krs in groups.items() if name != MANUAL]
-        for result in map_sources(jobs):
-            measurements.update(result)
-        gates = check_gates(config, connectors, at)
-        return measurements, gates
-    finally:
-        close_connectors(connectors)
+        return _start_in_processes(config, at, groups, names)
+
+    def fetch_in_threads(annotations: Sequence[AnnotationRecord]) -> Fetched:
+        connectors = open_connectors(config, names, registry)
+        try:
+            measurements = _manual(config, groups, annotations)
+            per_source = max(1, max_workers // max(1, len(connectors)))
+            jobs = [(connectors[name], krs, at, per_source) for name, krs in groups.items() if name != MANUAL]
+            for result in map_sources(jobs):
+                measurements.update(result)
+            return measurements, check_gates(config, connectors, at)
+        finally:
+            close_connectors(connectors)
+
+    return fetch_in_threads
 
 
-def _fetch_in_processes(
-    config: Config,
-    at: datetime,
-    annotations: Sequence[AnnotationRecord],
-    groups: Mapping[str, list[KeyResult]],
-    names: Sequence[str],
-) -> tuple[dict[str, Measurement], dict[str, GateOutcome]]:
-    from flows.workers import FetchJob, fetch_in_workers
+def _manual(
+    config: Config, groups: Mapping[str, list[KeyResult]], annotations: Sequence[AnnotationRecord]
+) -> dict[str, Measurement]:
+    if MANUAL not in groups:
+        return {}
+    return manual_measurements(groups[MANUAL], annotations, config.cycle_bounds()[0])
+
+
+def _start_in_processes(
+    config: Config, at: datetime, groups: Mapping[str, list[KeyResult]], names: Sequence[str]
+) -> Callable[[Sequence[AnnotationRecord]], Fetched]:
+    from flows import workers
 
     blob = pickle.dumps(config)
     key = hashlib.sha256(blob).hexdigest()
@@ -224,18 +247,23 @@ def _fetch_in_processes(
             gated.setdefault(kr.quality_gate.source, []).append(kr.id)
     threads = config.fetch.threads_per_source
     jobs = [
-        FetchJob(key, blob, name, tuple(kr.id for kr in groups.get(name, ())), at, threads, tuple(gated.get(name, ())))
+        workers.FetchJob(
+            key, blob, name, tuple(kr.id for kr in groups.get(name, ())), at, threads, tuple(gated.get(name, ()))
+        )
         for name in names
         if name in config.sources
     ]
-    measurements: dict[str, Measurement] = {}
-    if MANUAL in groups:
-        measurements.update(manual_measurements(groups[MANUAL], annotations, config.cycle_bounds()[0]))
-    gates: dict[str, GateOutcome] = {}
-    for fetched, gated in fetch_in_workers(jobs, config.fetch.processes):
-        measurements.update(fetched)
-        gates.update(gated)
-    return measurements, gates
+    submitted = workers.submit_jobs(jobs, config.fetch.processes)
+
+    def wait(annotations: Sequence[AnnotationRecord]) -> Fetched:
+        measurements = _manual(config, groups, annotations)
+        gates: dict[str, GateOutcome] = {}
+        for fetched, gate_outcomes in workers.collect(submitted):
+            measurements.update(fetched)
+            gates.update(gate_outcomes)
+        return measurements, gates
+
+    return wait
 
 
 @dataclass(frozen=True)
@@ -410,8 +438,9 @@ def evaluate(
     """Evaluate every KR as of one slot and write the run (not with ``dry_run`` or without a store)."""
     slot = normalize_slot(at)
     started = datetime.now(UTC)
+    finish_fetch = start_fetch(config, slot, registry, map_sources=map_sources)
     inputs = load_scoring_inputs(store, config, slot) if store is not None else ScoringInputs()
-    measurements, gates = fetch_all(config, slot, inputs.annotations, registry, map_sources=map_sources)
+    measurements, gates = finish_fetch(inputs.annotations)
     key_results, objectives = score_run(config, slot, measurements, gates, inputs)
     status, detail = run_status(key_results)
     record = RunRecord(

@@ -25,7 +25,7 @@ from datetime import datetime
 
 from connectors.base import GateOutcome, Measurement
 
-__all__ = ["FetchJob", "fetch_in_workers", "run_job", "shutdown_workers"]
+__all__ = ["FetchJob", "collect", "fetch_in_workers", "run_job", "shutdown_workers", "submit_jobs"]
 
 log = logging.getLogger("okrflow.workers")
 
@@ -93,10 +93,13 @@ def _discard(slot: int, executor: ProcessPoolExecutor) -> None:
     executor.shutdown(wait=False, cancel_futures=True)
 
 
-def fetch_in_workers(jobs: Sequence[FetchJob], processes: int) -> list[Outcome]:
-    """Run the jobs in the worker processes (source i of the sorted names goes to process i mod N)."""
+Submitted = tuple[FetchJob, int, ProcessPoolExecutor, "Future[Outcome] | None", "BaseException | None"]
+
+
+def submit_jobs(jobs: Sequence[FetchJob], processes: int) -> list[Submitted]:
+    """Hand the jobs to the worker processes (source i of the sorted names goes to process i mod N)."""
     order = sorted({job.source for job in jobs})
-    submitted: list[tuple[FetchJob, int, ProcessPoolExecutor, Future[Outcome] | None, BaseException | None]] = []
+    submitted: list[Submitted] = []
     for job in jobs:
         slot = order.index(job.source) % processes
         executor = _executor(slot)
@@ -104,6 +107,11 @@ def fetch_in_workers(jobs: Sequence[FetchJob], processes: int) -> list[Outcome]:
             submitted.append((job, slot, executor, executor.submit(run_job, job), None))
         except Exception as exc:  # a broken pool refuses new work
             submitted.append((job, slot, executor, None, exc))
+    return submitted
+
+
+def collect(submitted: Sequence[Submitted]) -> list[Outcome]:
+    """Wait for submitted jobs; a job whose worker failed errors its KRs and gates (for this run only)."""
     outcomes: list[Outcome] = []
     for job, slot, executor, future, error in submitted:
         try:
@@ -117,6 +125,11 @@ def fetch_in_workers(jobs: Sequence[FetchJob], processes: int) -> list[Outcome]:
             gates = {kr_id: GateOutcome("error", detail) for kr_id in job.gated_kr_ids}
             outcomes.append(({kr_id: Measurement.error(detail) for kr_id in job.kr_ids}, gates))
     return outcomes
+
+
+def fetch_in_workers(jobs: Sequence[FetchJob], processes: int) -> list[Outcome]:
+    """Run the jobs in the worker processes and wait for all of them."""
+    return collect(submit_jobs(jobs, processes))
 
 
 def shutdown_workers() -> None:
