@@ -184,21 +184,19 @@ def fetch_all(
     at: datetime,
     annotations: Sequence[AnnotationRecord] = (),
     registry: Registry | None = None,
-    max_workers: int = 8,
     map_sources: Callable[[Sequence[SourceJob]], list[dict[str, Measurement]]] = map_in_threads,
 ) -> Fetched:
     """Fetch every KR (sources concurrently) and run quality gates. Prefect passes its own ``map_sources``.
 
     With ``fetch: {processes: N}`` (and the built-in registry and mapping) sources go to worker processes.
     """
-    return start_fetch(config, at, registry, max_workers, map_sources)(annotations)
+    return start_fetch(config, at, registry, map_sources)(annotations)
 
 
 def start_fetch(
     config: Config,
     at: datetime,
     registry: Registry | None = None,
-    max_workers: int = 8,
     map_sources: Callable[[Sequence[SourceJob]], list[dict[str, Measurement]]] = map_in_threads,
 ) -> Callable[[Sequence[AnnotationRecord]], Fetched]:
     """Start fetching; the returned call (given the check-ins that manual KRs read) waits for the result.
@@ -215,7 +213,7 @@ def start_fetch(
         connectors = open_connectors(config, names, registry)
         try:
             measurements = _manual(config, groups, annotations)
-            per_source = max(1, max_workers // max(1, len(connectors)))
+            per_source = config.fetch.threads_per_source
             jobs = [(connectors[name], krs, at, per_source) for name, krs in groups.items() if name != MANUAL]
             for result in map_sources(jobs):
                 measurements.update(result)

@@ -374,7 +374,7 @@ class FetchSettings(Model):
         "of MLflow, Great Expectations and many Prometheus queries runs on several cores",
     )
     threads_per_source: int = Field(
-        4, ge=1, le=64, strict=True, description="concurrent queries of one source inside a worker process"
+        4, ge=1, le=64, strict=True, description="concurrent queries of one source (remote sources: more overlap)"
     )
 
 
