@@ -162,19 +162,9 @@ class Raw:
 
 
 def _gx_context() -> Any:
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
+    from connectors.great_expectations import ephemeral_context  # the same settings okrflow validates with
 
-    project = DataContextConfig(
-        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-        analytics_enabled=False,
-        progress_bars=ProgressBarsConfig(globally=False),
-    )
-    return gx.get_context(project_config=project, mode="ephemeral")
+    return ephemeral_context()
 
 
 def main(argv: list[str] | None = None) -> None:

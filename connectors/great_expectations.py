@@ -32,7 +32,7 @@ from okr_model.config import Config, MetricBinding, SourceConfig
 from okr_model.errors import ConfigIssue
 from okr_model.types import Id
 
-__all__ = ["DataRef", "GreatExpectationsConnector", "GxMetric", "GxSource", "Suite"]
+__all__ = ["DataRef", "GreatExpectationsConnector", "GxMetric", "GxSource", "Suite", "ephemeral_context"]
 
 log = logging.getLogger(__name__)
 
@@ -408,22 +408,27 @@ _CONTEXT: list[Any] = []
 
 
 def _shared_context() -> Any:
-    """One ephemeral (in-memory) GX context per process, analytics and progress bars off (under ``_GX_LOCK``)."""
+    """One ephemeral GX context per process (under ``_GX_LOCK``)."""
     if not _CONTEXT:
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import (
-            DataContextConfig,
-            InMemoryStoreBackendDefaults,
-            ProgressBarsConfig,
-        )
-
-        project = DataContextConfig(
-            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-            analytics_enabled=False,
-            progress_bars=ProgressBarsConfig(globally=False),
-        )
-        _CONTEXT.append(gx.get_context(project_config=project, mode="ephemeral"))
+        _CONTEXT.append(ephemeral_context())
     return _CONTEXT[0]
+
+
+def ephemeral_context() -> Any:
+    """A new in-memory GX context with analytics and progress bars off."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    project = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    return gx.get_context(project_config=project, mode="ephemeral")
 
 
 def _binds(query: str) -> set[str]:

@@ -332,15 +332,11 @@ def test_hanging_server_is_an_error_after_timeout_and_retries(hanging_http_serve
     assert timeout_s * (retries + 1) - 0.2 <= elapsed < timeout_s * (retries + 1) + 2.5, elapsed
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    """Answers every request 404 RESOURCE_DOES_NOT_EXIST and records its Authorization header."""
+class _JsonAnswers(http.server.BaseHTTPRequestHandler):
+    """A quiet handler that answers with a JSON body."""
 
-    seen: list[str | None] = []
-
-    def do_GET(self) -> None:
-        self.seen.append(self.headers.get("Authorization"))
-        body = b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Registered Model not found"}'
-        self.send_response(404)
+    def answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -348,6 +344,16 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
+
+
+class _Recorder(_JsonAnswers):
+    """Answers every request 404 RESOURCE_DOES_NOT_EXIST and records its Authorization header."""
+
+    seen: list[str | None] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.headers.get("Authorization"))
+        self.answer(404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Registered Model not found"}')
 
 
 @pytest.fixture
@@ -495,7 +501,7 @@ def test_a_missing_alias_or_experiment_is_looked_up_once_with_the_same_detail(lo
     )
 
 
-class _FlakyRegistry(http.server.BaseHTTPRequestHandler):
+class _FlakyRegistry(_JsonAnswers):
     """Answers the first request 503 TEMPORARILY_UNAVAILABLE, every later one 404 RESOURCE_DOES_NOT_EXIST."""
 
     paths: list[str] = []
@@ -503,17 +509,9 @@ class _FlakyRegistry(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.paths.append(self.path.split("?")[0])
         if len(self.paths) == 1:
-            status, body = 503, b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "try again"}'
+            self.answer(503, b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "try again"}')
         else:
-            status, body = 404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "not found"}'
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+            self.answer(404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "not found"}')
 
 
 def test_a_transient_failure_is_not_the_answer_for_later_krs():

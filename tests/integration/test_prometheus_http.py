@@ -24,43 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from connectors.base import ConnectorContext
-from connectors.prometheus import POOL_SIZE, PrometheusConnector, PrometheusMetric
-from connectors.registry import Registry
-from okr_model.loader import parse_config
+from connectors.prometheus import POOL_SIZE
 from tests.fixtures.receivers import _self_signed
-
-
-def build(source: dict[str, Any]) -> PrometheusConnector:
-    """A connector for ``source`` (as ``prom``), built from config text as the pipeline builds it."""
-    text = yaml.safe_dump(
-        {
-            "cycle": {"name": "2026-Q4", "start": "2026-10-01", "end": "2026-12-31"},
-            "sources": {"prom": {"type": "prometheus", **source}},
-            "objectives": [
-                {
-                    "id": "serving",
-                    "title": "Serve the model fast",
-                    "key_results": [
-                        {
-                            "id": "up",
-                            "kind": "maintain_above",
-                            "target": 0.9,
-                            "metric": {"source": "prom", "query": "up"},
-                        }
-                    ],
-                }
-            ],
-        }
-    )
-    config = parse_config(text, "test.yaml", resolver=Registry())
-    return PrometheusConnector("prom", config.sources["prom"], ConnectorContext(config))
-
-
-def metric(query: str) -> PrometheusMetric:
-    return PrometheusMetric.model_validate({"source": "prom", "query": query})
+from tests.integration.test_prometheus_connector import build, metric
 
 
 def answer_42(handler: BaseHTTPRequestHandler, params: dict[str, str]) -> None:
