@@ -215,7 +215,12 @@ def fill_history(
                 conn.execute(
                     text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
                 )
-            conn.execute(text("ANALYZE"))
+        # VACUUM sets the visibility map as autovacuum would after a bulk insert: index-only scans skip the heap
+        with store.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            raw.autocommit = True
+            raw.execute("VACUUM ANALYZE")
+            raw.autocommit = False
     else:
         with store.engine.begin() as conn:
             conn.execute(text("ANALYZE"))

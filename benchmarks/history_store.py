@@ -22,8 +22,9 @@ import os
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from benchmarks.common import WORK, Sample, fmt_bytes, fmt_s, print_table, repeat, section
 from benchmarks.world import FULL_MIX, PG_SERVER, Urls, build_config, drop_postgres_database
@@ -86,8 +87,8 @@ def _queries(store, kr_id: str) -> dict[str, str]:
     """The SQL the store runs for status and history, as compiled for this dialect."""
     from sqlalchemy import select
 
-    from okrflow.store.models import KRScoreRow, ObjectiveScoreRow, Run
-    from okrflow.store.store import _result_select
+    from okrflow.store.models import KRScoreRow, MeasurementRow, ObjectiveScoreRow, Run
+    from okrflow.store.store import _history_select, _result_select
 
     latest = store.latest_run()
     scores, runs, objectives = KRScoreRow.__table__, Run.__table__, ObjectiveScoreRow.__table__
@@ -95,10 +96,8 @@ def _queries(store, kr_id: str) -> dict[str, str]:
         "status: latest run": select(runs.c.id).order_by(runs.c.slot.desc()).limit(1),
         "status: KR results": _result_select().where(scores.c.run_id == latest.id).order_by(scores.c.id),
         "status: objectives": select(objectives.c.objective_id).where(objectives.c.run_id == latest.id),
-        "history: one KR": _result_select(scores.c.slot, runs.c.status)
-        .join(runs, runs.c.id == scores.c.run_id)
-        .where(scores.c.kr_id == kr_id)
-        .order_by(scores.c.slot),
+        "history: one KR's scores": _history_select(store.engine.dialect.name, KRScoreRow, kr_id, None),
+        "history: one KR's measurements": _history_select(store.engine.dialect.name, MeasurementRow, kr_id, None),
     }
     return {
         name: str(statement.compile(store.engine, compile_kwargs={"literal_binds": True}))
@@ -132,33 +131,30 @@ def _sizes(store) -> tuple[int, dict[str, int]]:
     return total, rows
 
 
-def bench_backend(backend: str, scale: float, repeats: int) -> dict[str, object]:
-    from benchmarks.history import fill_history
+def bench_backend(backend: str, scale: float, repeats: int, keep: bool = False) -> dict[str, object]:
+    from benchmarks.history import FillReport, fill_history
     from okrflow.store import Store
-    from okrflow.store.retention import compact, vacuum
 
     config = _config()
     runs = max(200, round(QUARTER_RUNS * scale))
-    if backend == "postgres":
-        import psycopg
-
-        drop_postgres_database(PG_SERVER, PG_DB)
-        with psycopg.connect(PG_SERVER.replace("postgresql+psycopg", "postgresql") + "/postgres", autocommit=True) as c:
-            c.execute(f"CREATE DATABASE {PG_DB}")
-        url = f"{PG_SERVER}/{PG_DB}"
-    else:
-        path = WORK / f"history-{runs}-{os.getpid()}.db"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            (path.parent / (path.name + suffix)).unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
+    url, path = _prepare(backend, runs, keep)
     results: dict[str, object] = {"backend": backend, "runs": runs}
     last = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=1)
     last -= timedelta(minutes=last.minute % 15)
     try:
+        started = time.perf_counter()
         with Store.open(url) as store:
-            section(f"{backend}: generating {runs:,} runs x {len(config.key_results()):,} KRs")
-            fill = fill_history(store, config, runs, STEP, last, progress=runs >= 2000)
+            opened = time.perf_counter() - started
+            kept = _kept_last(store, runs, len(config.key_results())) if keep else None
+            if kept is not None:
+                last = kept
+                section(f"{backend}: reusing the kept store of {runs:,} runs (opened and migrated in {fmt_s(opened)})")
+                fill = FillReport(runs, *_counts(store), seconds=0.0)
+            else:
+                if keep:
+                    _empty(store)
+                section(f"{backend}: generating {runs:,} runs x {len(config.key_results()):,} KRs")
+                fill = fill_history(store, config, runs, STEP, last, progress=runs >= 2000)
             results["fill"] = fill
             print(
                 f"  {fill.measurements:,} measurements + {fill.kr_scores:,} KR scores + {fill.objective_scores:,} "
@@ -172,12 +168,14 @@ def bench_backend(backend: str, scale: float, repeats: int) -> dict[str, object]
             write = repeat("write_run (1,000 KRs)", lambda: store.write_run(replace(record, slot=next(slots))), repeats)
             status = repeat("status()", store.status, repeats)
             history = repeat("history(one KR)", lambda: store.history("kr-00500"), repeats)
+            # kr-00500 is a maintain KR (no forecast); kr-00001 is a progress KR: one forecast JSON per point
+            forecasts = repeat("history(a KR with forecasts)", lambda: store.history("kr-00001"), repeats)
             results["samples"] = [write, status, history]
             print_table(
                 ["operation (in process)", "median", "spread", "n", "target"],
                 [
                     s.row(target=f"< {TARGET_S * 1000:.0f} ms: {'ok' if s.median < TARGET_S else 'OVER'}")
-                    for s in (write, status, history)
+                    for s in (write, status, history, forecasts)
                 ],
             )
             print(f"  history returned {len(store.history('kr-00500')):,} points")
@@ -194,54 +192,119 @@ def bench_backend(backend: str, scale: float, repeats: int) -> dict[str, object]
                 f"  store size {fmt_bytes(size)}: {per:.0f} bytes per stored measurement with its score and share of the "
                 f"run (all tables / measurements); the measurements table alone with its indexes: {own:.0f} bytes per row"
             )
-            section(
-                f"{backend}: retention (keep {max(1, round(KEEP_RAW.days * scale))} days raw, then the last run of each day)"
-            )
-            keep_raw = timedelta(days=max(1, round(KEEP_RAW.days * scale)))
-            report = compact(store, keep_raw, now=last + STEP * (repeats + 1))
-            print(f"  {report.summary()}")
-            started = time.perf_counter()
-            if backend == "postgres":  # VACUUM FULL rewrites the tables, so the freed bytes show in the sizes
-                with store.engine.connect() as conn:
-                    raw = conn.connection.dbapi_connection
-                    raw.autocommit = True
-                    raw.execute("VACUUM FULL ANALYZE")
-                    raw.autocommit = False
-            else:
-                vacuum(store)
-            vacuum_s = time.perf_counter() - started
-            after_size, after_rows = _sizes(store)
-            results["compaction"], results["after"] = report, (after_size, after_rows, vacuum_s)
-            print_table(
-                ["", "runs", "measurements", "kr_scores", "bytes"],
-                [
-                    [
-                        "before",
-                        f"{rows['runs']:,}",
-                        f"{rows['measurements']:,}",
-                        f"{rows['kr_scores']:,}",
-                        fmt_bytes(size),
-                    ],
-                    [
-                        "after",
-                        f"{after_rows['runs']:,}",
-                        f"{after_rows['measurements']:,}",
-                        f"{after_rows['kr_scores']:,}",
-                        fmt_bytes(after_size),
-                    ],
-                ],
-            )
-            print(f"  compaction {fmt_s(report.seconds)} in {report.batches} batches; vacuum {fmt_s(vacuum_s)}")
-            status_after = repeat("status() after compaction", store.status, repeats)
-            history_after = repeat("history(one KR) after compaction", lambda: store.history("kr-00500"), repeats)
-            print_table(["operation", "median", "spread", "n", ""], [status_after.row(), history_after.row()])
+            if not keep:  # compaction deletes most of the rows a kept store is kept for
+                _retention(store, backend, scale, repeats, last, (size, rows), results)
     finally:
-        if backend == "postgres":
-            drop_postgres_database(PG_SERVER, PG_DB)
-        else:
-            for suffix in ("", "-wal", "-shm"):  # gigabytes at full scale
-                (path.parent / (path.name + suffix)).unlink(missing_ok=True)
+        if not keep:
+            _remove(backend, path)
     return results
+
+
+def _retention(store, backend: str, scale: float, repeats: int, last: datetime, before, results) -> None:
+    """Compact to 14 days raw (scaled), vacuum, and time status and history again."""
+    from okrflow.store.retention import compact, vacuum
+
+    size, rows = before
+    section(
+        f"{backend}: retention (keep {max(1, round(KEEP_RAW.days * scale))} days raw, then the last run of each day)"
+    )
+    keep_raw = timedelta(days=max(1, round(KEEP_RAW.days * scale)))
+    report = compact(store, keep_raw, now=last + STEP * (repeats + 1))
+    print(f"  {report.summary()}")
+    started = time.perf_counter()
+    if backend == "postgres":  # VACUUM FULL rewrites the tables, so the freed bytes show in the sizes
+        with store.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            raw.autocommit = True
+            raw.execute("VACUUM FULL ANALYZE")
+            raw.autocommit = False
+    else:
+        vacuum(store)
+    vacuum_s = time.perf_counter() - started
+    after_size, after_rows = _sizes(store)
+    results["compaction"], results["after"] = report, (after_size, after_rows, vacuum_s)
+    print_table(
+        ["", "runs", "measurements", "kr_scores", "bytes"],
+        [
+            [
+                "before",
+                f"{rows['runs']:,}",
+                f"{rows['measurements']:,}",
+                f"{rows['kr_scores']:,}",
+                fmt_bytes(size),
+            ],
+            [
+                "after",
+                f"{after_rows['runs']:,}",
+                f"{after_rows['measurements']:,}",
+                f"{after_rows['kr_scores']:,}",
+                fmt_bytes(after_size),
+            ],
+        ],
+    )
+    print(f"  compaction {fmt_s(report.seconds)} in {report.batches} batches; vacuum {fmt_s(vacuum_s)}")
+    status_after = repeat("status() after compaction", store.status, repeats)
+    history_after = repeat("history(one KR) after compaction", lambda: store.history("kr-00500"), repeats)
+    print_table(["operation", "median", "spread", "n", ""], [status_after.row(), history_after.row()])
+
+
+def _prepare(backend: str, runs: int, keep: bool) -> tuple[str, Path | None]:
+    """The store's URL (and SQLite file): fresh per process, or the kept one (``--keep``) if it exists."""
+    if backend == "postgres":
+        import psycopg
+
+        name = f"okrflow_bench_history_keep_{runs}" if keep else PG_DB
+        base = PG_SERVER.replace("postgresql+psycopg", "postgresql")
+        if not keep:
+            drop_postgres_database(PG_SERVER, name)
+        with psycopg.connect(base + "/postgres", autocommit=True) as c:
+            if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                c.execute(f"CREATE DATABASE {name}")
+        return f"{PG_SERVER}/{name}", None
+    path = WORK / (f"history-{runs}-keep.db" if keep else f"history-{runs}-{os.getpid()}.db")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not keep:
+        _remove(backend, path)
+    return f"sqlite:///{path}", path
+
+
+def _remove(backend: str, path: Path | None) -> None:
+    if backend == "postgres":
+        drop_postgres_database(PG_SERVER, PG_DB)
+    else:
+        for suffix in ("", "-wal", "-shm"):  # gigabytes at full scale
+            assert path is not None
+            (path.parent / (path.name + suffix)).unlink(missing_ok=True)
+
+
+def _kept_last(store, runs: int, krs: int) -> datetime | None:
+    """The newest generated slot of a complete kept store (runs written by earlier timings are deleted)."""
+    with store.engine.begin() as conn:
+        count = conn.execute(text("SELECT count(*) FROM runs WHERE id <= :n"), {"n": runs}).scalar_one()
+        last = conn.execute(text("SELECT count(*) FROM measurements WHERE run_id = :n"), {"n": runs}).scalar_one()
+        if count != runs or last != krs:
+            return None
+        conn.execute(text("DELETE FROM runs WHERE id > :n"), {"n": runs})  # children go by ON DELETE CASCADE
+    from okrflow.store.models import Run
+
+    with store.engine.connect() as conn:
+        slot = conn.execute(select(Run.slot).where(Run.id == runs)).scalar_one()
+    return slot
+
+
+def _counts(store) -> tuple[int, int, int]:
+    with store.engine.connect() as conn:
+        return tuple(  # type: ignore[return-value]
+            conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("measurements", "kr_scores", "objective_scores")
+        )
+
+
+def _empty(store) -> None:
+    """An incomplete kept store (an interrupted generation) is emptied and generated again."""
+    with store.engine.begin() as conn:
+        for table in ("objective_scores", "kr_scores", "measurements", "runs"):
+            conn.execute(text(f"DELETE FROM {table}"))
 
 
 def _is_full_scan(backend: str, line: str) -> bool:
@@ -255,11 +318,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of a quarter's 8,800 runs (default 1)")
     parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="both")
     parser.add_argument("--repeat", type=int, default=7, help="measured repeats of each operation (default 7)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the generated stores (benchmarks/.work/history-RUNS-keep.db, database okrflow_bench_history_keep_RUNS) "
+        "and reuse them on the next --keep run; skips compaction",
+    )
     args = parser.parse_args(argv)
     backends = ["postgres", "sqlite"] if args.backend == "both" else [args.backend]
     summary = []
     for backend in backends:
-        r = bench_backend(backend, args.scale, args.repeat)
+        r = bench_backend(backend, args.scale, args.repeat, args.keep)
         write, status, history = r["samples"]  # type: ignore[misc]
         fill = r["fill"]
         rows = r["rows"]
@@ -268,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
                 backend,
                 f"{r['runs']:,}",
                 f"{rows['measurements']:,}",  # type: ignore[index]
-                f"{fill.seconds:.0f} s",  # type: ignore[attr-defined]
+                f"{fill.seconds:.0f} s" if fill.seconds else "kept",  # type: ignore[attr-defined]
                 fmt_s(write.median),
                 fmt_s(status.median),
                 fmt_s(history.median),

@@ -6,9 +6,11 @@ on open, and only when the database is behind (a quick version read on every oth
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from sqlalchemy import (
     select,
     text,
     type_coerce,
+    union_all,
     update,
     values,
 )
@@ -42,7 +45,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from okr_model.errors import OkrflowError
-from okrflow.store.models import SCHEMA_HEAD, Annotation, KRScoreRow, MeasurementRow, ObjectiveScoreRow, Run
+from okrflow.store.models import (
+    KR_SCORE_FITS_INDEX,
+    MEASUREMENT_FITS_INDEX,
+    SCHEMA_HEAD,
+    Annotation,
+    KRScoreRow,
+    MeasurementRow,
+    ObjectiveScoreRow,
+    Run,
+)
 from okrflow.store.records import (
     AnnotationRecord,
     HistoryPoint,
@@ -298,24 +310,28 @@ class Store:
         )
 
     def history(self, kr_id: str, since: datetime | None = None, limit: int | None = None) -> list[HistoryPoint]:
-        """One KR's results over time, oldest first (read through the (kr_id, slot) index)."""
-        scores, runs = KRScoreRow.__table__, Run.__table__
-        query = (
-            _result_select(type_coerce(scores.c.slot, DateTime()), scores.c.run_id, runs.c.status)
-            .join(runs, runs.c.id == scores.c.run_id)
-            .where(scores.c.kr_id == kr_id)
-            .order_by(scores.c.slot)
-        )
-        if since is not None:
-            query = query.where(scores.c.slot >= since)
-        if limit is not None:
-            query = query.limit(limit)
+        """One KR's results over time, oldest first, read from the (kr_id, slot) covering indexes alone.
+
+        Its scores and its measurements are read in one query each (each an ordered index range) and paired
+        by run in Python: cheaper than the database's join of two 8,800-row inputs.
+        """
+        with _gc_paused():  # the rows read are freed before collection resumes: only the points stay
+            return self._history_points(kr_id, since, limit)
+
+    def _history_points(self, kr_id: str, since: datetime | None, limit: int | None) -> list[HistoryPoint]:
+        dialect = self.engine.dialect.name
+        aware = _aware_text if dialect == "sqlite" else _aware
         with self.engine.connect() as conn:
-            results = _Results()
-            return [
-                HistoryPoint(row[17].replace(tzinfo=UTC), row[18], row[19], results.result(row))
-                for row in conn.execute(query)
-            ]
+            if dialect == "postgresql":
+                # Two index ranges: parallel workers only add their start-up (20-45 ms measured after VACUUM FULL,
+                # when the planner overestimates the rare too-large rows). SET LOCAL ends with this transaction.
+                conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+            scores = conn.execute(_history_select(dialect, KRScoreRow, kr_id, since, limit=limit)).all()
+            if not scores:
+                return []
+            until = aware(scores[-1][0]) if limit is not None else None
+            measurements = conn.execute(_history_select(dialect, MeasurementRow, kr_id, since, until=until))
+            return _Results().points(kr_id, scores, measurements, aware)
 
     def series(
         self, kr_ids: Iterable[str], start: datetime, before: datetime
@@ -520,11 +536,204 @@ def _result_select(*extra: Any) -> Select[Any]:
     )
 
 
+_HISTORY_COLUMNS = {
+    "kr_scores": (
+        "objective_id",
+        "score",
+        "computed_score",
+        "progress",
+        "status",
+        "gates",
+        "held",
+        "trusted",
+        "overridden",
+        "expected",
+        "forecast",
+    ),
+    "measurements": ("value", "status", "detail", "observed_at", "lineage"),
+}
+_JSON_COLUMNS = {"gates", "forecast", "lineage"}
+_FITS_INDEX = {"kr_scores": KR_SCORE_FITS_INDEX, "measurements": MEASUREMENT_FITS_INDEX}
+
+
+def _history_select(
+    dialect: str,
+    model: Any,
+    kr_id: str,
+    since: datetime | None,
+    limit: int | None = None,
+    until: datetime | None = None,
+) -> Select[Any]:
+    """One KR's rows of ``kr_scores`` (slot, run id, run status, then its columns in ``_HISTORY_COLUMNS``, ordered
+    by slot) or of ``measurements`` (run id, then its columns), from their covering indexes (migration 0003).
+
+    Values come as the driver gives them (SQLite: datetimes as text, booleans as 0/1; JSON as text) for
+    ``_Results.points``. On PostgreSQL each table is read in two parts: the rows in its partial covering index,
+    and the (rare) rows too large for it.
+    """
+    table = model.__table__
+    raw_time = String() if dialect == "sqlite" else DateTime()
+    runs = Run.__table__
+    scores = table.name == "kr_scores"
+
+    def column(name: str) -> Any:
+        if name in _JSON_COLUMNS:
+            return cast(table.c[name], Text)
+        if name == "observed_at":
+            return type_coerce(table.c[name], raw_time)
+        if name in ("held", "trusted", "overridden"):
+            return type_coerce(table.c[name], Integer)
+        return table.c[name]
+
+    def part(*where: Any) -> Select[Any]:
+        query = select(
+            *([type_coerce(table.c.slot, raw_time).label("slot")] if scores else []),
+            table.c.run_id,
+            *([runs.c.status.label("run_status")] if scores else []),
+            *(column(name).label(name) for name in _HISTORY_COLUMNS[table.name]),
+        ).where(table.c.kr_id == kr_id, *where)
+        if scores:
+            query = query.join_from(table, runs, runs.c.id == table.c.run_id)
+        if since is not None:
+            query = query.where(table.c.slot >= since)
+        return query if until is None else query.where(table.c.slot <= until)
+
+    if dialect == "postgresql":
+        fits = _FITS_INDEX[table.name]
+        query: Any = union_all(part(fits), part(~fits))
+        order = [query.selected_columns.slot, query.selected_columns.run_id] if scores else []
+    else:
+        query, order = part(), [table.c.slot, table.c.run_id] if scores else []
+    query = query.order_by(*order)
+    return query if limit is None else query.limit(limit)
+
+
+_BOOLS = (False, True)
+"""Indexed by a 0/1 (SQLite) or a bool (PostgreSQL)."""
+_MISSING = object()
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a long history is built: its ~35,000 new objects (none in a cycle)
+    would trigger dozens of collections, every other call a full one (30-60 ms in a process holding a config).
+    A caller that has disabled the collector keeps it disabled."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+_SCAN_JSON = json.JSONDecoder().scan_once
+
+
+def _decode(text: str | None) -> Any:
+    """A stored JSON text through the C scanner directly (3x faster than ``json.loads`` on a forecast's small
+    object, decoded once per point); anything it does not take whole goes to ``json.loads``, errors included."""
+    if text is None:
+        return None
+    try:
+        value, end = _SCAN_JSON(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
+_EPOCH, _NAIVE_EPOCH = datetime(1970, 1, 1, tzinfo=UTC), datetime(1970, 1, 1)
+
+
+def _aware(naive: datetime) -> datetime:
+    """A naive UTC datetime made aware: exact timedelta arithmetic, the same as ``.replace(tzinfo=UTC)``, 7x
+    faster (two per point on PostgreSQL)."""
+    return _EPOCH + (naive - _NAIVE_EPOCH)
+
+
+def _aware_text(text: str) -> datetime:
+    """SQLite's naive-UTC datetime text ("YYYY-MM-DD HH:MM:SS.ffffff", as SQLAlchemy writes it), made aware.
+
+    Parsed with the offset appended: the same value and ``UTC`` tzinfo as ``.replace(tzinfo=UTC)``, 5x faster.
+    """
+    return datetime.fromisoformat(text + "+00:00")
+
+
 class _Results:
-    """Rows of ``_result_select`` as ``KRResult``s (the first 17 columns of a row)."""
+    """Rows of ``_result_select`` as ``KRResult``s (the first 17 columns of a row), and of ``_history_select``."""
 
     def __init__(self) -> None:
         self._json: dict[str, Any] = {}
+
+    def points(
+        self,
+        kr_id: str,
+        scores: Iterable[Sequence[Any]],
+        measurements: Iterable[Sequence[Any]],
+        aware: Callable[[Any], datetime],
+    ) -> list[HistoryPoint]:
+        """``_history_select``'s rows of one KR as ``HistoryPoint``s, equal to what ``result`` builds, 3x cheaper.
+
+        A quarter of 15-minute runs is 8,800 points, where per-point costs show: each distinct JSON text is
+        decoded once (lineage and gates repeat run after run) and copied per point, an observed time equal to the
+        slot is converted once, and the frozen records get their complete attribute dicts directly instead of
+        through their generated ``__init__`` (~1.9 us a point; tests compare the two). A score without its
+        measurement is left out, as a join would.
+        """
+        by_run = {row[0]: row for row in measurements}
+        lineages: dict[str | None, Any] = {}
+        gate_tuples: dict[str | None, tuple[str, ...]] = {}
+        forecasts: dict[str | None, Any] = {}
+        bools, missing, load, new, set_dict = _BOOLS, _MISSING, _decode, object.__new__, object.__setattr__
+        points: list[HistoryPoint] = []
+        append = points.append
+        for (slot, run_id, run_status, objective_id, score, computed_score, progress, status, gates, held, trusted,
+             overridden, expected, forecast) in scores:  # fmt: skip
+            row = by_run.get(run_id)
+            if row is None:
+                continue
+            _, value, measurement, detail, observed_at, lineage = row
+            at = aware(slot)
+            if observed_at is not None:
+                observed_at = at if observed_at == slot else aware(observed_at)
+            lineage_value = lineages.get(lineage, missing)
+            if lineage_value is missing:
+                lineage_value = lineages[lineage] = load(lineage) or {}
+            gate_tuple = gate_tuples.get(gates)
+            if gate_tuple is None:
+                gate_tuple = gate_tuples[gates] = tuple(load(gates) or ())
+            forecast_value = forecasts.get(forecast, missing)
+            if forecast_value is missing:
+                forecast_value = forecasts[forecast] = load(forecast)
+            result = new(KRResult)
+            set_dict(
+                result,
+                "__dict__",
+                {
+                    "kr_id": kr_id,
+                    "objective_id": objective_id,
+                    "value": value,
+                    "measurement": measurement,
+                    "detail": detail,
+                    "observed_at": observed_at,
+                    "lineage": dict(lineage_value),  # copies: decoded texts are shared
+                    "score": score,
+                    "computed_score": computed_score,
+                    "progress": progress,
+                    "status": status,
+                    "gates": gate_tuple,
+                    "held": bools[held],
+                    "trusted": bools[trusted],
+                    "overridden": bools[overridden],
+                    "expected": expected,
+                    "forecast": dict(forecast_value) if forecast_value is not None else None,
+                },
+            )
+            point = new(HistoryPoint)
+            set_dict(point, "__dict__", {"slot": at, "run_id": run_id, "run_status": run_status, "result": result})
+            append(point)
+        return points
 
     def _load(self, text: str | None) -> Any:
         if text is None:
