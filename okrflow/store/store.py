@@ -409,21 +409,27 @@ class Store:
             ]
             columns = column("kr_id", String), column("threshold", Float), column("below", Integer)
             limits = values(*columns, name="limits").data(rows).cte("limits")  # SQLite: no aliases on VALUES
-            value = MeasurementRow.value
-            held = case(
-                (and_(limits.c.below == 1, value <= limits.c.threshold), 1),
-                (and_(limits.c.below == 0, value >= limits.c.threshold), 1),
-                else_=0,
+            # Two correlated counts per KR, each a range of the (kr_id, slot, ...) index: a join here lets
+            # SQLite 3.40 put a Bloom filter on measurements and then read every table row.
+            in_cycle = and_(
+                MeasurementRow.kr_id == limits.c.kr_id,
+                MeasurementRow.status == "ok",
+                MeasurementRow.slot >= start,
+                MeasurementRow.slot < before,
             )
-            query = (
-                select(MeasurementRow.kr_id, func.sum(held), func.count())
-                .join(limits, limits.c.kr_id == MeasurementRow.kr_id)
-                .where(MeasurementRow.status == "ok", MeasurementRow.slot >= start, MeasurementRow.slot < before)
-                .group_by(MeasurementRow.kr_id)
+            holds = case(
+                (limits.c.below == 1, MeasurementRow.value <= limits.c.threshold),
+                else_=MeasurementRow.value >= limits.c.threshold,
+            )
+            count = select(func.count()).select_from(MeasurementRow).correlate(limits)
+            query = select(
+                limits.c.kr_id,
+                count.where(in_cycle, holds).scalar_subquery(),
+                count.where(in_cycle).scalar_subquery(),
             )
             with self.engine.connect() as conn:
                 for kr_id, held_count, total in conn.execute(query):
-                    counts[kr_id] = (int(held_count or 0), int(total))
+                    counts[kr_id] = (int(held_count or 0), int(total or 0))
         return counts
 
     def previous_scores(self, kr_ids: Sequence[str], before: datetime) -> dict[str, float]:
