@@ -46,6 +46,8 @@ from sqlalchemy.orm import Session
 
 from okr_model.errors import OkrflowError
 from okrflow.store.models import (
+    HISTORY_KR_SCORE_COLUMNS,
+    HISTORY_MEASUREMENT_COLUMNS,
     KR_SCORE_FITS_INDEX,
     MEASUREMENT_FITS_INDEX,
     SCHEMA_HEAD,
@@ -542,21 +544,9 @@ def _result_select(*extra: Any) -> Select[Any]:
     )
 
 
-_HISTORY_COLUMNS = {
-    "kr_scores": (
-        "objective_id",
-        "score",
-        "computed_score",
-        "progress",
-        "status",
-        "gates",
-        "held",
-        "trusted",
-        "overridden",
-        "expected",
-        "forecast",
-    ),
-    "measurements": ("value", "status", "detail", "observed_at", "lineage"),
+_HISTORY_COLUMNS = {  # what history reads after (kr_id, slot, run_id): the covering indexes' columns, in order
+    "kr_scores": tuple(name for name in HISTORY_KR_SCORE_COLUMNS if name != "run_id"),
+    "measurements": tuple(name for name in HISTORY_MEASUREMENT_COLUMNS if name != "run_id"),
 }
 _JSON_COLUMNS = {"gates", "forecast", "lineage"}
 _FITS_INDEX = {"kr_scores": KR_SCORE_FITS_INDEX, "measurements": MEASUREMENT_FITS_INDEX}
@@ -699,7 +689,7 @@ class _Results:
             row = by_run.get(run_id)
             if row is None:
                 continue
-            _, value, measurement, detail, observed_at, lineage = row
+            _, value, observed_at, measurement, detail, lineage = row
             at = aware(slot)
             if observed_at is not None:
                 observed_at = at if observed_at == slot else aware(observed_at)
