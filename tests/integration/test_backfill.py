@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,7 +16,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -36,6 +34,7 @@ from okr_model.loader import parse_config
 from okrflow.localprom import LocalPrometheus, prometheus_binary
 from okrflow.store import AnnotationRecord, Store
 from tests.fixtures import unavailable
+from tests.fixtures.loopback import QuietHandler, serving
 from tests.fixtures.mlflow import T0, SeededRegistry
 
 DAY = timedelta(days=1)
@@ -74,10 +73,10 @@ class RecordingProxy:
         return Counter(path for path, _ in self.requests)
 
 
-def start_proxy(upstream: str) -> tuple[RecordingProxy, ThreadingHTTPServer]:
-    proxy = RecordingProxy(upstream)
+def proxy_handler(proxy: RecordingProxy) -> type[QuietHandler]:
+    """A handler forwarding to ``proxy.upstream`` and recording each request."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
@@ -102,20 +101,9 @@ def start_proxy(upstream: str) -> tuple[RecordingProxy, ThreadingHTTPServer]:
                     status, data = response.status, response.read()
             except urllib.error.HTTPError as exc:
                 status, data = exc.code, exc.read()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.answer(status, data)
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
-    return proxy, server
+    return Handler
 
 
 @pytest.fixture(scope="module")
@@ -124,12 +112,9 @@ def synthetic_prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recordi
     if prometheus_binary() is None:
         unavailable("the prometheus binary was not found (apt-get install -y --no-install-recommends prometheus)")
     with LocalPrometheus(tmp_path_factory.mktemp("prom-week"), history=openmetrics_week()) as prom:
-        proxy, server = start_proxy(prom.url)
-        try:
+        proxy = RecordingProxy(prom.url)
+        with serving(proxy_handler(proxy)) as proxy.url:
             yield proxy
-        finally:
-            server.shutdown()
-            server.server_close()
 
 
 def make_config(tmp_path: Path, sources: dict[str, Any], krs: list[dict[str, Any]], registry: Registry) -> Config:

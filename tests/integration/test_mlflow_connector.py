@@ -7,10 +7,8 @@ alias champion) and retrain (0.81, the latest run), one day apart from T0 = 2026
 
 from __future__ import annotations
 
-import http.server
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ from connectors.mlflow import MlflowConnector, MlflowFetchError, MlflowMetric
 from connectors.registry import Registry
 from okr_model.errors import ConfigError
 from okr_model.loader import parse_config
+from tests.fixtures.loopback import QuietHandler, serving
 from tests.fixtures.mlflow import T0, SeededRegistry, free_port
 
 LATER = T0 + timedelta(days=30)
@@ -332,21 +331,7 @@ def test_hanging_server_is_an_error_after_timeout_and_retries(hanging_http_serve
     assert timeout_s * (retries + 1) - 0.2 <= elapsed < timeout_s * (retries + 1) + 2.5, elapsed
 
 
-class _JsonAnswers(http.server.BaseHTTPRequestHandler):
-    """A quiet handler that answers with a JSON body."""
-
-    def answer(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class _Recorder(_JsonAnswers):
+class _Recorder(QuietHandler):
     """Answers every request 404 RESOURCE_DOES_NOT_EXIST and records its Authorization header."""
 
     seen: list[str | None] = []
@@ -358,15 +343,9 @@ class _Recorder(_JsonAnswers):
 
 @pytest.fixture
 def recording_server() -> Iterator[tuple[str, list[str | None]]]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     _Recorder.seen = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", _Recorder.seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Recorder) as url:
+        yield url, _Recorder.seen
 
 
 def test_token_is_sent_as_bearer_and_never_shown(recording_server, mlflow_store):
@@ -501,7 +480,7 @@ def test_a_missing_alias_or_experiment_is_looked_up_once_with_the_same_detail(lo
     )
 
 
-class _FlakyRegistry(_JsonAnswers):
+class _FlakyRegistry(QuietHandler):
     """Answers the first request 503 TEMPORARILY_UNAVAILABLE, every later one 404 RESOURCE_DOES_NOT_EXIST."""
 
     paths: list[str] = []
@@ -515,18 +494,11 @@ class _FlakyRegistry(_JsonAnswers):
 
 
 def test_a_transient_failure_is_not_the_answer_for_later_krs():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FlakyRegistry)
     _FlakyRegistry.paths = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(_FlakyRegistry) as url:
         connector, bindings = counting({"tracking_uri": url, "timeout_s": 2, "retries": 0}, [CHAMPION])
         with connector:
             first, second, third = (connector.fetch(bindings[0], LATER) for _ in range(3))
-    finally:
-        server.shutdown()
-        server.server_close()
     assert first.status == "error" and first.detail.startswith(f"MLflow at {url} "), first.detail
     # the next KR asks again and gets the store's real answer, which the third one reuses
     assert (second.status, second.detail) == ("no_data", "registered model 'ticket-classifier' not found")

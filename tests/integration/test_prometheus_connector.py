@@ -10,14 +10,12 @@ import itertools
 import json
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -34,6 +32,7 @@ from connectors.prometheus import (
 from connectors.registry import Registry
 from okr_model.errors import ConfigError, OkrflowError
 from okr_model.loader import parse_config
+from tests.fixtures.loopback import QuietHandler, serving
 from tests.fixtures.prometheus import free_port
 
 P95 = "histogram_quantile(0.95, sum(rate(request_latency_seconds_bucket[1m])) by (le))"
@@ -213,7 +212,7 @@ def recorder() -> Iterator[Recorder]:
     """An HTTP/1.1 server answering /api/v1/query like Prometheus (value 42), or 401 echoing a bad credential."""
     state = Recorder("")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
@@ -227,24 +226,10 @@ def recorder() -> Iterator[Recorder]:
             else:
                 sample = {"metric": {"job": "fake"}, "value": [float(params.get("time", time.time())), "42"]}
                 status, body = 200, {"status": "success", "data": {"resultType": "vector", "result": [sample]}}
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.answer(status, json.dumps(body).encode())
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as state.url:
+        yield state
 
 
 def test_headers_from_env_are_sent_and_never_shown(recorder, monkeypatch):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -19,33 +18,28 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connectors.prometheus import POOL_SIZE
+from tests.fixtures.loopback import QuietHandler, serving
 from tests.fixtures.receivers import _self_signed
 from tests.integration.test_prometheus_connector import build, metric
 
 
-def answer_42(handler: BaseHTTPRequestHandler, params: dict[str, str]) -> None:
+def answer_42(handler: QuietHandler, params: dict[str, str]) -> None:
     sample = {"metric": {"job": "fake"}, "value": [float(params.get("time", time.time())), "42"]}
     send(handler, 200, json.dumps({"status": "success", "data": {"resultType": "vector", "result": [sample]}}))
 
 
-def send(handler: BaseHTTPRequestHandler, status: int, body: str, **headers: str) -> None:
-    data = body.encode()
-    handler.send_response(status)
-    handler.send_header("Content-Length", str(len(data)))
-    for name, value in headers.items():
-        handler.send_header(name.replace("_", "-"), value)
-    handler.end_headers()
-    handler.wfile.write(data)
+def send(handler: QuietHandler, status: int, body: str, **headers: str) -> None:
+    handler.answer(status, body.encode(), None, **headers)
 
 
-Reply = Callable[[BaseHTTPRequestHandler, dict[str, str]], None]
+Reply = Callable[[QuietHandler, dict[str, str]], None]
 
 
 @dataclass
@@ -60,7 +54,7 @@ class Scripted:
 def serve(tls: ssl.SSLContext | None = None) -> Iterator[Scripted]:
     state = Scripted()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
@@ -72,19 +66,8 @@ def serve(tls: ssl.SSLContext | None = None) -> Iterator[Scripted]:
             )  # fmt: skip
             state.reply(self, params)
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    if tls is not None:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving(Handler, tls) as state.url:
+        yield state
 
 
 @pytest.fixture
@@ -94,7 +77,6 @@ def scripted() -> Iterator[Scripted]:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory) -> tuple[Path, Path]:
-    pytest.importorskip("cryptography", reason="the cryptography package makes the test certificate")
     return _self_signed(tmp_path_factory.mktemp("prom-tls"))
 
 
