@@ -47,19 +47,18 @@ def worker(
     from connectors.registry import default_registry
     from flows import workers
     from flows.pipeline import (
-        config_hash,
         evaluate,
         fetch_all,
         load_scoring_inputs,
         map_in_threads,
         normalize_slot,
-        run_status,
+        run_record,
         score_run,
     )
     from okr_model.config import FetchSettings
     from okr_model.loader import load_config
     from okrflow.alerts.notify import notify
-    from okrflow.store import RunRecord, Store
+    from okrflow.store import Store
 
     started = time.perf_counter()
     config = load_config(config_path, default_registry())
@@ -129,9 +128,7 @@ def worker(
         step("fetch (sources)")
         results, objectives = score_run(config, slot, measurements, gates, inputs)
         step("score, roll up, pace, forecast")
-        status, detail = run_status(results)
-        run = RunRecord(slot, datetime.now(UTC), datetime.now(UTC), status, config_hash(config), config.cycle.name,
-                        results, objectives, detail=detail)  # fmt: skip
+        run = run_record(config, slot, datetime.now(UTC), results, objectives)
         step("run record")
         store.write_run(run)
         step("write run")

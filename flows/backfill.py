@@ -37,13 +37,13 @@ from flows.pipeline import (
     manual_measurements,
     normalize_slot,
     open_connectors,
-    run_status,
+    run_record,
     score_run,
     sources_in_use,
 )
 from okr_model.config import Config, KeyResult
 from okr_model.errors import OkrflowError
-from okrflow.store import RunRecord, Store
+from okrflow.store import Store
 
 __all__ = ["MAX_SLOTS", "BackfillError", "BackfillReport", "backfill", "plan_slots"]
 
@@ -171,23 +171,11 @@ def backfill(
         for result in key_results:
             if result.measurement != "ok" and result.kr_id not in no_history:
                 misses.setdefault(result.kr_id, []).append((result.measurement, result.detail))
-        status, detail = run_status(key_results)
-        partial += status != "completed"
-        store.write_run(
-            RunRecord(
-                slot=slot,
-                started_at=started,
-                finished_at=datetime.now(UTC),
-                status=status,
-                config_hash=hashed,
-                cycle=config.cycle.name,
-                key_results=key_results,
-                objectives=objectives,
-                deployment=deployment,
-                backfilled=True,
-                detail=detail,
-            )
+        record = run_record(
+            config, slot, started, key_results, objectives, deployment=deployment, backfilled=True, hashed=hashed
         )
+        partial += record.status != "completed"
+        store.write_run(record)
         written.append(slot)
     return BackfillReport(
         cycle=config.cycle.name,

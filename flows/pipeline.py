@@ -34,6 +34,7 @@ __all__ = [
     "load_scoring_inputs",
     "normalize_slot",
     "open_connectors",
+    "run_record",
     "score_run",
     "start_fetch",
 ]
@@ -421,6 +422,34 @@ def run_status(results: Sequence[KRResult]) -> tuple[str, str]:
     return "partial", f"{len(errors)} of {len(results)} key results errored: {names}"
 
 
+def run_record(
+    config: Config,
+    slot: datetime,
+    started: datetime,
+    key_results: list[KRResult],
+    objectives: list[ObjectiveResult],
+    *,
+    deployment: str = "default",
+    backfilled: bool = False,
+    hashed: str | None = None,
+) -> RunRecord:
+    """A scored run as it is stored, finished now; its status says how many KRs errored."""
+    status, detail = run_status(key_results)
+    return RunRecord(
+        slot=slot,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        status=status,
+        config_hash=hashed or config_hash(config),
+        cycle=config.cycle.name,
+        key_results=key_results,
+        objectives=objectives,
+        deployment=deployment,
+        backfilled=backfilled,
+        detail=detail,
+    )
+
+
 def evaluate(
     config: Config,
     store: Store | None,
@@ -440,20 +469,7 @@ def evaluate(
     inputs = load_scoring_inputs(store, config, slot) if store is not None else ScoringInputs()
     measurements, gates = finish_fetch(inputs.annotations)
     key_results, objectives = score_run(config, slot, measurements, gates, inputs)
-    status, detail = run_status(key_results)
-    record = RunRecord(
-        slot=slot,
-        started_at=started,
-        finished_at=datetime.now(UTC),
-        status=status,
-        config_hash=config_hash(config),
-        cycle=config.cycle.name,
-        key_results=key_results,
-        objectives=objectives,
-        deployment=deployment,
-        backfilled=backfilled,
-        detail=detail,
-    )
+    record = run_record(config, slot, started, key_results, objectives, deployment=deployment, backfilled=backfilled)
     if store is not None and not dry_run:
         store.write_run(record)
         if alerts and not backfilled:
