@@ -14,6 +14,7 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -35,6 +36,12 @@ HEADER_TOKEN = "Bearer hdr-t0ken-5e6f7a8b"
 SLACK_TOKEN = "xoxSecretT0kenAbCdEf123456"
 SLACK_PATH = f"/services/T0ABCDEF1/B0GHIJKL2/{SLACK_TOKEN}"
 HOSTILE = "<script>alert(1)</script> & <@channel> <!here>"
+
+
+def email_channel(host: str, port: int, **settings: Any) -> EmailChannel:
+    """An email channel to ``host:port`` from okr@example.com to a@example.com; ``settings`` add or override."""
+    fields = {"type": "email", "host": host, "port": port, "sender": "okr@example.com", "to": ["a@example.com"]}
+    return EmailChannel(**{**fields, **settings})
 
 
 def make_alert(**overrides) -> Alert:
@@ -263,13 +270,8 @@ def _parts(mail) -> tuple[str, str]:
 
 def test_email_has_plain_and_html_parts(smtp_receiver) -> None:
     msg = make_message(make_alert(), band_alert())
-    channel = EmailChannel(
-        type="email",
-        host=smtp_receiver.host,
-        port=smtp_receiver.port,
-        sender="okr@example.com",
-        to=["ml@example.com", "lead@example.com"],
-        starttls=False,
+    channel = email_channel(
+        smtp_receiver.host, smtp_receiver.port, to=["ml@example.com", "lead@example.com"], starttls=False
     )
     send("ml-mail", channel, msg)
 
@@ -296,14 +298,7 @@ def test_user_text_is_escaped_in_html_email(smtp_receiver) -> None:
     msg = make_message(
         make_alert(kr_title=HOSTILE, detail=HOSTILE, query="sql: SELECT 1 WHERE a < 3"), link="javascript:alert(1)"
     )
-    channel = EmailChannel(
-        type="email",
-        host=smtp_receiver.host,
-        port=smtp_receiver.port,
-        sender="okr@example.com",
-        to=["a@example.com"],
-        starttls=False,
-    )
+    channel = email_channel(smtp_receiver.host, smtp_receiver.port, starttls=False)
     send_email("ml-mail", channel, msg)
     plain, html = _parts(smtp_receiver.messages[0])
     assert "<script>" not in html and "<@channel>" not in html and "<!here>" not in html
@@ -314,9 +309,7 @@ def test_user_text_is_escaped_in_html_email(smtp_receiver) -> None:
 
 
 def test_starttls_required_but_not_offered_is_refused(smtp_receiver) -> None:
-    channel = EmailChannel(
-        type="email", host=smtp_receiver.host, port=smtp_receiver.port, sender="okr@example.com", to=["a@example.com"]
-    )
+    channel = email_channel(smtp_receiver.host, smtp_receiver.port)
     with pytest.raises(DeliveryError, match="does not offer STARTTLS") as failed:
         send("ml-mail", channel, make_message())
     assert not failed.value.retryable
@@ -324,15 +317,7 @@ def test_starttls_required_but_not_offered_is_refused(smtp_receiver) -> None:
 
 
 def test_starttls_with_login_delivers(smtp_tls_receiver) -> None:
-    channel = EmailChannel(
-        type="email",
-        host=smtp_tls_receiver.host,
-        port=smtp_tls_receiver.port,
-        sender="okr@example.com",
-        to=["a@example.com"],
-        username=SMTP_USER,
-        password=SMTP_PASSWORD,
-    )
+    channel = email_channel(smtp_tls_receiver.host, smtp_tls_receiver.port, username=SMTP_USER, password=SMTP_PASSWORD)
     send_email("ml-mail", channel, make_message(), ssl_context=smtp_tls_receiver.client_context())
     [mail] = smtp_tls_receiver.messages
     assert mail.tls and mail.authenticated
@@ -341,13 +326,7 @@ def test_starttls_with_login_delivers(smtp_tls_receiver) -> None:
 
 
 def test_starttls_certificate_is_verified_by_default(smtp_tls_receiver) -> None:
-    channel = EmailChannel(
-        type="email",
-        host=smtp_tls_receiver.host,
-        port=smtp_tls_receiver.port,
-        sender="okr@example.com",
-        to=["a@example.com"],
-    )
+    channel = email_channel(smtp_tls_receiver.host, smtp_tls_receiver.port)
     with pytest.raises(DeliveryError, match="certificate not trusted") as failed:
         send_email("ml-mail", channel, make_message())
     assert not failed.value.retryable
@@ -356,15 +335,7 @@ def test_starttls_certificate_is_verified_by_default(smtp_tls_receiver) -> None:
 
 def test_wrong_smtp_password_is_not_retried_and_not_shown(smtp_tls_receiver) -> None:
     wrong = "wr0ng-pa55word-X7"
-    channel = EmailChannel(
-        type="email",
-        host=smtp_tls_receiver.host,
-        port=smtp_tls_receiver.port,
-        sender="okr@example.com",
-        to=["a@example.com"],
-        username=SMTP_USER,
-        password=wrong,
-    )
+    channel = email_channel(smtp_tls_receiver.host, smtp_tls_receiver.port, username=SMTP_USER, password=wrong)
     with pytest.raises(DeliveryError, match=r"login as 'okrflow-bot' refused: 535") as failed:
         send_email("ml-mail", channel, make_message(), ssl_context=smtp_tls_receiver.client_context())
     assert not failed.value.retryable
@@ -373,15 +344,8 @@ def test_wrong_smtp_password_is_not_retried_and_not_shown(smtp_tls_receiver) -> 
 
 
 def test_login_without_auth_support_is_a_config_error(smtp_receiver) -> None:
-    channel = EmailChannel(
-        type="email",
-        host=smtp_receiver.host,
-        port=smtp_receiver.port,
-        sender="okr@example.com",
-        to=["a@example.com"],
-        username="u",
-        password=SMTP_PASSWORD,
-        starttls=False,
+    channel = email_channel(
+        smtp_receiver.host, smtp_receiver.port, username="u", password=SMTP_PASSWORD, starttls=False
     )
     with pytest.raises(DeliveryError, match="does not support") as failed:
         send_email("ml-mail", channel, make_message())
@@ -398,9 +362,7 @@ def test_login_without_auth_support_is_a_config_error(smtp_receiver) -> None:
     ],
 )
 def test_smtp_recipient_refusals(smtp_receiver, to, retryable, match, delivered) -> None:
-    channel = EmailChannel(
-        type="email", host=smtp_receiver.host, port=smtp_receiver.port, sender="okr@example.com", to=to, starttls=False
-    )
+    channel = email_channel(smtp_receiver.host, smtp_receiver.port, to=to, starttls=False)
     with pytest.raises(DeliveryError, match=match) as failed:
         send_email("ml-mail", channel, make_message())
     assert failed.value.retryable is retryable
@@ -408,15 +370,7 @@ def test_smtp_recipient_refusals(smtp_receiver, to, retryable, match, delivered)
 
 
 def test_smtp_connection_refused_is_retryable(refused_port) -> None:
-    channel = EmailChannel(
-        type="email",
-        host="127.0.0.1",
-        port=refused_port,
-        sender="okr@example.com",
-        to=["a@example.com"],
-        password=SMTP_PASSWORD,
-        username="u",
-    )
+    channel = email_channel("127.0.0.1", refused_port, password=SMTP_PASSWORD, username="u")
     with pytest.raises(DeliveryError, match=r"cannot connect: ConnectionRefusedError") as failed:
         send_email("ml-mail", channel, make_message())
     assert failed.value.retryable
@@ -424,13 +378,8 @@ def test_smtp_connection_refused_is_retryable(refused_port) -> None:
 
 
 def test_header_injection_in_addresses_is_refused(smtp_receiver) -> None:
-    channel = EmailChannel(
-        type="email",
-        host=smtp_receiver.host,
-        port=smtp_receiver.port,
-        sender="okr@example.com",
-        to=["a@example.com\r\nBcc: evil@example.com"],
-        starttls=False,
+    channel = email_channel(
+        smtp_receiver.host, smtp_receiver.port, to=["a@example.com\r\nBcc: evil@example.com"], starttls=False
     )
     with pytest.raises(DeliveryError, match="cannot build the email") as failed:
         send_email("ml-mail", channel, make_message())
