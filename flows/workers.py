@@ -22,8 +22,12 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from connectors.base import GateOutcome, Measurement
+
+if TYPE_CHECKING:
+    from okr_model.config import Config
 
 __all__ = ["FetchJob", "collect", "fetch_in_workers", "run_job", "shutdown_workers", "submit_jobs"]
 
@@ -31,7 +35,7 @@ log = logging.getLogger("okrflow.workers")
 
 _executors: dict[int, ProcessPoolExecutor] = {}
 _executors_lock = threading.Lock()
-_configs: dict[str, object] = {}
+_configs: dict[str, Config] = {}
 """In a worker: the configs it has seen, by hash (the latest few)."""
 
 
@@ -57,17 +61,17 @@ def run_job(job: FetchJob) -> Outcome:
     from flows.pipeline import check_gates, close_connectors, fetch_source, open_connectors
 
     config = _config(job.config_key, job.config_blob)
-    by_id = {kr.id: kr for _, kr in config.key_results()}  # type: ignore[attr-defined]
-    connectors = open_connectors(config, [job.source])  # type: ignore[arg-type]
+    by_id = {kr.id: kr for _, kr in config.key_results()}
+    connectors = open_connectors(config, [job.source])
     try:
         krs = [by_id[kr_id] for kr_id in job.kr_ids]
         measurements = fetch_source(connectors[job.source], krs, job.at, job.threads) if krs else {}
-        return measurements, check_gates(config, connectors, job.at)  # type: ignore[arg-type]
+        return measurements, check_gates(config, connectors, job.at)
     finally:
         close_connectors(connectors)
 
 
-def _config(key: str, blob: bytes) -> object:
+def _config(key: str, blob: bytes) -> Config:
     config = _configs.get(key)
     if config is None:
         config = pickle.loads(blob)
