@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from okr_model.config import Config, KeyResult, MetricBinding, SourceConfig
+from okr_model.dotenv import read_dotenv
 from okr_model.errors import ConfigError, ConfigIssue
 
 __all__ = ["SchemaResolver", "format_path", "load_config", "parse_config"]
@@ -55,11 +56,17 @@ def load_config(path: str | os.PathLike[str], resolver: SchemaResolver | None = 
         raise ConfigError(file, [ConfigIssue("", "file not found (pass -c PATH or set OKRFLOW_CONFIG)")]) from None
     except OSError as exc:
         raise ConfigError(file, [ConfigIssue("", f"cannot read the file: {exc.strerror}")]) from None
-    return parse_config(text, file, resolver)
+    return parse_config(text, file, resolver, environ={**read_dotenv(Path(path).parent / ".env"), **os.environ})
 
 
-def parse_config(text: str, file: str = "<config>", resolver: SchemaResolver | None = None) -> Config:
-    """Validate config text; ``file`` only names it in errors."""
+def parse_config(
+    text: str,
+    file: str = "<config>",
+    resolver: SchemaResolver | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Validate config text; ``file`` only names it in errors; ``${VAR}`` come from ``environ`` (default
+    the process environment; ``load_config`` adds the ``.env`` file beside the config under it)."""
     root = None
     try:
         root = _compose(text)
@@ -79,7 +86,7 @@ def parse_config(text: str, file: str = "<config>", resolver: SchemaResolver | N
         )
 
     issues: list[ConfigIssue] = []
-    data = _interpolate(data, (), issues)
+    data = _interpolate(data, (), issues, os.environ if environ is None else environ)
     if issues:
         raise ConfigError(file, [lines.locate(i) for i in issues])
     try:
@@ -138,19 +145,19 @@ def _bad_scalar_line(root: yaml.Node | None) -> int | None:
     return None
 
 
-def _interpolate(value: Any, loc: tuple[Any, ...], issues: list[ConfigIssue]) -> Any:
-    """Replace ``${VAR}`` / ``${VAR:-default}`` in string values from the environment."""
+def _interpolate(value: Any, loc: tuple[Any, ...], issues: list[ConfigIssue], environ: Mapping[str, str]) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in string values from ``environ``."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, (*loc, k), issues) for k, v in value.items()}
+        return {k: _interpolate(v, (*loc, k), issues, environ) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, (*loc, i), issues) for i, v in enumerate(value)]
+        return [_interpolate(v, (*loc, i), issues, environ) for i, v in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        if name in os.environ:
-            return os.environ[name]
+        if name in environ:
+            return environ[name]
         if default is not None:
             return default
         issues.append(ConfigIssue(format_path(loc), f"environment variable {name} is not set"))

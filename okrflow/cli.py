@@ -493,6 +493,22 @@ def demo(
         _fail(f"invalid demo config:\n{exc}", 2)
 
 
+@app.command()
+def init(
+    team: Annotated[str, typer.Option("--team", help="The team named in the config's header.")] = "our team",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing config and .env.")] = False,
+) -> None:
+    """Write a commented starter config (-c path, default okrflow.yaml) and a .env with a webhook secret."""
+    from okrflow.starter import write_starter
+
+    try:
+        written = write_starter(state.config_path, team, force=force)
+    except FileExistsError as exc:
+        _fail(f"not overwriting {exc} (pass --force)", 2)
+    out.print(f"wrote {written.config} and {written.env} (mode 0600: keep it out of git)")
+    out.print(f"next: okrflow -c {written.config} validate, then edit the queries and run --dry-run")
+
+
 def main() -> None:
     state.own_process = True
     app()
