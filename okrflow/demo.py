@@ -11,11 +11,13 @@ import os
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
+from importlib.resources import files
 from pathlib import Path
 
 from rich.console import Console
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
+EXAMPLE_CONFIG = Path(str(files("okrflow.examples").joinpath("example.yaml")))
+"""config/example.yaml of the checkout; in an installed wheel, the copy shipped as ``okrflow.examples``."""
 
 __all__ = ["EXAMPLE_CONFIG", "demo_slots", "run_demo"]
 
@@ -124,7 +126,7 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
     console.print(
         f"The demo's Prometheus is stopped. Explore the history with:\n"
         f"  export OKRFLOW_STORE_URL={os.environ['OKRFLOW_STORE_URL']}\n"
-        f"  okrflow -c config/example.yaml history classifier-f1"
+        f"  okrflow -c {EXAMPLE_CONFIG} history classifier-f1"
     )
 
 
