@@ -7,9 +7,11 @@ KR's ``direction``: a decrease when larger is better (``up``: accuracy, F1), an 
 
 1. ``max_drop`` fires at once. Its reference is the mean (``reference: mean``) or the best value
    (``reference: best``) of the points within ``window`` before the latest point, the latest excluded. It fires
-   when the latest value is worse than the reference by more than ``max_drop`` metric units, or, with
-   ``relative: true``, by more than ``max_drop`` x |reference| ("flag any accuracy drop greater than 3 points":
-   max_drop 0.03 on a [0, 1] metric; an exact 0.03 drop does not fire).
+   when the latest value is worse than the reference by more than ``max_drop`` metric units (written as a number:
+   "flag any F1 drop greater than 3 points" is max_drop 0.03 on a [0, 1] metric; an exact 0.03 drop does not
+   fire), or, written as a percent (``3%``, or ``relative: true``), by more than that share of |reference|. Once
+   fired it holds, whatever the window's mean does, until the value is back within max_drop of the reference it
+   dropped from (the caller passes that level back as ``dropped_from``): a lasting drop is not a recovery.
 2. ``detector`` catches slow slides whose every step stays under max_drop, so the window's reference follows
    them down. It runs over the whole series on the badness ``b = -value`` (``up``) or ``value`` (``down``), one-sided,
    and may fire only after ``min_samples`` warm-up runs:
@@ -164,6 +166,24 @@ def _mean(values: Sequence[float]) -> float:
     return math.fsum(values) / len(values)
 
 
+def _beyond(rule: DriftRule, reference: float, latest: float, up: bool) -> float | None:
+    """How much worse than ``reference`` the latest value is, when that exceeds max_drop; else None."""
+    assert rule.max_drop is not None
+    bad = reference - latest if up else latest - reference
+    if rule.relative:
+        if reference == 0:
+            return None  # a share of nothing: the relative rule cannot judge
+        size, slack = bad / abs(reference), _TOLERANCE
+    else:
+        size, slack = bad, _TOLERANCE * max(1.0, abs(reference))
+    return bad if size - rule.max_drop > slack else None
+
+
+def _size(bad: float, reference: float) -> str:
+    share = f" ({100 * bad / abs(reference):.1f}%)" if reference != 0 else ""
+    return f"{_fmt(bad)}{share}"
+
+
 def _max_drop(points: list[tuple[datetime, float]], rule: DriftRule, up: bool, name: str) -> DriftResult | None:
     if rule.max_drop is None:
         return None
@@ -173,21 +193,31 @@ def _max_drop(points: list[tuple[datetime, float]], rule: DriftRule, up: bool, n
         return None
     best = max(window) if up else min(window)
     reference = _mean(window) if rule.reference == "mean" else best
-    bad = reference - latest if up else latest - reference
-    if rule.relative:
-        if reference == 0:
-            return None  # a share of nothing: the relative rule cannot judge
-        size, slack = bad / abs(reference), _TOLERANCE
-    else:
-        size, slack = bad, _TOLERANCE * max(1.0, abs(reference))
-    if size - rule.max_drop <= slack:
+    bad = _beyond(rule, reference, latest, up)
+    if bad is None:
         return None
     verb, side = ("dropped", "below") if up else ("rose", "above")
-    share = f" ({100 * bad / abs(reference):.1f}%)" if reference != 0 else ""
     description = (
-        f"{name} {verb} {_fmt(bad)}{share} {side} its {_window_label(rule.window)} {rule.reference} {_fmt(reference)}"
+        f"{name} {verb} {_size(bad, reference)} {side} its {_window_label(rule.window)} {rule.reference} "
+        f"{_fmt(reference)}"
     )
     return DriftResult("max_drop", at, latest, reference, latest - reference, description)
+
+
+def _still_dropped(at: datetime, latest: float, rule: DriftRule, up: bool, name: str, level: float) -> DriftResult | None:
+    """A max_drop drift lasts until the value is back within max_drop of the level it dropped from (the window's
+    mean absorbing the new level is not a recovery)."""
+    if rule.max_drop is None:
+        return None
+    bad = _beyond(rule, level, latest, up)
+    if bad is None:
+        return None
+    side = "below" if up else "above"
+    description = (
+        f"{name} {_fmt(latest)} is still {_size(bad, level)} {side} the level {_fmt(level)} it {'dropped' if up else 'rose'} from "
+        f"(resolves within max_drop {rule.limit_text} of it)"
+    )
+    return DriftResult("max_drop", at, latest, level, latest - level, description)
 
 
 def _detector(points: list[tuple[datetime, float]], rule: DriftRule, up: bool, name: str) -> DriftResult | None:
@@ -218,17 +248,27 @@ def _detector(points: list[tuple[datetime, float]], rule: DriftRule, up: bool, n
 
 
 def check_drift(
-    series: Sequence[tuple[datetime, float]], rule: DriftRule, direction: Direction, *, name: str = "value"
+    series: Sequence[tuple[datetime, float]],
+    rule: DriftRule,
+    direction: Direction,
+    *,
+    name: str = "value",
+    dropped_from: float | None = None,
 ) -> DriftResult | None:
     """Judge the latest point of a raw metric series (ok runs only); None when no rule fires or data is short.
 
-    ``max_drop`` is checked first, then the detector; ``name`` (the metric or KR) starts the description.
+    ``dropped_from``: the reference of a ``max_drop`` drift still open from earlier runs (the alert's memory); the
+    drift then holds while the latest value is worse than that level by more than max_drop. Otherwise ``max_drop``
+    is checked first, then the detector; ``name`` (the metric or KR) starts the description.
     """
     if direction not in ("up", "down"):
         raise ValueError(f"direction must be 'up' or 'down' (got {direction!r})")
     numbers = ((at, _number(value)) for at, value in series)
     points = sorted(((at, value) for at, value in numbers if value is not None), key=lambda p: p[0])
+    up = direction == "up"
+    level = _number(dropped_from)
+    if points and level is not None and (held := _still_dropped(*points[-1], rule, up, name, level)):
+        return held
     if len(points) < 2:
         return None
-    up = direction == "up"
     return _max_drop(points, rule, up, name) or _detector(points, rule, up, name)

@@ -100,11 +100,9 @@ def _is_ml(config: Config, kr: KeyResult) -> bool:
 
 def _is_monitoring(config: Config, kr: KeyResult) -> bool:
     """Watches something already running: a threshold held, a drift rule, live serving or data checks."""
-    drift = kr.drift or config.defaults.drift
     return (
         kr.kind in ("maintain_above", "maintain_below")
-        or drift.max_drop is not None
-        or drift.detector is not None
+        or config.drift_rule(kr) is not None
         or _source_type(config, kr) in MONITORING_SOURCES
     )
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from okr_model.config import Config, KeyResult, Objective
 from okr_model.types import Band
 from okrflow.alerts.message import Alert, Message
-from okrflow.alerts.state import AlertState, Transition, step
+from okrflow.alerts.state import AlertState, Timing, Transition, step
 from okrflow.store import KRResult, ObjectiveResult, RunRecord
 from okrflow.store.alerts import OutboxItem, SavedState
 
@@ -169,8 +169,9 @@ def judge(
         if not condition.holds and key not in states:
             continue  # quiet and staying quiet: no state, no row, no message (most KRs of most runs)
         previous = states.get(key) or SavedState(AlertState(key), record.deployment, condition.kind, condition.subject)
-        for_runs = 1 if condition.kind in ("drift", "source_error") else rules.for_runs  # drift fires at once
-        state, transition = step(previous.state, condition.holds, record.slot, for_runs, rules.repeat_interval)
+        timing = Timing.of(rules)
+        timing = timing.at_once() if condition.kind in ("drift", "source_error") else timing  # drift fires at once
+        state, transition = step(previous.state, condition.holds, record.slot, timing)
         seen = _seen(results, condition) if transition else previous.last_seen
         judged[key] = (condition, replace(previous, state=state, last_seen=seen), transition)
     alerts = _alerts(config, record, results, judged, states)

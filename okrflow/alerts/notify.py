@@ -16,9 +16,8 @@ log = logging.getLogger("okrflow.alerts")
 
 
 def drift_rule(config: Config, kr: KeyResult) -> DriftRule | None:
-    """The KR's own drift rule, else the config's default; None when neither sets a limit or detector."""
-    rule = kr.drift or config.defaults.drift
-    return rule if rule.max_drop is not None or rule.detector is not None else None
+    """The KR's drift block over the config's, field by field (``Config.drift_rule``); None: drift not judged."""
+    return config.drift_rule(kr)
 
 
 def drift_series(

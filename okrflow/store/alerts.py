@@ -147,6 +147,7 @@ def _row_values(saved: SavedState) -> dict[str, Any]:
         "fired_at": state.fired_at,
         "last_notified_at": state.last_notified_at,
         "resolved_at": state.resolved_at,
+        "active_since": state.active_since,
         "last_seen": saved.last_seen,
     }
 
@@ -160,6 +161,7 @@ def _saved(row: AlertStateRow) -> SavedState:
         fired_at=row.fired_at,
         last_notified_at=row.last_notified_at,
         resolved_at=row.resolved_at,
+        active_since=row.active_since,
     )
     return SavedState(state, row.deployment, row.kind, row.subject, row.last_seen)
 

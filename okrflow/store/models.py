@@ -239,6 +239,7 @@ class AlertStateRow(Base):
     last_notified_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     last_seen: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # value/score/status at the last notification
+    active_since: Mapped[datetime | None]  # when the condition began (for: counts from it), migration 0004
 
 
 class OutboxRow(Base):

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from okr_model.config import DriftRule
+from okr_model.config import DEFAULT_DRIFT, Config, DriftRule
 from okr_model.drift import SLIDE_BOUND_RUNS, DriftResult, check_drift, cusum, detector_scale, page_hinkley
 
 PROPERTY = settings(max_examples=150, deadline=None)
@@ -204,7 +204,8 @@ def test_detector_scale_follows_max_drop_unless_set() -> None:
 
 def test_a_detector_without_a_scale_is_a_config_error() -> None:
     with pytest.raises(ValidationError, match="detector page_hinkley needs a scale: set max_drop"):
-        rule(detector="page_hinkley")
+        rule(detector="page_hinkley", max_drop=None)
+    assert rule(detector="page_hinkley").max_drop is None, "unset: the defaults' (or the built-in 3%) applies"
     with pytest.raises(ValidationError, match="min_samples"):
         rule(max_drop=0.03, detector="cusum", min_samples=1)
     assert rule().min_samples == 10 and rule().delta is None and rule().threshold is None
@@ -343,3 +344,91 @@ def test_a_better_latest_value_never_fires_max_drop_that_a_worse_one_did_not(
     better = check_drift(series([*values[:-1], values[-1] + gain]), drift, "up")
     if better is not None and better.rule == "max_drop":
         assert worse is not None and worse.rule == "max_drop"
+
+
+# -- issue 13: relative limits, field-by-field merge, resolving against the level the metric dropped from ----------
+
+
+def test_max_drop_as_a_percent_is_relative_and_a_plain_number_stays_absolute() -> None:
+    assert (rule(max_drop="3%").max_drop, rule(max_drop="3%").relative) == (pytest.approx(0.03), True)
+    assert (rule(max_drop=0.03).max_drop, rule(max_drop=0.03).relative) == (0.03, False)
+    assert rule(max_drop="2.5 %").max_drop == pytest.approx(0.025)
+    with pytest.raises(ValidationError, match="expected a percent"):
+        rule(max_drop="3 percent%")
+    with pytest.raises(ValidationError, match="is relative"):
+        rule(max_drop="3%", relative=False)
+
+
+def test_the_default_limit_is_relative_so_hours_do_not_drift_on_a_few_minutes() -> None:
+    """Issue 13: resolution time 3.00 h -> 3.05 h fired with the absolute default 0.03; 3% of 3 h is 0.09 h."""
+    hours = series([3.00] * 7 + [3.05])
+    assert check_drift(hours, DEFAULT_DRIFT, "down") is None
+    assert check_drift(series([3.00] * 7 + [3.10]), DEFAULT_DRIFT, "down") is not None
+    assert check_drift(hours, rule(max_drop=0.03), "down") is not None, "absolute stays available as a number"
+
+
+def test_a_kr_drift_block_overrides_the_defaults_field_by_field() -> None:
+    """Issue 13: `drift: {window: 14d}` on a KR silently dropped the defaults' max_drop."""
+    config = drift_config(defaults={"max_drop": 0.03, "reference": "best"}, own={"window": "14d"})
+    merged = config.drift_rule(config.key_result("f1")[1])
+    assert merged is not None
+    assert (merged.max_drop, merged.relative, merged.reference, merged.window) == (0.03, False, "best", 14 * DAY)
+    assert config.drift_rule(config.key_result("hours")[1]) == rule(max_drop=0.03, reference="best")
+
+
+def test_a_kr_number_over_a_relative_default_is_absolute_and_a_percent_over_a_number_is_relative() -> None:
+    config = drift_config(defaults={"max_drop": "5%"}, own={"max_drop": 0.02})
+    assert config.drift_rule(config.key_result("f1")[1]) == rule(max_drop=0.02)
+    config = drift_config(defaults={"max_drop": 0.5}, own={"max_drop": "4%"})
+    assert config.drift_rule(config.key_result("f1")[1]) == rule(max_drop="4%")
+    config = drift_config(defaults={"max_drop": 0.5}, own={"relative": True})
+    assert config.drift_rule(config.key_result("f1")[1]) == rule(max_drop=0.5, relative=True)
+
+
+def test_drift_is_judged_where_a_block_is_written_with_the_default_limit() -> None:
+    config = drift_config(defaults=None, own={"detector": "cusum"})
+    assert config.drift_rule(config.key_result("f1")[1]) == DEFAULT_DRIFT.model_copy(update={"detector": "cusum"})
+    assert config.drift_rule(config.key_result("hours")[1]) is None, "no block anywhere: not judged"
+    config = drift_config(defaults={}, own=None)
+    assert config.drift_rule(config.key_result("hours")[1]) == DEFAULT_DRIFT
+    config = drift_config(defaults={}, own={"max_drop": None})
+    assert config.drift_rule(config.key_result("f1")[1]) is None, "max_drop: null switches the KR's drift off"
+    with pytest.raises(ValidationError, match=r"f1: its drift block over defaults\.drift: .*needs a scale"):
+        drift_config(defaults={"max_drop": None}, own={"detector": "cusum"})
+
+
+def drift_config(defaults: dict[str, Any] | None, own: dict[str, Any] | None) -> Config:
+    f1: dict[str, Any] = {"id": "f1", "kind": "increase", "baseline": 0.8, "target": 0.9, "metric": {"source": "s"}}
+    if own is not None:
+        f1["drift"] = own
+    hours = {"id": "hours", "kind": "decrease", "baseline": 4, "target": 2, "metric": {"source": "s"}}
+    data: dict[str, Any] = {
+        "cycle": {"name": "Q4", "start": "2026-10-01", "end": "2026-12-31"},
+        "objectives": [{"id": "o", "title": "O", "key_results": [f1, hours]}],
+    }
+    if defaults is not None:
+        data["defaults"] = {"drift": defaults}
+    return Config.model_validate(data)
+
+
+def test_a_drop_holds_until_the_value_is_back_within_max_drop_of_the_level_it_dropped_from() -> None:
+    """Issue 13: the 7-day mean absorbed the drop and the alert resolved though F1 had not recovered."""
+    limit = rule(max_drop=0.03)
+    values = [0.90] * 7 + [0.85] * 10  # a lasting drop: after 7 days the window holds only 0.85s
+    points = series(values)
+    fired = check_drift(points[:8], limit, "up", name="f1")
+    assert fired is not None and fired.reference == pytest.approx(0.90)
+    assert check_drift(points, limit, "up") is None, "the window alone forgets the drop (what went wrong)"
+    held = check_drift(points, limit, "up", name="f1", dropped_from=fired.reference)
+    assert held is not None and held.reference == pytest.approx(0.90) and held.latest == pytest.approx(0.85)
+    assert "0.9" in held.description and "0.85" in held.description
+    partly = series([*values, 0.88])
+    assert check_drift(partly, limit, "up", dropped_from=0.90) is None, "0.88 is within 0.03 of 0.90"
+    assert check_drift(series([*values, 0.869]), limit, "up", dropped_from=0.90) is not None
+    assert check_drift(series([*values, 0.869]), rule(max_drop="4%"), "up", dropped_from=0.90) is None
+
+
+def test_a_held_drop_of_a_down_metric_mirrors_an_up_one() -> None:
+    values = [200.0] * 7 + [240.0] * 10  # latency rose 20% and stayed
+    assert check_drift(series(values), rule(max_drop="3%"), "down", dropped_from=200.0) is not None
+    assert check_drift(series([*values, 205.0]), rule(max_drop="3%"), "down", dropped_from=200.0) is None
