@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -224,9 +225,11 @@ def test_the_dockerfile_installs_the_lock_then_the_packages() -> None:
     lock_copy = next(i for i, line in enumerate(lines) if line.startswith("COPY requirements.lock"))
     assert "pip install -r requirements.lock" in lines[installs[0]] and lock_copy < installs[0]
     assert "pip install --no-deps ." in lines[installs[1]]
-    packages = re.search(r"include = \[([^]]*)\]", (ROOT / "pyproject.toml").read_text()).group(1)
-    for package in re.findall(r'"(\w+)\*"', packages):
-        assert package in copied, f"the Dockerfile does not COPY {package}"
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    mapped = setuptools.get("package-dir", {})
+    folders = {mapped.get(name, name.replace(".", "/")).split("/")[0] for name in setuptools["packages"]}
+    for folder in folders:
+        assert folder in copied, f"the Dockerfile does not COPY {folder}"
     assert {"requirements.lock", "pyproject.toml", "README.md"} <= set(copied)
     ignored = [
         p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines() if p.strip() and not p.startswith("#")
