@@ -28,6 +28,7 @@ __all__ = [
     "GateOutcome",
     "Measurement",
     "MeasurementStatus",
+    "OnlineFinding",
     "QualityGateProvider",
     "query_hash",
 ]
@@ -78,6 +79,15 @@ class GateOutcome:
 
     status: Literal["passed", "failed", "error"]
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class OnlineFinding:
+    """What ``okrflow validate --online`` learned from a live source: a ``warning`` (exit 0) or an ``error``
+    (the source cannot be checked, e.g. unreachable: exit 1). The message never holds a secret."""
+
+    level: Literal["warning", "error"]
+    message: str
 
 
 @runtime_checkable
@@ -141,6 +151,11 @@ class Connector(ABC, Generic[S, M]):
     @abstractmethod
     def fetch(self, metric: M, at: datetime) -> Measurement:
         """One measurement of ``metric`` as of ``at`` (an aware datetime: the run's slot time)."""
+
+    def check_online(self) -> list[OnlineFinding]:
+        """Checks against the live source (run by ``okrflow validate --online``): e.g. a role that can write.
+        None by default; a connector that overrides it connects, checks, and never raises."""
+        return []
 
     def fetch_series(self, metric: M, slots: Sequence[datetime]) -> dict[datetime, Measurement]:
         """Measurements as of each past slot, for backfill and catch-up. The default asks ``fetch`` once

@@ -188,8 +188,16 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
 
     @classmethod
     def check(cls, name: str, config: GxSource, full: Config) -> list[ConfigIssue]:
-        """Expectation names and arguments (from the catalog), data sources, and the suites KRs name."""
-        return check_source(name, config, full)
+        """Expectation names and arguments (from the catalog), data sources, the suites KRs name, and that each
+        query is one read statement (as a sql metric's)."""
+        from connectors.sql import query_problem
+
+        issues = check_source(name, config, full)
+        for suite_name, suite in config.suites.items():
+            data = suite.data
+            if data.query is not None and (problem := query_problem(data.query, full.sources.get(data.source or ""))):
+                issues.append(ConfigIssue(f"sources.{name}.suites.{suite_name}.data.query", f"refused: {problem}"))
+        return issues
 
     def fetch(self, metric: GxMetric, at: datetime) -> Measurement:
         as_of = at - metric.offset if metric.offset else at
@@ -293,6 +301,10 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
             statement: Any = select(literal_column("*")).select_from(table(name, schema=schema or None))
             binds: dict[str, Any] = {}
         else:
+            from okr_model.sql_check import read_query_problem
+
+            if problem := read_query_problem(data.query or "", sql._dialect):
+                raise _Refused(f"refused before running: {problem}")
             statement = text(data.query or "")
             available = {
                 "cycle_start": sql._bind_time(self.context.cycle_start),
@@ -308,19 +320,11 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
 
     @staticmethod
     def _read_sql(sql: Any, statement: Any, binds: dict[str, Any]) -> Any:
-        """One read-only read through the sql source's engine; SQLite gets a deadline (it has no statement timeout)."""
+        """One read through the sql source's connection in a fresh read-only transaction, bounded by its timeout."""
         import pandas as pd
 
-        with sql._get_engine().connect() as conn:
-            raw = conn.connection.dbapi_connection if sql._backend == "sqlite" else None
-            if raw is not None:
-                deadline = time.monotonic() + sql.config.timeout_s
-                raw.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
-            try:
-                return pd.read_sql(statement, conn, params=binds or None)
-            finally:
-                if raw is not None:
-                    raw.set_progress_handler(None, 0)
+        with sql.reading() as conn:
+            return pd.read_sql(statement, conn, params=binds or None)
 
     def _sql_connector(self, source: str) -> Any:
         """The sql source's own connector: its engine is read-only and bounded by its ``timeout_s``."""
@@ -339,7 +343,7 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
         return self._sql[source]
 
     def _explain(self, data: DataRef, exc: Exception) -> str:
-        if data.path is not None or isinstance(exc, (LookupError, FileNotFoundError)):
+        if data.path is not None or isinstance(exc, (LookupError, FileNotFoundError, _Refused)):
             return _first_line(exc)
         sql = self._sql.get(data.source or "")
         return sql._scrub(sql._describe(_unwrap(exc))) if sql is not None else _first_line(exc)
@@ -392,6 +396,10 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
         validation = gx.ValidationDefinition(name=unique, data=batch, suite=gx_suite)
         prepared = _PREPARED[key] = _Prepared(validation, [e.id for e in gx_suite.expectations])
         return prepared
+
+
+class _Refused(Exception):
+    """The suite's query is not one read statement (checked before it reaches the database)."""
 
 
 @dataclass(frozen=True)

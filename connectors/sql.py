@@ -5,10 +5,14 @@ slot time through the binds ``:cycle_start``, ``:cycle_end`` (exclusive) and ``:
 Datetimes are bound as naive UTC so they compare with ``TIMESTAMP`` columns and SQLite's
 ``'YYYY-MM-DD HH:MM:SS'`` text alike (PostgreSQL and MariaDB sessions run in UTC for that reason).
 
-The warehouse is never written to, on three levels: the session is read-only (SQLite ``mode=ro`` +
-``query_only``, PostgreSQL ``default_transaction_read_only``, MariaDB ``SET SESSION TRANSACTION READ
-ONLY``), a query is one statement (psycopg prepares every statement, so ``COMMIT; BEGIN READ WRITE;
-...`` is refused), and nothing is ever committed. A read-only database role is still the safest setup.
+The warehouse is never written to, on two layers (the README's "Security" section). The belt: a SQL
+parser (``okr_model.sql_check``) accepts only one read statement, at ``okrflow validate`` (``check``) and
+again before every fetch. The braces, on the server for every query (``execute_read``): a fresh read-only
+transaction (PostgreSQL ``SET TRANSACTION READ ONLY``; MariaDB/MySQL ``SET SESSION TRANSACTION READ ONLY``
+then ``START TRANSACTION READ ONLY``, since MariaDB's DDL commits the open transaction first; SQLite
+``mode=ro`` + ``query_only``), one statement per call, never a commit, and a connection whose query failed
+or returned no rows is discarded from the pool (its session may have been changed). A read-only database
+role is still the safest setup: ``okrflow validate --online`` warns when the role can write.
 
 SQLAlchemy is imported inside functions: ``okrflow validate`` imports this module for its models.
 """
@@ -20,6 +24,8 @@ import math
 import re
 import threading
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,14 +34,17 @@ from urllib.parse import quote
 
 from pydantic import ConfigDict, Field, SecretStr, StringConstraints, field_validator, model_validator
 
-from connectors.base import Connector, ConnectorContext, Measurement, query_hash
+from connectors.base import Connector, ConnectorContext, Measurement, OnlineFinding, query_hash
 from connectors.retry import retry_call
-from okr_model.config import MetricBinding, SourceConfig
+from connectors.sql_errors import QueryShapeError, classify, db_message
+from okr_model.config import Config, MetricBinding, SourceConfig
+from okr_model.errors import ConfigIssue
+from okr_model.sql_check import read_query_problem, sql_dialect
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL, Engine
+    from sqlalchemy.engine import URL, Connection, Engine
 
-__all__ = ["BUILTIN_BINDS", "SqlConnector", "SqlMetric", "SqlSource"]
+__all__ = ["BUILTIN_BINDS", "SqlConnector", "SqlMetric", "SqlSource", "query_problem"]
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +58,7 @@ _DRIVERS = {
 _URL_HELP = "expected sqlite:///PATH, postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB or mysql+pymysql://USER@HOST/DB"
 _READ_ONLY = "the warehouse connection is read-only; the query tried to write"
 _ONE_STATEMENT = "the query must be a single SQL statement (no ';'-separated batches)"
-_PG_CONNECTION_STATES = ("08", "57P01", "57P02", "57P03", "53300")
-_PG_LOGIN_REFUSED = re.compile(r"does not exist|authentication failed|pg_hba\.conf|permission denied")
-_MYSQL_TIMEOUT, _MYSQL_READ_ONLY = {1969, 3024}, {1792, 1290}
-_MYSQL_PERMISSION, _MYSQL_CONNECTION = {1044, 1142, 1143, 1227}, {1040, 1053, 2002, 2003, 2006, 2013}
+_REFUSED = "refused before running: "
 
 
 class SqlSource(SourceConfig):
@@ -105,6 +111,7 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
         super().__init__(name, config, context)
         self._url = _parse_url(config.url.get_secret_value())
         self._backend = self._url.get_backend_name()
+        self._dialect = sql_dialect(self._backend)
         self._lock = threading.Lock()
         self._engine: Engine | None = None
 
@@ -117,19 +124,79 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
             log.debug("source %s: %s", self.name, detail)
             return Measurement.error(detail, **lineage)
 
+    @classmethod
+    def check(cls, name: str, config: SqlSource, full: Config) -> list[ConfigIssue]:
+        """``okrflow validate`` refuses a metric query on this source that is not one read statement."""
+        issues = []
+        for o_index, objective in enumerate(full.objectives):
+            for k_index, kr in enumerate(objective.key_results):
+                metric = kr.metric
+                if not (isinstance(metric, SqlMetric) and metric.source == name):
+                    continue
+                if problem := query_problem(metric.sql, config):
+                    path = f"objectives[{o_index}].key_results[{k_index}].metric.sql"
+                    issues.append(ConfigIssue(path, f"refused: {problem}"))
+        return issues
+
+    def check_online(self) -> list[OnlineFinding]:
+        """``okrflow validate --online``: the source answers, and its role cannot write (else a warning)."""
+        from connectors.sql_privileges import role_findings
+
+        try:
+            with self.reading() as conn:
+                return role_findings(self._backend, conn)
+        except Exception as exc:
+            return [OnlineFinding("error", self._scrub(self._describe(exc)))]
+
     def close(self) -> None:
         with self._lock:
             engine, self._engine = self._engine, None
         if engine is not None:
             engine.dispose()
 
-    def _fetch(self, metric: SqlMetric, at: datetime, lineage: dict[str, Any]) -> Measurement:
+    def execute_read(self, sql: str, binds: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
+        """The server layer alone: run ``sql`` once in a fresh read-only transaction and read at most two rows.
+
+        ``fetch`` checks the query with the parser first; calling this directly shows what the server refuses.
+        """
         from sqlalchemy import text
 
+        with self.reading() as conn:
+            result = conn.execute(text(sql), dict(binds))
+            if not result.returns_rows:
+                raise QueryShapeError("the statement returned no result set; a metric query must be a SELECT")
+            return list(result.keys()), result.fetchmany(2)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A pooled connection inside a fresh read-only transaction, bounded by ``timeout_s``.
+
+        Leaving rolls back (never commits); an error discards the connection instead of pooling it again.
+        """
+        with self._get_engine().connect() as conn:
+            raw = conn.connection.dbapi_connection if self._backend == "sqlite" else None
+            if raw is not None:  # SQLite has no statement timeout: abort from the VM's progress callback
+                deadline = time.monotonic() + self.config.timeout_s
+                raw.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+            failed = True
+            try:
+                for statement in _read_only_transaction(self._backend, self.config.timeout_s):
+                    conn.exec_driver_sql(statement)
+                yield conn
+                failed = False
+            finally:
+                if raw is not None:
+                    raw.set_progress_handler(None, 0)
+                if failed:
+                    conn.invalidate()
+
+    def _fetch(self, metric: SqlMetric, at: datetime, lineage: dict[str, Any]) -> Measurement:
         if self._backend == "sqlite":
             path = Path(_sqlite_path(self._url) or "")
             if not path.is_file():
                 return Measurement.error(f"the SQLite file {path} does not exist", **lineage)
+        if problem := read_query_problem(metric.sql, self._dialect):
+            return Measurement.error(_REFUSED + problem, **lineage)
         now = at - metric.offset if metric.offset else at
         available = {
             "cycle_start": self._bind_time(self.context.cycle_start),
@@ -137,34 +204,16 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
             "now": self._bind_time(now),
             **metric.params,
         }
-        statement = text(metric.sql)
         used = _bind_names(metric.sql)
         if missing := sorted(used - available.keys()):
             return Measurement.error(f"the query uses unbound parameter(s) {', '.join(missing)}", **lineage)
         binds = {name: available[name] for name in used}
-        engine = self._get_engine()
         columns, rows = retry_call(
-            lambda: self._run(engine, statement, binds),
+            lambda: self.execute_read(metric.sql, binds),
             retries=self.config.retries,
             is_transient=self._is_transient,
         )
         return _measurement(columns, rows, at, lineage)
-
-    def _run(self, engine: Engine, statement: Any, binds: dict[str, Any]) -> tuple[list[str], list[Any]]:
-        """Execute once and read at most two rows; leaving ``connect()`` rolls back (never commits)."""
-        with engine.connect() as conn:
-            raw = conn.connection.dbapi_connection if self._backend == "sqlite" else None
-            if raw is not None:  # SQLite has no statement timeout: abort from the VM's progress callback
-                deadline = time.monotonic() + self.config.timeout_s
-                raw.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
-            try:
-                result = conn.execute(statement, binds)
-                if not result.returns_rows:
-                    raise _QueryShapeError("the statement returned no result set; a metric query must be a SELECT")
-                return list(result.keys()), result.fetchmany(2)
-            finally:
-                if raw is not None:
-                    raw.set_progress_handler(None, 0)
 
     def _get_engine(self) -> Engine:
         with self._lock:
@@ -178,11 +227,11 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
         return naive.isoformat(sep=" ") if self._backend == "sqlite" else naive
 
     def _is_transient(self, exc: BaseException) -> bool:
-        return _classify(exc) == "connection"
+        return classify(exc) == "connection"
 
     def _describe(self, exc: BaseException) -> str:
-        kind = _classify(exc)
-        message = _db_message(exc)
+        kind = classify(exc)
+        message = db_message(exc)
         if kind == "timeout":
             return f"query timed out after {self.config.timeout_s:g} s"
         if kind == "read_only":
@@ -216,10 +265,6 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
         return detail
 
 
-class _QueryShapeError(Exception):
-    """The statement ran but cannot be a metric (it returned no result set)."""
-
-
 def _measurement(columns: list[str], rows: list[Any], at: datetime, lineage: dict[str, Any]) -> Measurement:
     """Exactly one row with one finite number is a value; anything else says why not."""
     if len(columns) != 1:
@@ -248,6 +293,25 @@ def _measurement(columns: list[str], rows: list[Any], at: datetime, lineage: dic
     if math.isinf(number):
         return Measurement.no_data(f"query returned {'+' if number > 0 else '-'}Inf", **lineage)
     return Measurement.ok(number, observed_at=at, rows=1, **lineage)
+
+
+def query_problem(sql: str, source: SourceConfig | None) -> str | None:
+    """Why ``sql`` is not one read statement in ``source``'s dialect (generic SQL when the source is unknown)."""
+    url = getattr(source, "url", None)
+    try:
+        backend = _parse_url(url.get_secret_value()).get_backend_name() if isinstance(url, SecretStr) else None
+    except ValueError:
+        backend = None
+    return read_query_problem(sql, sql_dialect(backend))
+
+
+def _read_only_transaction(backend: str, timeout_s: float) -> tuple[str, ...]:
+    """What starts every query: a read-only transaction (and PostgreSQL's timeout, local to it)."""
+    if backend == "postgresql":
+        return ("SET TRANSACTION READ ONLY", f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
+    if backend in ("mysql", "mariadb"):
+        return ("SET SESSION TRANSACTION READ ONLY", "START TRANSACTION READ ONLY")
+    return ("PRAGMA query_only = ON",)
 
 
 def _bind_names(sql: str) -> set[str]:
@@ -322,68 +386,3 @@ def _create_engine(url: URL, timeout_s: float) -> Engine:
             cursor.close()
 
     return engine
-
-
-def _classify(exc: BaseException) -> str:
-    """timeout | read_only | one_statement | permission | connection | login | shape | pool | driver | query | other."""
-    from sqlalchemy import exc as sa_exc
-
-    if isinstance(exc, _QueryShapeError):
-        return "shape"
-    if isinstance(exc, (sa_exc.NoSuchModuleError, ImportError)):
-        return "driver"
-    if isinstance(exc, sa_exc.TimeoutError):
-        return "pool"
-    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
-    module = type(orig).__module__.split(".")[0]
-    message = str(orig)
-    if module == "psycopg":
-        state = getattr(orig, "sqlstate", None) or ""
-        if state == "57014":
-            return "timeout"
-        if state == "25006":
-            return "read_only"
-        if state == "42501":
-            return "permission"
-        if state == "42601" and "multiple commands" in message:
-            return "one_statement"
-        if not state and _PG_LOGIN_REFUSED.search(message):  # libpq reports these without a SQLSTATE
-            return "login"
-        if state.startswith(_PG_CONNECTION_STATES) or (not state and type(orig).__name__ == "OperationalError"):
-            return "connection"
-        return "login" if state.startswith(("28", "3D")) else "query"
-    if module == "pymysql":
-        code = orig.args[0] if orig.args and isinstance(orig.args[0], int) else 0
-        if code in _MYSQL_TIMEOUT or (code == 2013 and "timed out" in message):
-            return "timeout"
-        if code in _MYSQL_READ_ONLY:
-            return "read_only"
-        if code in _MYSQL_PERMISSION:
-            return "permission"
-        if code in _MYSQL_CONNECTION:
-            return "connection"
-        return "login" if code in (1045, 1049, 1698) else "query"
-    if module in ("sqlite3", "_sqlite3"):
-        name = getattr(orig, "sqlite_errorname", "") or ""
-        if name == "SQLITE_INTERRUPT" or message == "interrupted":
-            return "timeout"
-        if name.startswith("SQLITE_READONLY") or "readonly database" in message:
-            return "read_only"
-        if "one statement at a time" in message:
-            return "one_statement"
-        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-            return "connection"
-        return "login" if name.startswith("SQLITE_CANTOPEN") else "query"
-    return "query" if isinstance(exc, sa_exc.DBAPIError) else "other"
-
-
-def _db_message(exc: BaseException) -> str:
-    """The driver's own words, first line only (no SQL echo, no parameters), capped."""
-    from sqlalchemy import exc as sa_exc
-
-    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
-    args = getattr(orig, "args", ())
-    message = str(args[1]) if type(orig).__module__.startswith("pymysql") and len(args) >= 2 else str(orig)
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    first = lines[0] if lines else type(orig).__name__
-    return first[:300]

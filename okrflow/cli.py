@@ -113,13 +113,28 @@ def parse_time(value: str | None, option: str) -> datetime | None:
 
 
 @app.command()
-def validate() -> None:
+def validate(
+    online: Annotated[
+        bool,
+        typer.Option(
+            "--online", help="Also connect to each source: warn when a warehouse role can write; exit 1 if unreachable."
+        ),
+    ] = False,
+) -> None:
     """Parse and check the config; exit 2 with file, key path and reason on error."""
     config = load()
     krs = len(config.key_results())
     out.print(
         f"{state.config_path}: ok ({len(config.objectives)} objectives, {krs} key results, {len(config.sources)} sources)"
     )
+    if online:
+        from okrflow.online import check_sources
+
+        findings = check_sources(config)
+        for finding in findings:
+            print(finding.render(), file=sys.stderr if finding.level == "error" else sys.stdout)
+        if any(finding.level == "error" for finding in findings):
+            raise typer.Exit(1)
 
 
 @app.command()

@@ -1,0 +1,46 @@
+"""``okrflow validate --online``: what only the live sources can tell, asked of each configured source.
+
+Each connector answers through its optional ``check_online()`` (``connectors.base``): the SQL connector
+connects and warns when the role is a superuser or can write; other source kinds add their own checks
+(columns a suite names, a probe query) by overriding the same method. A source that cannot be checked
+(unreachable, login refused) is an ``error``: the command exits 1. Warnings leave the exit code at 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from connectors.base import ConnectorContext
+from connectors.registry import Registry, default_registry
+from okr_model.config import Config
+
+__all__ = ["SourceFinding", "check_sources"]
+
+
+@dataclass(frozen=True)
+class SourceFinding:
+    """One finding of one source, printed as ``warning: source 'warehouse': ...``."""
+
+    source: str
+    level: Literal["warning", "error"]
+    message: str
+
+    def render(self) -> str:
+        return f"{self.level}: source {self.source!r}: {self.message}"
+
+
+def check_sources(config: Config, registry: Registry | None = None) -> list[SourceFinding]:
+    """Run every source's online check, in config order; a check that raises is an error, never a crash."""
+    registry = registry or default_registry()
+    context = ConnectorContext(config)
+    findings: list[SourceFinding] = []
+    for name, source in config.sources.items():
+        connector = registry.get(source.type)(name, source, context)
+        try:
+            findings += [SourceFinding(name, f.level, f.message) for f in connector.check_online()]
+        except Exception as exc:  # a connector's check must not raise; say which one did, without details
+            findings.append(SourceFinding(name, "error", f"the online check failed ({type(exc).__name__})"))
+        finally:
+            connector.close()
+    return findings
