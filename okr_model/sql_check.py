@@ -83,6 +83,8 @@ def _problem(sql: str, dialect: str | None) -> str | None:
         return f"the query cannot be parsed as {name} SQL ({_first_line(exc)}); {READ_QUERY_RULE}"
     except RecursionError:
         return f"the query is nested too deeply to be checked; {READ_QUERY_RULE}"
+    except Exception as exc:  # whatever else the parser trips on: refused, never a crash (fail closed)
+        return f"the query cannot be parsed as {name} SQL ({type(exc).__name__}); {READ_QUERY_RULE}"
     if any(comment.lstrip().startswith(("!", "M!")) for token in tokens for comment in token.comments or ()):
         return "executable comments (/*! ... */) run as SQL on MariaDB/MySQL and are not allowed in a metric query"
     if not statements:
