@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from okr_model.config import Objective
+from okr_model.errors import ScoringError
 
 __all__ = ["children_of", "rollup", "weighted_mean"]
 
 
 def weighted_mean(items: Sequence[tuple[float | None, float]]) -> float | None:
-    """Mean of (value, weight) pairs, skipping values that are None; None if nothing is left."""
+    """Mean of (value, weight) pairs, skipping values that are None; None if nothing is left.
+
+    Weights too large to add up (two of 1e308) are scaled down to at most 1 first; a result that is still not
+    finite (a NaN value) raises ``ScoringError`` instead of becoming a score.
+    """
     present = [(value, weight) for value, weight in items if value is not None]
     total = sum(weight for _, weight in present)
     if not present or total <= 0:
         return None
-    return sum(value * weight for value, weight in present) / total
+    mean = sum(value * weight for value, weight in present) / total
+    if math.isfinite(total) and math.isfinite(mean):
+        return mean  # the usual case, computed exactly as always
+    largest = max(weight for _, weight in present)
+    scaled = [(value, weight / largest) for value, weight in present]
+    mean = sum(value * weight for value, weight in scaled) / sum(weight for _, weight in scaled)
+    if not math.isfinite(mean):
+        raise ScoringError("the weighted mean is not a finite number (a value in it is NaN or infinite)")
+    return mean
 
 
 def children_of(objectives: Sequence[Objective]) -> dict[str | None, list[Objective]]:
@@ -35,7 +49,10 @@ def rollup(objectives: Sequence[Objective], kr_values: Mapping[str, float | None
         if objective.id not in result:
             items = [(kr_values.get(kr.id), kr.weight) for kr in objective.key_results]
             items += [(visit(child), child.weight) for child in tree.get(objective.id, [])]
-            result[objective.id] = weighted_mean(items)
+            try:
+                result[objective.id] = weighted_mean(items)
+            except ScoringError as exc:
+                raise ScoringError(f"objective {objective.id}: {exc}") from None
         return result[objective.id]
 
     for objective in objectives:
