@@ -7,6 +7,7 @@ then the connector registered for that ``type`` validates them into its own mode
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import cached_property
@@ -104,6 +105,19 @@ def _check_schedule(value: str) -> str:
     return " ".join(fields)
 
 
+EARLIEST_DATE, LATEST_DATE = date(2000, 1, 1), date(2100, 12, 31)
+"""Config dates lie in this range: far from the ends of ``datetime``, so runs never overflow computing with them."""
+
+
+def _sane_date(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"date {value} is outside {EARLIEST_DATE}..{LATEST_DATE}, the range okrflow computes with")
+    return value
+
+
+ConfigDate = Annotated[date, AfterValidator(_sane_date)]
+
+
 Kind = Literal["increase", "decrease", "maintain_above", "maintain_below", "milestone", "manual"]
 Track = Literal["committed", "aspirational"]
 
@@ -118,9 +132,9 @@ class Cycle(Model):
     """An OKR cycle (a quarter or six weeks) with its mid-cycle review date."""
 
     name: str
-    start: date
-    end: date = Field(description="last day of the cycle, inclusive")
-    review: date | None = Field(None, description="mid-cycle review; defaults to the midpoint")
+    start: ConfigDate
+    end: ConfigDate = Field(description="last day of the cycle, inclusive")
+    review: ConfigDate | None = Field(None, description="mid-cycle review; defaults to the midpoint")
 
     @model_validator(mode="after")
     def _check_dates(self) -> Cycle:
@@ -314,6 +328,11 @@ class KeyResult(Model):
             shown = list(self.target) if band else self.target  # as the user wrote it: [0.87, 0.92], not Band(...)
             if any(end == start for end in ends):
                 raise ValueError(f"target {shown} must differ from the baseline {start}")
+            if not all(math.isfinite(end - start) for end in ends) or (band and not math.isfinite(ends[1] - ends[0])):
+                raise ValueError(
+                    f"target {shown} and baseline {start} are too far apart: their distance overflows a float, "
+                    "so progress cannot be computed (use a larger unit)"
+                )
             if self.kind == "increase" and any(end < start for end in ends):
                 raise ValueError(f"kind increase needs a target above the baseline {start} (got {shown})")
             if self.kind == "decrease" and any(end > start for end in ends):

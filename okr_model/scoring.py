@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from okr_model.config import Caps, KeyResult
+from okr_model.errors import ScoringError
 from okr_model.types import Band
 
 __all__ = ["BAND_COMMIT_SCORE", "GateInputs", "KRScore", "holds_threshold", "is_valid", "progress", "score_key_result"]
@@ -33,7 +34,13 @@ def _clamp(x: float) -> float:
 
 
 def _linear(value: float, start: float, end: float) -> float:
-    return _clamp((value - start) / (end - start))
+    span = end - start
+    if not math.isfinite(span):  # validation refuses such targets; dividing by inf would give a silent 0.0
+        raise ScoringError(
+            f"the distance from {start} to {end} is not a finite number (it overflows a float): "
+            "progress cannot be computed"
+        )
+    return _clamp((value - start) / span)
 
 
 def _band_ends(kr: KeyResult, band: Band) -> tuple[float, float]:

@@ -305,7 +305,10 @@ def kr_target(target: str, kind: str = "increase", baseline: str = "0") -> float
         ("[2, 3]", "decrease", "4", Band(2.0, 3.0)),
         ("0.9", "increase", "0.79", 0.9),
         ("5", "increase", "0", 5.0),
-        ("1e3", "increase", "0", "1e3"),  # YAML 1.1 reads 1e3 as a string: rejected below
+        ("1e3", "increase", "0", 1000.0),  # YAML 1.1 read 1e3 as a string; okrflow reads it as YAML 1.2 does
+        ("1.5E-1", "increase", "0", 0.15),
+        ("[1e-3, 2e-3]", "increase", "0", Band(0.001, 0.002)),
+        ('"1e3"', "increase", "0", "1e3"),  # quoted: a string, rejected below
     ],
 )
 def test_targets_and_bands(target: str, kind: str, baseline: str, expected: Any) -> None:
