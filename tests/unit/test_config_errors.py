@@ -268,6 +268,37 @@ CASES = [
         ((BASE[BASE.index("objectives:") :], ""),),
         (issue("objectives", "version: 1", "required key is missing"),),
     ),
+    Case(
+        "duplicate key",
+        (("target: 2\n", "target: 2\n        target: 3\n"),),
+        (issue(f"{KR1}.target", "target: 3", "duplicate key 'target' (first at line 26, again at line 27)"),),
+    ),
+    Case(
+        "two duplicate keys are both reported",
+        (
+            ("title: Become the AI-first leader", "title: Become the AI-first leader\n    title: again"),
+            ("{type: fake, url:", "{type: fake, type: fake, url:"),
+        ),
+        (
+            issue("sources.warehouse.type", "type: fake, type: fake", "duplicate key 'type'"),
+            issue("objectives[0].title", "title: again", "duplicate key 'title'"),
+        ),
+    ),
+    Case(
+        "date outside the range runs compute with",
+        (("end: 2026-12-31", "end: 9999-12-31"),),
+        (issue("cycle.end", "end: 9999-12-31", "date 9999-12-31 is outside 2000-01-01..2100-12-31"),),
+    ),
+    Case(
+        "environment value spliced into SQL text",
+        (("column: hours}", "column: hours, sql: \"SELECT h FROM t WHERE team = '${TEAM}'\"}"),),
+        (issue(f"{KR1}.metric.sql", "${TEAM}", "${TEAM} would paste an environment value", "params: {team:"),),
+    ),
+    Case(
+        "target too far from its baseline",
+        (("baseline: 4\n", "baseline: 1.5e+308\n"), ("target: 2\n", "target: -1.5e+308\n")),
+        (issue(KR1, "- id: hours", "too far apart", "overflows a float"),),
+    ),
 ]
 
 
