@@ -392,7 +392,8 @@ def key_results(draw: st.DrawFn, kr_id: str) -> dict[str, Any]:
 def configs(draw: st.DrawFn) -> dict[str, Any]:
     objectives = []
     for i in range(draw(st.integers(1, 5))):
-        objective: dict[str, Any] = {"id": f"obj-{i}", "title": draw(plain_text)}
+        # safe_dump leaves 1e5 unquoted (a string in YAML 1.1); okrflow reads it as YAML 1.2 does, as a number
+        objective: dict[str, Any] = {"id": f"obj-{i}", "title": draw(non_numeric_text)}
         if i and draw(st.booleans()):
             objective["parent"] = f"obj-{draw(st.integers(0, i - 1))}"
         if draw(st.booleans()):
