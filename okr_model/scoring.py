@@ -16,7 +16,6 @@ from typing import Literal
 
 from okr_model.config import Caps, KeyResult
 from okr_model.errors import ScoringError
-from okr_model.errors import ScoringError
 from okr_model.types import Band
 
 __all__ = ["BAND_COMMIT_SCORE", "GateInputs", "KRScore", "holds_threshold", "is_valid", "progress", "score_key_result"]

@@ -89,8 +89,6 @@ def load() -> Config:
         _fail(f"invalid config:\n{exc}", 2)
     except (RecursionError, MemoryError) as exc:  # the loader's limits should stop such a file first
         _fail(f"invalid config:\n{state.config_path}: too deeply nested or too large to load ({type(exc).__name__})", 2)
-    except (RecursionError, MemoryError) as exc:  # the loader's limits should stop such a file first
-        _fail(f"invalid config:\n{state.config_path}: too deeply nested or too large to load ({type(exc).__name__})", 2)
 
 
 def store_url(config: Config) -> str:
