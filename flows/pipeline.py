@@ -12,7 +12,7 @@ import math
 import pickle
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -471,12 +471,10 @@ def evaluate(
     key_results, objectives = score_run(config, slot, measurements, gates, inputs)
     record = run_record(config, slot, started, key_results, objectives, deployment=deployment, backfilled=backfilled)
     if store is not None and not dry_run:
-        store.write_run(record)
-        if alerts and not backfilled:
+        if alerts and not backfilled:  # written and judged in one transaction (a failing alert step is logged)
             from okrflow.alerts.notify import notify
 
-            try:
-                notify(config, store, record)
-            except Exception:  # the run is stored; a broken alert step must not undo it, but is logged loudly
-                log.exception("alerting for the run of slot %s failed", slot.isoformat())
+            record = replace(record, alert_note=notify(config, store, record).note)
+        else:
+            store.write_run(record)
     return record

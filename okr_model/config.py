@@ -447,6 +447,12 @@ class AlertDefaults(Model):
     retry_backoff: Duration = Field(timedelta(seconds=30), description="first retry delay of a failed delivery")
     max_backoff: Duration = Field(timedelta(hours=1), description="longest delay between delivery retries")
     link: str | None = Field(None, description="URL put in messages, e.g. where the HTML report is published")
+    group: str | None = Field(
+        None,
+        min_length=1,
+        max_length=160,
+        description="alert group: configs sharing a store with their own alert state name distinct groups",
+    )
 
 
     @model_validator(mode="before")

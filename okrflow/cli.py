@@ -173,6 +173,8 @@ def run(
     status_table(summary, record.objectives, record.key_results, config, out)
     if dry_run:
         out.print("dry run: nothing was written")
+    if record.alert_note:  # e.g. "alerts: not judged (slot older than the latest judged slot ...)"
+        print(record.alert_note)
 
 
 @app.command()

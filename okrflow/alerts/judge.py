@@ -54,9 +54,10 @@ class _Results:
         return cls({r.kr_id: r for r in record.key_results}, {o.objective_id: o for o in record.objectives})
 
 
-def fingerprint(deployment: str, kind: str, subject: str) -> str:
-    """Identical alerts share a fingerprint (and so one state and one notification per run)."""
-    return hashlib.sha256(f"{deployment}|{kind}|{subject}".encode()).hexdigest()[:32]
+def fingerprint(group: str, kind: str, subject: str) -> str:
+    """Identical alerts share a fingerprint (and so one state and one notification per run). ``group`` is the
+    config's alert group, never the deployment: every way of starting a run shares one state per alert."""
+    return hashlib.sha256(f"{group}|{kind}|{subject}".encode()).hexdigest()[:32]
 
 
 def conditions(config: Config, record: RunRecord, drift: DriftCheck) -> list[Condition]:
@@ -156,8 +157,12 @@ def judge(
     states: Mapping[str, SavedState],
     drift: DriftCheck,
     now: datetime | None = None,
+    group: str = "default",
 ) -> tuple[list[SavedState], list[OutboxItem]]:
-    """Step every alert of this run; returns the states to save and the messages to enqueue."""
+    """Step every alert of this run; returns the states to save and the messages to enqueue.
+
+    ``states`` are the alert group's; the caller judges a group's runs in slot order (``okrflow.alerts.notify``).
+    """
     now = now or datetime.now(UTC)
     rules = config.defaults.alerts
     results = _Results.of(record)
@@ -165,23 +170,52 @@ def judge(
     for condition in conditions(config, record, drift):
         if condition.holds is None:
             continue
-        key = fingerprint(record.deployment, condition.kind, condition.subject)
+        key = fingerprint(group, condition.kind, condition.subject)
         if not condition.holds and key not in states:
             continue  # quiet and staying quiet: no state, no row, no message (most KRs of most runs)
-        previous = states.get(key) or SavedState(AlertState(key), record.deployment, condition.kind, condition.subject)
+        previous = states.get(key) or SavedState(AlertState(key), group, condition.kind, condition.subject)
         timing = Timing.of(rules)
         timing = timing.at_once() if condition.kind in ("drift", "source_error") else timing  # drift fires at once
-        state, transition = step(previous.state, condition.holds, record.slot, timing)
+        state, transition = _step(previous.state, condition.holds, record.slot, timing)
+        if transition is not None and transition.state == "resolved" and not previous.notified:
+            transition = None  # its firing was never told (grouped away, or told as off track): nothing to resolve
         seen = _seen(results, condition) if transition else previous.last_seen
         judged[key] = (condition, replace(previous, state=state, last_seen=seen), transition)
     alerts = _alerts(config, record, results, judged, states)
+    told = _told(alerts, group)
     # A quiet alert that stays quiet needs no row: only alerts that are, or were, pending or firing are kept.
     changed = [
-        saved
-        for key, (_, saved, _) in judged.items()
+        replace(saved, notified=_notified(saved, transition, told))
+        for key, (_, saved, transition) in judged.items()
         if saved.state.phase != "inactive" or (key in states and states[key].state.phase != "inactive")
     ]
     return changed, _messages(config, record, alerts, now)
+
+
+def _step(state: AlertState, holds: bool, slot: datetime, timing: Timing) -> tuple[AlertState, Transition | None]:
+    """``step``, plus: a rerun of the slot this alert last judged that no longer sees the condition clears it (a
+    source answering again resolves that slot's ``source_error``); a rerun that still sees it changes nothing."""
+    if not holds and state.last_slot == slot and state.phase in ("pending", "firing"):
+        return step(replace(state, last_slot=None), False, slot, timing)
+    return step(state, holds, slot, timing)
+
+
+def _told(alerts: Sequence[tuple[str, Alert]], group: str) -> set[str]:
+    """Fingerprints of the alerts this run's messages tell, those grouped under another alert included."""
+    told = set()
+    for _, alert in alerts:
+        told.add(alert.fingerprint)
+        told.update(fingerprint(group, alert.kind, subject) for subject in alert.grouped)
+    return told
+
+
+def _notified(saved: SavedState, transition: Transition | None, told: set[str]) -> bool:
+    """Whether a resolve is owed: the alert's firing was told, and it has not resolved since."""
+    if transition is None:
+        return saved.notified and saved.state.phase == "firing"
+    if transition.state == "resolved":
+        return False
+    return saved.notified or saved.state.fingerprint in told
 
 
 def _alerts(

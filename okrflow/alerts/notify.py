@@ -1,16 +1,23 @@
-"""The alert step of a run: judge the stored run, save alert states and enqueue messages, deliver."""
+"""The alert step of a run: write the run, judge it, save alert states and enqueue messages (one transaction),
+then deliver."""
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
 
 from okr_model.config import Config, DriftRule, KeyResult
 from okrflow.alerts.judge import DriftCheck, judge
 from okrflow.alerts.outbox import DeliveryReport, deliver_due
 from okrflow.store import RunRecord, Store
+from okrflow.store.alerts import AlertRepository
 
-__all__ = ["drift_check", "drift_rule", "notify"]
+__all__ = ["DEFAULT_GROUP", "AlertOutcome", "alert_group", "drift_check", "drift_rule", "notify"]
+
+DEFAULT_GROUP = "default"
 
 log = logging.getLogger("okrflow.alerts")
 
@@ -55,10 +62,81 @@ def drift_check(config: Config, store: Store, record: RunRecord) -> DriftCheck:
     return check
 
 
-def notify(config: Config, store: Store, record: RunRecord, now: datetime | None = None) -> DeliveryReport:
-    """Judge the run's alerts, enqueue its messages (one transaction), then deliver what is due."""
+@dataclass
+class AlertOutcome:
+    """What the alert step did for one run: judged or not (and why), messages enqueued, the delivery."""
+
+    run_id: int | None = None
+    judged: bool = False
+    note: str = ""
+    enqueued: int = 0
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+
+
+def alert_group(config: Config) -> str:
+    """Whose alert state a run steps: the config's ``defaults.alerts.group``, else ``default`` (never the
+    deployment, so a manual run and ``okrflow serve`` of one config share each alert)."""
+    return config.defaults.alerts.group or DEFAULT_GROUP
+
+
+def notify(config: Config, store: Store, record: RunRecord, now: datetime | None = None) -> AlertOutcome:
+    """Write the run and judge its alerts in one transaction, then deliver what is due.
+
+    The run's slot lock and its alert group's lock are held while the group's states are read, stepped and
+    saved and the messages enqueued: concurrent runs of one slot (two workers, a cron job and a manual run)
+    judge one after the other, so a condition is told once. A slot older than the group's latest judged slot
+    (a backfill, ``--at`` in the past, a catch-up) is stored but not judged: past data never pages anyone, and
+    alerts move in slot order. A failing alert step is logged and rolled back alone; the run is kept.
+    """
     now = now or datetime.now(UTC)
-    states = store.alerts.states(record.deployment)
-    saved, messages = judge(config, record, states, drift_check(config, store, record), now)
-    store.alerts.save(saved, messages)
-    return deliver_due(config, store, now)
+    outcome = AlertOutcome()
+    try:
+        drift = drift_check(config, store, record)  # reads history before this run: no lock needed
+    except Exception:
+        log.exception("alerting for the run of slot %s failed (drift history)", record.slot.isoformat())
+        drift = None
+
+    def judge_locked(session: Session, run_id: int) -> None:
+        if drift is None:
+            outcome.note = "alerts: not judged (error; see the log)"
+            return
+        try:
+            with session.begin_nested():  # a savepoint: an alert failure rolls back alone
+                _judge_locked(config, AlertRepository(store.engine, session), record, drift, now, outcome)
+        except Exception:
+            log.exception("alerting for the run of slot %s failed", record.slot.isoformat())
+            outcome.judged, outcome.enqueued = False, 0
+            outcome.note = "alerts: not judged (error; see the log)"
+
+    outcome.run_id = store.write_run(record, then=judge_locked)
+    try:
+        outcome.delivery = deliver_due(config, store, now)
+    except Exception:  # the messages stay queued: the next run or ``okrflow alerts --deliver`` sends them
+        log.exception("delivering alerts after the run of slot %s failed", record.slot.isoformat())
+    return outcome
+
+
+def _judge_locked(
+    config: Config,
+    alerts: AlertRepository,
+    record: RunRecord,
+    drift: DriftCheck,
+    now: datetime,
+    outcome: AlertOutcome,
+) -> None:
+    group = alert_group(config)
+    latest = alerts.judging(group)
+    if latest is not None and record.slot < latest:
+        outcome.note = f"alerts: not judged (slot older than the latest judged slot {_when(config, latest)})"
+        return
+    saved, messages = judge(config, record, alerts.states(group), drift, now, group=group)
+    alerts.save(saved, messages)
+    alerts.judged(group, record.slot, now)
+    outcome.judged, outcome.enqueued = True, len({m.message_id for m in messages})
+    outcome.note = f"alerts: judged, {outcome.enqueued} message{'s' if outcome.enqueued != 1 else ''} queued"
+
+
+def _when(config: Config, at: datetime) -> str:
+    """A slot as people read it: in the config's time zone, to the minute."""
+    local = at.astimezone(config.tz)
+    return local.strftime("%Y-%m-%d %H:%M") + ("" if local.utcoffset() == timedelta(0) else local.strftime(" %Z"))

@@ -4,13 +4,21 @@ A retryable failure (connection refused, timeout, HTTP 5xx or 429) keeps the mes
 next attempt after 30 s, 60 s, ... up to ``max_backoff`` (or the channel's ``Retry-After``); a refusal
 (another 4xx, a bad channel config) marks it ``failed`` with the reason, where ``okrflow alerts``
 shows it. A message is marked sent only after its channel accepted it.
+
+Exactly once between deliverers, at least once across a crash: each message is claimed (``claim``) for a
+lease before it is sent, so two deliverers never send it both; a deliverer that dies after sending and
+before recording it leaves the claim to expire, and the message is sent again with the same id, which
+receivers can dedupe on.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -20,12 +28,12 @@ from okr_model.config import Config
 from okrflow.alerts.channels import DeliveryError, send
 from okrflow.alerts.message import Message
 from okrflow.store import Store
-from okrflow.store.alerts import OutboxItem
+from okrflow.store.alerts import AlertRepository, OutboxItem
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["DeliveryReport", "deliver_due"]
+__all__ = ["LEASE", "DeliveryReport", "deliver_due"]
 
 log = logging.getLogger("okrflow.alerts")
 
@@ -38,15 +46,34 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
 
+LEASE = timedelta(minutes=5)
+"""How long a deliverer holds a claimed message: longer than one delivery can take (channels time out in
+seconds), short enough that a crashed deliverer's message is retried soon."""
+MAX_PER_CALL = 200
+
+
 def deliver_due(
-    config: Config, store: Store, now: datetime | None = None, sender: Callable[..., None] | None = None
+    config: Config,
+    store: Store,
+    now: datetime | None = None,
+    sender: Callable[..., None] | None = None,
+    lease: timedelta = LEASE,
 ) -> DeliveryReport:
-    """Try every queued message whose next attempt is due (HTTP channels share one client per process)."""
+    """Send every queued message whose next attempt is due, each claimed first, so concurrent deliverers (two
+    runs, ``okrflow alerts --deliver``) never send one message twice; HTTP channels share one client per process."""
     now = now or datetime.now(UTC)
-    due = store.alerts.due(now)
-    if not due:
-        return DeliveryReport()
-    return _deliver(config, store, now, due, sender or partial(send, client=_http_client()))
+    claimer = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    outbox = store.alerts
+    report = DeliveryReport()
+    tried: list[int] = []
+    while len(tried) < MAX_PER_CALL:
+        item = outbox.claim(now, lease, claimer, skip=tried)
+        if item is None:
+            break
+        assert item.id is not None
+        tried.append(item.id)
+        _deliver_one(config, outbox, now, item, sender or partial(send, client=_http_client()), report)
+    return report
 
 
 _client: httpx.Client | None = None
@@ -65,38 +92,36 @@ def _http_client() -> httpx.Client:
         return _client
 
 
-def _deliver(
-    config: Config, store: Store, now: datetime, due: Sequence[OutboxItem], sender: Callable[..., None]
-) -> DeliveryReport:
+def _deliver_one(
+    config: Config, outbox: AlertRepository, now: datetime, item: OutboxItem, sender: Callable[..., None], report: DeliveryReport
+) -> None:
+    """Send one claimed message and record the outcome (which ends the claim)."""
     rules = config.defaults.alerts
-    report = DeliveryReport()
-    outbox = store.alerts
-    for item in due:
-        channel = config.channels.get(item.channel)
-        if channel is None:
-            outbox.mark(item.id, status="failed", last_error=f"channel {item.channel!r} is no longer configured")
+    assert item.id is not None
+    channel = config.channels.get(item.channel)
+    if channel is None:
+        outbox.mark(item.id, status="failed", last_error=f"channel {item.channel!r} is no longer configured")
+        report.failed += 1
+        return
+    try:
+        sender(item.channel, channel, Message.from_json(item.payload))
+    except DeliveryError as exc:
+        attempts = item.attempts + 1
+        if exc.retryable:
+            delay = (
+                timedelta(seconds=exc.retry_after)
+                if exc.retry_after is not None
+                else rules.retry_backoff * 2 ** (attempts - 1)
+            )
+            outbox.mark(
+                item.id, attempts=attempts, next_attempt_at=now + min(delay, rules.max_backoff), last_error=str(exc)
+            )
+            report.retrying += 1
+        else:
+            outbox.mark(item.id, attempts=attempts, status="failed", last_error=str(exc))
             report.failed += 1
-            continue
-        try:
-            sender(item.channel, channel, Message.from_json(item.payload))
-        except DeliveryError as exc:
-            attempts = item.attempts + 1
-            if exc.retryable:
-                delay = (
-                    timedelta(seconds=exc.retry_after)
-                    if exc.retry_after is not None
-                    else rules.retry_backoff * 2 ** (attempts - 1)
-                )
-                outbox.mark(
-                    item.id, attempts=attempts, next_attempt_at=now + min(delay, rules.max_backoff), last_error=str(exc)
-                )
-                report.retrying += 1
-            else:
-                outbox.mark(item.id, attempts=attempts, status="failed", last_error=str(exc))
-                report.failed += 1
-            report.errors.append(f"{item.channel}: {exc}")
-            log.warning("delivery to %s failed (attempt %d): %s", item.channel, attempts, exc)
-            continue
-        outbox.mark(item.id, attempts=item.attempts + 1, status="sent", sent_at=datetime.now(UTC), last_error="")
-        report.sent += 1
-    return report
+        report.errors.append(f"{item.channel}: {exc}")
+        log.warning("delivery to %s failed (attempt %d): %s", item.channel, attempts, exc)
+        return
+    outbox.mark(item.id, attempts=item.attempts + 1, status="sent", sent_at=datetime.now(UTC), last_error="")
+    report.sent += 1

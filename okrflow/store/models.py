@@ -35,16 +35,19 @@ __all__ = [
     "KR_SCORE_FITS_INDEX",
     "MEASUREMENT_FITS_INDEX",
     "SCHEMA_HEAD",
+    "AlertGroupRow",
+    "AlertStateRow",
     "Annotation",
     "Base",
     "KRScoreRow",
     "MeasurementRow",
     "ObjectiveScoreRow",
+    "OutboxRow",
     "Run",
     "index_filter",
 ]
 
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0005"
 """The newest Alembic revision; ``Store`` upgrades only when the database is behind it."""
 
 
@@ -224,12 +227,17 @@ class Annotation(Base):
 
 
 class AlertStateRow(Base):
-    """One alert's state machine (see ``okrflow.alerts.state``), keyed by its fingerprint."""
+    """One alert's state machine (see ``okrflow.alerts.state``), keyed by its fingerprint.
+
+    Alerts belong to an alert group (the config's ``defaults.alerts.group``, else ``default``), not to the
+    deployment that ran: a manual ``okrflow run`` and ``okrflow serve`` of one config share each alert.
+    """
 
     __tablename__ = "alert_states"
+    __table_args__ = (Index("ix_alert_states_group", "alert_group"),)
 
     fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
-    deployment: Mapped[str] = mapped_column(String(128))
+    alert_group: Mapped[str] = mapped_column(String(160))
     kind: Mapped[str] = mapped_column(String(16))
     subject: Mapped[str] = mapped_column(String(160))  # a KR id, an objective id or a source name
     phase: Mapped[str] = mapped_column(String(16))
@@ -240,6 +248,17 @@ class AlertStateRow(Base):
     resolved_at: Mapped[datetime | None]
     last_seen: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # value/score/status at the last notification
     active_since: Mapped[datetime | None]  # when the condition began (for: counts from it), migration 0004
+    notified: Mapped[bool] = mapped_column(Boolean, default=False)  # its firing was told: a resolve is owed
+
+
+class AlertGroupRow(Base):
+    """An alert group's judging clock: runs of older slots are stored but not judged (they send nothing)."""
+
+    __tablename__ = "alert_groups"
+
+    name: Mapped[str] = mapped_column(String(160), primary_key=True)
+    last_judged_slot: Mapped[datetime]
+    judged_at: Mapped[datetime]
 
 
 class OutboxRow(Base):
@@ -263,3 +282,5 @@ class OutboxRow(Base):
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str] = mapped_column(Text, default="")
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # the deliverer sending it now
+    claimed_until: Mapped[datetime | None]  # its lease: after it, another deliverer may retry the message

@@ -63,6 +63,8 @@ class RunRecord:
     deployment: str = "default"
     backfilled: bool = False
     detail: str = ""
+    alert_note: str = ""
+    """What the alert step did with the run, for people (e.g. not judged: an older slot); not stored."""
 
     @property
     def error_count(self) -> int:

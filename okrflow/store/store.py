@@ -7,7 +7,6 @@ on open, and only when the database is behind (a quick version read on every oth
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -45,6 +44,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from okr_model.errors import OkrflowError
+from okrflow.store.locks import advisory_lock, write_session
+from okrflow.store.locks import slot_lock_key as _slot_lock_key
+from okrflow.store.locks import sqlite_begin as _sqlite_begin
 from okrflow.store.models import (
     HISTORY_KR_SCORE_COLUMNS,
     HISTORY_MEASUREMENT_COLUMNS,
@@ -147,25 +149,22 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def write_run(self, run: RunRecord) -> int:
+    def write_run(self, run: RunRecord, then: Callable[[Session, int], None] | None = None) -> int:
         """Write a run and all its rows in one transaction; an existing run of the same slot is replaced.
 
         Writers of the same slot are serialised (a PostgreSQL advisory lock on the slot, SQLite's
-        ``BEGIN IMMEDIATE``), so two concurrent runs of one slot leave one complete set of rows.
+        ``BEGIN IMMEDIATE``), so two concurrent runs of one slot leave one complete set of rows. ``then``
+        (session, run id) runs in the same transaction under the same lock: the alert step judges the run
+        there, so its judgment and the run it judged commit together.
         """
-        with self.engine.connect() as conn:
-            conn.info["begin_immediate"] = True  # the info dict outlives this checkout: always reset it
-            try:
-                with Session(bind=conn) as session, session.begin():
-                    return self._write_locked(session, run)
-            finally:
-                conn.info.pop("begin_immediate", None)
+        with write_session(self.engine) as session:
+            run_id = self._write_locked(session, run)
+            if then is not None:
+                then(session, run_id)
+            return run_id
 
     def _write_locked(self, session: Session, run: RunRecord) -> int:
-        if session.bind.dialect.name == "postgresql":
-            session.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _slot_lock_key(run.deployment, run.slot)}
-            )
+        advisory_lock(session, _slot_lock_key(run.deployment, run.slot))
         run_id = session.execute(select(Run.id).where(Run.deployment == run.deployment, Run.slot == run.slot)).scalar()
         values = {
             "deployment": run.deployment,
@@ -476,17 +475,6 @@ def _thin(slots: Sequence[Any], start: datetime, before: datetime, max_points: i
     for run_id, slot in slots:
         last_in_bucket[min(max_points - 1, int((slot - naive_start) / width))] = (run_id, slot)
     return {run_id: slot.replace(tzinfo=UTC) for run_id, slot in last_in_bucket.values()}
-
-
-def _slot_lock_key(deployment: str, slot: datetime) -> int:
-    """A signed 64-bit advisory-lock key for one (deployment, slot)."""
-    digest = hashlib.sha256(f"{deployment}|{slot.isoformat()}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-def _sqlite_begin(conn: Any) -> None:
-    """Writers take SQLite's write lock when their transaction begins, not at their first write."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("begin_immediate") else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
