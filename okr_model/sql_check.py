@@ -50,12 +50,18 @@ _REFUSED_FUNCTIONS = frozenset(
         "dblink_exec",
         "dblink_connect",
         "dblink_send_query",
+        "pg_advisory_lock",  # session-level locks outlive the query on a pooled connection
+        "pg_advisory_lock_shared",
+        "pg_try_advisory_lock",
+        "pg_try_advisory_lock_shared",
         # MariaDB/MySQL: server files, per-statement settings (optimizer hint)
         "load_file",
         "set_var",
+        "get_lock",
     }
 )
-"""Functions a SELECT can call that write files, read server files, run SQL text or change the server."""
+"""Functions a SELECT can call that read or write server files, run SQL text, change settings or other sessions,
+or take locks that outlive the query. The read-only role is the real guard; this list only names the obvious."""
 
 
 def sql_dialect(backend: str | None) -> str | None:

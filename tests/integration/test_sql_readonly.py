@@ -264,6 +264,24 @@ def test_postgres_every_query_runs_in_its_own_read_only_transaction_with_the_tim
     intact(postgres)
 
 
+# --- what the parser cannot see: a function that writes --------------------------------------------------------------
+
+WRITING_FUNCTION = {
+    "postgres": "CREATE FUNCTION wipe_tickets() RETURNS integer LANGUAGE sql AS 'DELETE FROM tickets RETURNING 1'",
+    "mariadb": "CREATE FUNCTION wipe_tickets() RETURNS INTEGER MODIFIES SQL DATA BEGIN DELETE FROM tickets; RETURN 1; END",
+}
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mariadb"])
+def test_a_function_that_writes_passes_the_parser_and_the_server_refuses_it(request, source, dialect: str) -> None:
+    """Why the braces stay: ``SELECT wipe_tickets()`` is one read statement to any parser."""
+    factory = request.getfixturevalue("make_postgres_db" if dialect == "postgres" else "make_mariadb_db")
+    warehouse = Warehouse(dialect, factory([*ticket_statements(dialect), WRITING_FUNCTION[dialect]]))
+    measurement = source(warehouse.url).fetch(kr("SELECT wipe_tickets()"), AT)
+    assert (measurement.status, measurement.detail) == ("error", READ_ONLY)
+    intact(warehouse)
+
+
 # --- every dialect: discarded after errors, reused after rows; writes refused on the server -------------------------
 
 SESSION_ID = {

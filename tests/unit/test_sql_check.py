@@ -41,6 +41,30 @@ ACCEPTED = [
     ("mysql", "SELECT SLEEP(0)"),
     ("mysql", "SELECT 1 FROM DUAL"),
     ("mysql", "SELECT 1 --1"),  # MariaDB: '--' without a space is not a comment, and sqlglot agrees
+    # what analysts write: dialect features must not be refused by mistake
+    ("postgres", "SELECT count(*) FILTER (WHERE ok)::float / nullif(count(*), 0) FROM runs WHERE at >= :cycle_start"),
+    (
+        "postgres",
+        "SELECT avg(extract(epoch FROM closed_at - opened_at) / 3600) FROM tickets WHERE at > now() - interval '7 days'",
+    ),
+    ("postgres", "SELECT count(*) FROM t WHERE payload->>'kind' = 'x' AND tags @> ARRAY['a'] AND name ~* '^ab'"),
+    ("postgres", "SELECT count(*) FROM (SELECT DISTINCT ON (user_id) user_id FROM events ORDER BY user_id, at DESC) s"),
+    ("postgres", "SELECT sum(v) FROM t, LATERAL (SELECT 1 AS v) l WHERE t.id = ANY(ARRAY[1, 2]) AND t.name ILIKE 'a%'"),
+    (
+        "postgres",
+        "SELECT avg(s) OVER (PARTITION BY team ORDER BY at ROWS BETWEEN 6 PRECEDING AND CURRENT ROW) FROM x LIMIT 1",
+    ),
+    ("postgres", 'SELECT count(*) FROM "Mixed Case"."Table" TABLESAMPLE SYSTEM (10)'),
+    (
+        "mysql",
+        "SELECT avg(TIMESTAMPDIFF(HOUR, opened_at, closed_at)) FROM t WHERE closed_at >= DATE_SUB(:now, INTERVAL 7 DAY)",
+    ),
+    ("mysql", "SELECT IFNULL(SUM(IF(ok, 1, 0)) / COUNT(*), 0) FROM t WHERE name REGEXP '^a' AND a <=> b"),
+    ("mysql", "SELECT COUNT(*) FROM t WHERE JSON_EXTRACT(doc, '$.kind') = 'x' AND doc->>'$.team' = :team"),
+    ("mysql", "SELECT LENGTH(GROUP_CONCAT(name SEPARATOR ',')) FROM `db`.`t` USE INDEX (idx)"),
+    ("sqlite", "SELECT avg((julianday(closed_at) - julianday(opened_at)) * 24) FROM tickets"),
+    ("sqlite", "SELECT sum(iif(ok, 1, 0)) * 1.0 / count(*) FROM t WHERE date(at) >= date(:now, 'start of month')"),
+    ("sqlite", "SELECT count(*) FROM t WHERE name GLOB 'a*' AND json_extract(doc, '$.kind') = 'x'"),
 ]
 
 REFUSED = [
@@ -116,6 +140,8 @@ REFUSED = [
     ("postgres", "SELECT length(query_to_xml('DELETE FROM t', true, true, ''))", "function query_to_xml()"),
     ("postgres", "SELECT nextval('s')", "function nextval()"),
     ("mysql", "SELECT LOAD_FILE('/etc/passwd')", "function load_file()"),
+    ("postgres", "SELECT pg_advisory_lock(42)", "function pg_advisory_lock()"),
+    ("mysql", "SELECT GET_LOCK('etl', 10)", "function get_lock()"),
     # what the parser cannot read is refused (fail closed), with its reason
     (None, "SELEC 1", "cannot be parsed as generic SQL (Invalid expression / Unexpected token. Line 1, Col: 7.)"),
     (None, "SELECT `backticks` FROM t", "cannot be parsed as generic SQL"),
