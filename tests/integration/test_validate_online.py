@@ -243,6 +243,14 @@ def test_every_source_is_checked_and_one_error_sets_exit_1(
     assert SECRET not in result.output
 
 
+def test_a_missing_sqlite_file_is_an_error_and_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "warehouse.db"
+    result = validate_online(tmp_path, f"sqlite:///{missing}")
+    assert result.exit_code == 1, result.output
+    assert f"error: source 'warehouse': cannot connect to sqlite:///{missing}" in result.stderr
+    assert not missing.parent.exists()
+
+
 def test_without_online_nothing_connects(tmp_path: Path) -> None:
     config = tmp_path / "okrflow.yaml"
     config.write_text(
