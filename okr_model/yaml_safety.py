@@ -218,34 +218,25 @@ class Finding:
 class _Frame:
     """One open mapping or list while scanning events."""
 
-    __slots__ = ("anchor", "expect_key", "index", "is_map", "key", "keys", "start")
+    __slots__ = ("anchor", "count", "is_map", "key", "keys", "start")
 
     def __init__(self, is_map: bool, anchor: str | None, start: int):
         self.is_map = is_map
         self.anchor = anchor
         self.start = start  # nodes counted before this one: its expanded size is the count at its end minus this
-        self.expect_key = True
-        self.key: str | int = "?"
-        self.index = -1
+        self.count = 0  # children finished; in a mapping an even count is before a key, an odd one before a value
+        self.key: str = "?"
         self.keys: dict[str, int] = {}
 
-    def item_done(self) -> None:
-        """A child (scalar, alias, or collection at its end) finished: move to the next key, value or index."""
-        if self.is_map:
-            self.expect_key = not self.expect_key
-        else:
-            self.index += 1
-
     def position(self) -> str | int:
-        return (self.key if not self.expect_key else "?") if self.is_map else self.index + 1
+        """Where in this collection the event being read is: the current key, or the list index."""
+        if self.is_map:
+            return self.key if self.count % 2 else "?"
+        return self.count
 
 
 def _loc(stack: list[_Frame], upto: int | None = None) -> tuple[str | int, ...]:
     return tuple(frame.position() for frame in stack[:upto])
-
-
-_START = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
-_END = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
 def scan(parser: Any) -> list[Finding]:
@@ -253,6 +244,13 @@ def scan(parser: Any) -> list[Finding]:
 
     Raises ``yaml.YAMLError`` for a syntax error, as composing would.
     """
+    scalar, alias, mapping, sequence = (
+        yaml.ScalarEvent,
+        yaml.AliasEvent,
+        yaml.MappingStartEvent,
+        yaml.SequenceStartEvent,
+    )
+    end_mapping, end_sequence = yaml.MappingEndEvent, yaml.SequenceEndEvent
     findings: list[Finding] = []
     stack: list[_Frame] = []
     sizes: dict[str, int] = {}  # anchor -> size of its node, its own aliases expanded
@@ -261,16 +259,16 @@ def scan(parser: Any) -> list[Finding]:
     while parser.check_event():
         event = parser.get_event()
         kind = type(event)
-        if kind is yaml.ScalarEvent:
+        if kind is scalar:
             nodes += 1
             if event.anchor:
                 sizes[event.anchor] = 1
             if stack:
                 frame = stack[-1]
-                if frame.is_map and frame.expect_key:
+                if frame.is_map and not frame.count % 2:
                     _check_key(frame, event, stack, findings)
-                frame.item_done()
-        elif kind is yaml.AliasEvent:
+                frame.count += 1
+        elif kind is alias:
             name, line = event.anchor, event.start_mark.line + 1
             if name in open_anchors:
                 why = f"alias *{name} is inside the node &{name} it refers to: a recursive alias would build a "
@@ -283,26 +281,26 @@ def scan(parser: Any) -> list[Finding]:
                 why = f"aliases expand to more than {MAX_ALIAS_VALUES:,} values: the limit (a billion-laughs file?)"
                 return [Finding(_loc(stack, 1), why, line)]
             if stack:
-                if stack[-1].is_map and stack[-1].expect_key:
+                if stack[-1].is_map and not stack[-1].count % 2:
                     stack[-1].key = f"*{name}"
-                stack[-1].item_done()
-        elif kind in _START:
+                stack[-1].count += 1
+        elif kind is mapping or kind is sequence:
             nodes += 1
             if len(stack) >= MAX_DEPTH:
                 why = f"nested deeper than {MAX_DEPTH} levels of mappings and lists: the limit (a config needs 10)"
                 return [Finding(_loc(stack, 1), why, event.start_mark.line + 1)]
-            if stack and stack[-1].is_map and stack[-1].expect_key:
+            if stack and stack[-1].is_map and not stack[-1].count % 2:
                 stack[-1].key = "?"  # a complex key; not something a config uses
-            stack.append(_Frame(kind is yaml.MappingStartEvent, event.anchor, nodes - 1))
+            stack.append(_Frame(kind is mapping, event.anchor, nodes - 1))
             if event.anchor:
                 open_anchors.append(event.anchor)
-        elif kind in _END:
+        elif kind is end_mapping or kind is end_sequence:
             frame = stack.pop()
             if frame.anchor:
                 sizes[frame.anchor] = nodes - frame.start
                 open_anchors.remove(frame.anchor)
             if stack:
-                stack[-1].item_done()
+                stack[-1].count += 1
     return findings
 
 
