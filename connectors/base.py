@@ -145,6 +145,10 @@ class Connector(ABC, Generic[S, M]):
         """Checks that need the whole config (run by ``okrflow validate``); none by default."""
         return []
 
+    knows_production: ClassVar[bool] = False
+    """Whether its measurements say if the model behind them is in production (lineage ``in_production``):
+    ``requires_production`` is refused at validate on a source that does not."""
+
     keeps_history: ClassVar[bool] = True
     """Whether ``fetch`` as of a past time reads what the source said then (False: only the present)."""
 

@@ -272,6 +272,7 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
     type_name = "mlflow"
     config_model = MlflowSource
     metric_model = MlflowMetric
+    knows_production = True  # a version holding one of production_aliases (model form, or the run's version)
 
     def __init__(self, name: str, config: MlflowSource, context: ConnectorContext, client: Any = None):
         super().__init__(name, config, context)

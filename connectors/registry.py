@@ -99,6 +99,23 @@ class Registry:
     def check(self, config: Config) -> Iterable[ConfigIssue]:
         for name, source in config.sources.items():
             yield from self.get(source.type).check(name, source, config)
+        yield from self._production_issues(config)
+
+    def _production_issues(self, config: Config) -> Iterable[ConfigIssue]:
+        """``requires_production`` only where the source knows what production is (else it silently never caps)."""
+        for o_index, objective in enumerate(config.objectives):
+            for k_index, kr in enumerate(objective.key_results):
+                if not kr.requires_production:
+                    continue
+                source = config.sources.get(kr.metric.source) if kr.metric else None
+                if source is not None and self.get(source.type).knows_production:
+                    continue
+                what = f"source {kr.metric.source!r} is {source.type}" if kr.metric and source else "it has no metric"
+                yield ConfigIssue(
+                    f"objectives[{o_index}].key_results[{k_index}].requires_production",
+                    f"requires_production needs a source that knows which model is in production, and {what}: only "
+                    "mlflow sources do (a model version holding one of production_aliases); remove the key",
+                )
 
 
 _default: Registry | None = None

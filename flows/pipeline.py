@@ -19,7 +19,9 @@ from typing import Any
 from connectors.base import Connector, ConnectorContext, GateOutcome, Measurement, QualityGateProvider
 from connectors.registry import Registry, default_registry
 from okr_model.config import Config, KeyResult, Objective
+from okr_model.cycles import check_in_cycle
 from okr_model.forecast import Forecast, forecast, forecast_status
+from okr_model.maintain import detail_now, standing_cap, weight_now
 from okr_model.pacing import elapsed_share, kr_status, pace_status
 from okr_model.rollup import rollup
 from okr_model.scoring import GateInputs, maintain_threshold, score_key_result
@@ -267,10 +269,10 @@ def _start_in_processes(
 
 @dataclass(frozen=True)
 class ScoringInputs:
-    """What scoring needs from history: held counts (maintain KRs), previous scores (held gates), annotations,
-    and each progress KR's score series (thinned to ``FORECAST_POINTS`` for the forecast)."""
+    """What scoring needs from history: held time (maintain KRs: seconds held, seconds valid), previous scores
+    (held gates), annotations, and each progress KR's score series (thinned to ``FORECAST_POINTS``)."""
 
-    held_counts: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    held_time: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     previous_scores: Mapping[str, float] = field(default_factory=dict)
     annotations: Sequence[AnnotationRecord] = ()
     score_history: Mapping[str, list[tuple[datetime, float]]] = field(default_factory=dict)
@@ -280,11 +282,15 @@ def load_scoring_inputs(store: Store, config: Config, at: datetime) -> ScoringIn
     """Read what scoring needs from history; bounded reads, so a run's cost does not grow with the cycle's runs."""
     start, _ = config.cycle_bounds()
     krs = [kr for _, kr in config.key_results()]
-    maintain = {kr.id: (maintain_threshold(kr), kr.kind == "maintain_below") for kr in krs if kr.kind in MAINTAIN}
+    maintain = {
+        kr.id: (maintain_threshold(kr), kr.kind == "maintain_below", standing_cap(config, kr).total_seconds())
+        for kr in krs
+        if kr.kind in MAINTAIN
+    }
     held = [kr.id for kr in krs if kr.quality_gate and kr.quality_gate.on_fail == "hold"]
     progress = [kr.id for kr in krs if kr.kind not in MAINTAIN]
     return ScoringInputs(
-        held_counts=store.held_counts(maintain, start, at),
+        held_time=store.held_durations(maintain, start, at),
         previous_scores=store.previous_scores(held, at),
         annotations=store.annotations([kr.id for kr in krs], until=at),
         score_history=store.score_series(progress, start, at, max_points=FORECAST_POINTS),
@@ -292,7 +298,7 @@ def load_scoring_inputs(store: Store, config: Config, at: datetime) -> ScoringIn
 
 
 def _people_inputs(annotations: Sequence[AnnotationRecord], start: datetime) -> tuple[dict[str, float], set[str]]:
-    """Active overrides and abandons of this cycle (a ``clear_override`` ends an override)."""
+    """Active overrides and abandons of this cycle (``clear_override`` and ``clear_abandon`` end them)."""
     overrides: dict[str, float] = {}
     abandoned: set[str] = set()
     for a in annotations:
@@ -304,6 +310,8 @@ def _people_inputs(annotations: Sequence[AnnotationRecord], start: datetime) -> 
             overrides.pop(a.kr_id, None)
         elif a.kind == "abandon":
             abandoned.add(a.kr_id)
+        elif a.kind == "clear_abandon":
+            abandoned.discard(a.kr_id)
     return overrides, abandoned
 
 
@@ -318,11 +326,21 @@ def score_run(
     start, end = config.cycle_bounds()
     elapsed = elapsed_share(start, end, at)
     overrides, abandoned = _people_inputs(inputs.annotations, start)
+    abandoned |= {kr.id for _, kr in config.key_results() if kr.abandoned and kr.abandoned.active(at, config.tz)}
     results: list[KRResult] = []
     for objective, kr in config.key_results():
         results.append(
             _score_one(
-                config, objective, kr, measurements[kr.id], gates.get(kr.id), inputs, overrides, abandoned, elapsed
+                config,
+                objective,
+                kr,
+                measurements[kr.id],
+                gates.get(kr.id),
+                inputs,
+                overrides,
+                abandoned,
+                elapsed,
+                at=at,
             )
         )
     scores = {r.kr_id: r.score for r in results}
@@ -347,6 +365,8 @@ def _score_one(
     overrides: Mapping[str, float],
     abandoned: set[str],
     elapsed: float,
+    *,
+    at: datetime,
 ) -> KRResult:
     status, detail, value = measurement.status, measurement.detail, measurement.value
     if gate is not None and gate.status == "error" and status == "ok":
@@ -356,7 +376,7 @@ def _score_one(
         quality=gate.status if gate is not None and gate.status != "error" else None,  # type: ignore[arg-type]
         in_production=measurement.lineage.get("in_production") if kr.requires_production else None,
         previous_score=inputs.previous_scores.get(kr.id),
-        abandoned=kr.id in abandoned or kr.abandoned is not None,
+        abandoned=kr.id in abandoned,
         override=overrides.get(kr.id),
     )
     scored = score_key_result(
@@ -365,8 +385,11 @@ def _score_one(
         [usable] if usable is not None else [],
         gate_inputs,
         config.defaults.caps,
-        inputs.held_counts.get(kr.id, (0, 0)),
+        inputs.held_time.get(kr.id, (0, 0)),
+        weight_now(config, kr, at) if kr.kind in MAINTAIN else 1.0,
     )
+    if kr.kind in MAINTAIN and scored.progress is not None and not detail:
+        detail = detail_now(config, kr, inputs.held_time.get(kr.id, (0.0, 0.0)), usable, at)
     pace = kr_status(kr, scored.score, usable, elapsed)
     projection = _forecast(config, kr, inputs.score_history.get(kr.id, []), scored.score, elapsed)
     if projection is not None and not (scored.overridden or "abandoned" in scored.gates):
@@ -462,8 +485,12 @@ def evaluate(
     backfilled: bool = False,
     map_sources: Callable[[Sequence[SourceJob]], list[dict[str, Measurement]]] = map_in_threads,
 ) -> RunRecord:
-    """Evaluate every KR as of one slot and write the run (not with ``dry_run`` or without a store)."""
+    """Evaluate every KR as of one slot and write the run (not with ``dry_run`` or without a store).
+
+    A slot outside the config's cycle raises ``OutsideCycle``: a cycle's result freezes when it ends.
+    """
     slot = normalize_slot(at)
+    check_in_cycle(config, slot)
     started = datetime.now(UTC)
     finish_fetch = start_fetch(config, slot, registry, map_sources=map_sources)
     inputs = load_scoring_inputs(store, config, slot) if store is not None else ScoringInputs()
@@ -474,7 +501,8 @@ def evaluate(
         if alerts and not backfilled:  # written and judged in one transaction (a failing alert step is logged)
             from okrflow.alerts.notify import notify
 
-            record = replace(record, alert_note=notify(config, store, record).note)
+            outcome = notify(config, store, record)
+            record = replace(record, run_id=outcome.run_id, alert_note=outcome.note)
         else:
-            store.write_run(record)
+            record = replace(record, run_id=store.write_run(record))
     return record

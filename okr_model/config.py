@@ -149,10 +149,13 @@ class Cycle(Model):
         return self.review or self.start + (self.end - self.start) / 2
 
     def bounds(self, tz: timezone | ZoneInfo = UTC) -> tuple[datetime, datetime]:
-        """Start (inclusive) and end (exclusive: midnight after the last day) as aware datetimes."""
+        """Start (inclusive) and end (exclusive: midnight after the last day) in ``tz``, as UTC instants.
+
+        UTC, because Python subtracts two datetimes of one zone on their wall clocks: a quarter across a DST
+        change would be an hour short and elapsed shares would pass 1.0 before the end."""
         start = datetime.combine(self.start, time(), tz)
         end = datetime.combine(self.end + timedelta(days=1), time(), tz)
-        return start, end
+        return start.astimezone(UTC), end.astimezone(UTC)
 
 
 class SourceConfig(BaseModel):
@@ -287,10 +290,31 @@ DEFAULT_DRIFT = DriftRule(max_drop=0.03, relative=True)
 
 
 class Abandoned(Model):
-    """A person stopped this key result on purpose; it scores the ``abandoned`` value (0.4)."""
+    """A person stopped this key result on purpose; from ``since`` on it scores the ``abandoned`` value (0.4).
 
-    reason: str = Field(min_length=1)
-    on: date | None = None
+    Written ``abandoned: 2026-11-15`` or ``abandoned: {since: 2026-11-15, reason: ...}``. The older ``on:`` key is
+    still read, also unquoted (YAML reads a bare ``on`` as the boolean true).
+    """
+
+    since: ConfigDate | None = Field(
+        None, description="first day (in timezone) it counts as abandoned; before it, it scores normally"
+    )
+    reason: str = Field("", description="what was learned (e.g. a data limitation)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _natural_spellings(cls, data: Any) -> Any:
+        if isinstance(data, (date, str)):
+            return {"since": data}
+        if isinstance(data, dict) and (True in data or "on" in data):
+            data = dict(data)
+            data.setdefault("since", data.pop(True, None) if True in data else data.pop("on"))
+            data.pop("on", None)
+        return data
+
+    def active(self, at: datetime, tz: timezone | ZoneInfo) -> bool:
+        """Whether it counts at ``at``: from midnight of ``since`` in ``tz`` on (always without ``since``)."""
+        return self.since is None or at >= datetime.combine(self.since, time(), tz)
 
 
 class KeyResult(Model):
@@ -339,6 +363,11 @@ class KeyResult(Model):
                 raise ValueError(f"kind decrease needs a target below the baseline {start} (got {shown})")
             if self.kind == "milestone" and any(end < start for end in ends):
                 raise ValueError(f"kind milestone needs a target above {start} (got {shown})")
+            if band and (ends[0] - start) * (ends[1] - start) < 0:
+                raise ValueError(
+                    f"target band {shown} straddles the baseline {start}: a band must lie on one side of it "
+                    "(both ends above to increase, both below to decrease)"
+                )
         return self
 
     @property

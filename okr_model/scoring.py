@@ -2,9 +2,11 @@
 
 - increase / decrease / milestone / manual: progress from the start value to the target, clamped;
   a ``[low, high]`` band maps start -> low to 0.0 -> 0.7 and low -> high to 0.7 -> 1.0.
-- maintain_above / maintain_below: the share of the cycle's valid measurements that held the threshold.
+- maintain_above / maintain_below: the share of the cycle's time that the threshold held, each valid measurement
+  weighted by the time it stood for (``okr_model.maintain`` computes the weights).
 - gates: a failed quality gate caps at 0.2 (or holds the previous score), a model outside production
   caps at 0.5, an abandoned KR scores 0.4; an override replaces the effective score but never the computed one.
+  ``gates`` lists only the gates that changed the score (a 0.49 under a 0.5 cap was not capped).
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from okr_model.config import Caps, KeyResult
 from okr_model.errors import ScoringError
 from okr_model.types import Band
 
-__all__ = ["BAND_COMMIT_SCORE", "GateInputs", "KRScore", "holds_threshold", "is_valid", "progress", "score_key_result"]
+__all__ = [
+    "BAND_COMMIT_SCORE",
+    "GateInputs",
+    "KRScore",
+    "describe_gates",
+    "holds_threshold",
+    "is_valid",
+    "progress",
+    "score_key_result",
+]
 
 BAND_COMMIT_SCORE = 0.7
 """The score at the committed (low) end of a confidence band."""
@@ -73,16 +84,22 @@ def holds_threshold(kr: KeyResult, value: float) -> bool:
     return value <= threshold if kr.kind == "maintain_below" else value >= threshold
 
 
-def maintain_share(kr: KeyResult, values: Sequence[float | None], earlier: tuple[int, int] = (0, 0)) -> float | None:
-    """Share of the cycle's valid measurements that held; None when there are none.
+def maintain_share(
+    kr: KeyResult, values: Sequence[float | None], earlier: tuple[float, float] = (0, 0), weight: float = 1.0
+) -> float | None:
+    """Share of the cycle's time that the threshold held; None when no valid measurement stood for any time.
 
-    ``earlier`` is (held, valid) of measurements already counted elsewhere (the store counts a long cycle).
+    ``earlier`` is (held, valid) time of measurements already weighed elsewhere (the store sums a long cycle);
+    each of ``values`` stands for ``weight`` (the current measurement: until the next scheduled run). With
+    ``weight`` 1 and counts in ``earlier`` this is the share of runs.
     """
     valid = [v for v in values if is_valid(v)]
     held, total = earlier
-    held += sum(holds_threshold(kr, v) for v in valid)
-    total += len(valid)
-    return held / total if total else None
+    held += weight * sum(holds_threshold(kr, v) for v in valid)
+    total += weight * len(valid)
+    if total <= 0:
+        return (1.0 if all(holds_threshold(kr, v) for v in valid) else 0.0) if valid else None
+    return held / total
 
 
 @dataclass(frozen=True)
@@ -115,14 +132,16 @@ def score_key_result(
     cycle_values: Sequence[float | None] = (),
     gates: GateInputs = GateInputs(),
     caps: Caps = Caps(),
-    earlier: tuple[int, int] = (0, 0),
+    earlier: tuple[float, float] = (0, 0),
+    weight: float = 1.0,
 ) -> KRScore:
     """Score one KR from its latest value (and, for maintain kinds, the cycle's values including it).
 
-    A maintain KR's earlier measurements come as ``cycle_values``, as (held, valid) counts in ``earlier``, or both.
+    A maintain KR's earlier measurements come as ``cycle_values``, as (held, valid) time in ``earlier``, or both;
+    each of ``cycle_values`` stands for ``weight``. Only gates that changed the score are listed.
     """
     if kr.kind in ("maintain_above", "maintain_below"):
-        raw = maintain_share(kr, cycle_values, earlier) if is_valid(value) else None
+        raw = maintain_share(kr, cycle_values, earlier, weight) if is_valid(value) else None
     else:
         raw = progress(kr, value) if is_valid(value) else None  # type: ignore[arg-type]
 
@@ -134,16 +153,28 @@ def score_key_result(
         computed = caps.abandoned
         applied.append("abandoned")
     elif computed is not None:
-        if kr.requires_production and gates.in_production is False:
-            computed = min(computed, caps.requires_production)
+        if kr.requires_production and gates.in_production is False and computed > caps.requires_production:
+            computed = caps.requires_production
             applied.append("requires_production")
         if kr.quality_gate is not None and gates.quality == "failed":
-            applied.append("quality_gate")
-            trusted = False
+            trusted = False  # bad data behind the value, whether or not the cap lowered the score
             if kr.quality_gate.on_fail == "hold":
                 computed, held = gates.previous_score, True
-            else:
-                computed = min(computed, caps.quality_gate)
+                applied.append("quality_gate")
+            elif computed is not None and computed > caps.quality_gate:
+                computed = caps.quality_gate
+                applied.append("quality_gate")
     if gates.override is not None:
         return KRScore(gates.override, computed, raw, tuple(applied), held, trusted, overridden=True)
     return KRScore(computed, computed, raw, tuple(applied), held, trusted)
+
+
+def describe_gates(gates: Sequence[str], held: bool) -> str:
+    """How the gates changed a score, in words: ``capped by requires_production``, ``held by quality_gate``."""
+    capped = [g for g in gates if g not in ("abandoned", "quality_gate") or (g == "quality_gate" and not held)]
+    parts = ["abandoned"] if "abandoned" in gates else []
+    if capped:
+        parts.append(f"capped by {', '.join(capped)}")
+    if held and "quality_gate" in gates:
+        parts.append("held by quality_gate")
+    return "; ".join(parts)

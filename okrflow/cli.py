@@ -104,14 +104,17 @@ def open_store(config: Config):  # -> Store (imported lazily for speed)
         _fail(str(exc), 1)
 
 
-def parse_time(value: str | None, option: str) -> datetime | None:
+def parse_time(value: str | None, option: str, config: Config | None = None) -> datetime | None:
+    """An ISO time from the command line; a naive one is read in the config's time zone (UTC without one)."""
     if value is None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         _fail(f"{option}: expected an ISO time such as 2026-11-15T09:00:00Z (got {value!r})", 2)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    from okr_model.cycles import read_instant
+
+    return read_instant(parsed, config.tz if config is not None else UTC)
 
 
 @app.command()
@@ -147,9 +150,17 @@ def run(
 ) -> None:
     """Evaluate every key result once (now, or as of --at) and store the run."""
     config = load()
-    slot = parse_time(at, "--at")
-    from flows.pipeline import evaluate
+    slot = parse_time(at, "--at", config)
+    from flows.pipeline import evaluate, normalize_slot
+    from okr_model.cycles import OutsideCycle, check_in_cycle, describe_instant
 
+    try:
+        check_in_cycle(config, normalize_slot(slot))
+    except OutsideCycle as exc:
+        _fail(f"run refused: {exc}", 2)
+    if slot is not None:
+        where = sys.stderr if output is TableFormat.json else sys.stdout  # JSON on stdout stays parseable
+        print(f"evaluating as of {describe_instant(slot, config.tz)}", file=where)
     store = open_store(config)
     try:
         if os.environ.get("PREFECT_API_URL") and not dry_run:
@@ -160,21 +171,25 @@ def run(
             )
         else:
             record = evaluate(config, store, slot, dry_run=dry_run)
+    except OutsideCycle as exc:  # the slot passed the cycle's end while the run started
+        _fail(f"run refused: {exc}", 2)
     except OkrflowError as exc:
         _fail(f"run failed: {exc}", 1)
     finally:
         store.close()
     from okrflow.views import record_summary, status_json, status_table
 
-    summary = record_summary(record)
+    summary = record_summary(record, record.run_id or 0)
     if output is TableFormat.json:
         print(json.dumps(status_json(summary, record.objectives, record.key_results, config), indent=2))
-        return
-    status_table(summary, record.objectives, record.key_results, config, out)
-    if dry_run:
+    else:
+        status_table(summary, record.objectives, record.key_results, config, out)
+    if dry_run and output is TableFormat.table:
         out.print("dry run: nothing was written")
     if record.alert_note:  # e.g. "alerts: not judged (slot older than the latest judged slot ...)"
-        print(record.alert_note)
+        print(record.alert_note, file=sys.stderr if output is TableFormat.json else sys.stdout)
+    if record.status == "failed":  # the contract: exit 1 when the run itself failed (every KR errored)
+        _fail(f"run failed: {record.detail}", 1)
 
 
 @app.command()
@@ -206,7 +221,7 @@ def history(
     from okrflow.views import history_csv, history_json, history_table
 
     with open_store(config) as store:
-        points = store.history(kr_id, since=parse_time(since, "--since"))
+        points = store.history(kr_id, since=parse_time(since, "--since", config))
     if output is HistoryFormat.json:
         print(json.dumps(history_json(kr_id, points), indent=2))
     elif output is HistoryFormat.csv:
@@ -240,7 +255,7 @@ def _annotate(kr_id: str, kind: str, value: float | None, reason: str, author: s
         reason=reason,
         author=author or os.environ.get("OKRFLOW_AUTHOR") or getpass.getuser(),
         created_at=now,
-        effective_at=parse_time(at, "--at") or now,
+        effective_at=parse_time(at, "--at", config) or now,
     )
     with open_store(config) as store:
         store.add_annotation(record)
@@ -287,13 +302,18 @@ def override(
 def abandon(
     kr_id: Annotated[str, typer.Argument(help="Key result id.")],
     reason: Annotated[str, typer.Option("--reason", help="What was learned (e.g. a data limitation).")] = "",
+    undo: Annotated[bool, typer.Option("--undo", help="Take the abandon back: the KR scores normally again.")] = False,
     author: AuthorOption = None,
     at: AtOption = None,
 ) -> None:
     """Stop a key result on purpose; it scores 0.4 (an early stop on a bad bet is good judgment)."""
     if not reason.strip():
-        _fail("abandon needs a --reason", 2)
-    _annotate(kr_id, "abandon", None, reason, author, at)
+        _fail(f"abandon{' --undo' if undo else ''} needs a --reason", 2)
+    if undo:
+        kr = _known_kr(load(), kr_id)
+        if kr.abandoned is not None:
+            _fail(f"{kr_id} is abandoned in the config ({state.config_path}); remove its abandoned: key there", 2)
+    _annotate(kr_id, "clear_abandon" if undo else "abandon", None, reason, author, at)
 
 
 @app.command()
@@ -346,7 +366,9 @@ def backfill(
 
     store = open_store(config)
     try:
-        report = run_backfill(config, store, parse_time(since, "--since"), parse_time(until, "--until"), interval)
+        report = run_backfill(
+            config, store, parse_time(since, "--since", config), parse_time(until, "--until", config), interval
+        )
     except OkrflowError as exc:
         _fail(f"backfill failed: {exc}", 1)
     finally:

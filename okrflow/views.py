@@ -24,6 +24,7 @@ from rich.text import Text
 
 from okr_model.config import Config, KeyResult
 from okr_model.rollup import children_of
+from okr_model.scoring import describe_gates
 from okr_model.types import Band
 from okrflow.store import HistoryPoint, KRResult, ObjectiveResult, RunRecord, RunSummary
 
@@ -170,7 +171,7 @@ def status_table(
                 continue
             note = r.detail
             if r.gates:
-                note = f"capped by {', '.join(r.gates)}" + (f"; {note}" if note else "")
+                note = describe_gates(r.gates, r.held) + (f"; {note}" if note else "")
             if r.overridden:
                 note = f"override (computed {_score_text(r.computed_score)})" + (f"; {note}" if note else "")
             target = _target(kr)
@@ -232,7 +233,7 @@ def history_table(kr: KeyResult | None, kr_id: str, points: Sequence[HistoryPoin
     rows: list[list[str | Text]] = []
     for point in points:
         r = point.result
-        note = "; ".join(filter(None, [f"capped by {', '.join(r.gates)}" if r.gates else "", r.detail]))
+        note = "; ".join(filter(None, [describe_gates(r.gates, r.held), r.detail]))
         rows.append(
             [
                 point.slot.strftime("%Y-%m-%d %H:%M"),

@@ -26,6 +26,7 @@ from markupsafe import Markup
 from okr_model.config import Config, KeyResult, Objective
 from okr_model.pacing import elapsed_share
 from okr_model.rollup import children_of
+from okr_model.scoring import describe_gates
 from okr_model.types import Band
 from okrflow.report.charts import MAINTAIN, AlertMark, kr_chart
 from okrflow.store import AnnotationRecord, HistoryPoint, KRResult, ObjectiveResult, Store
@@ -155,8 +156,8 @@ class Formatter:
         if r.overridden:
             parts.append(f"override (computed {self.score(r.computed_score)})")
         if r.gates:
-            parts.append(f"capped by {', '.join(r.gates)}")
-        if r.held:
+            parts.append(describe_gates(r.gates, r.held))
+        elif r.held:
             parts.append("score held")
         if r.measurement != "ok" and r.detail:
             parts.append(f"{r.measurement}: {r.detail}")

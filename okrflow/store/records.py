@@ -63,6 +63,8 @@ class RunRecord:
     deployment: str = "default"
     backfilled: bool = False
     detail: str = ""
+    run_id: int | None = None
+    """The stored run's id once written (None for a dry run)."""
     alert_note: str = ""
     """What the alert step did with the run, for people (e.g. not judged: an older slot); not stored."""
 
@@ -107,7 +109,7 @@ class HistoryPoint:
 @dataclass(frozen=True)
 class AnnotationRecord:
     kr_id: str
-    kind: str  # checkin | override | abandon | clear_override
+    kind: str  # checkin | override | abandon | clear_override | clear_abandon
     value: float | None
     reason: str
     author: str

@@ -433,6 +433,14 @@ class Store:
                     counts[kr_id] = (int(held_count or 0), int(total or 0))
         return counts
 
+    def held_durations(
+        self, limits: Mapping[str, tuple[float, bool, float]], start: datetime, before: datetime
+    ) -> dict[str, tuple[float, float]]:
+        """(held, valid) seconds of each maintain KR's measurements in [start, before); see ``held_time``."""
+        from okrflow.store.held_time import held_durations
+
+        return held_durations(self.engine, limits, start, before)
+
     def previous_scores(self, kr_ids: Sequence[str], before: datetime) -> dict[str, float]:
         """Each KR's latest computed score before a slot (what a held quality gate keeps)."""
         if not kr_ids:

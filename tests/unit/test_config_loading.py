@@ -44,6 +44,7 @@ class FakeConnector(Connector[FakeSource, FakeMetric]):
     """Derives ``best`` from the KR's direction, and flags a column named ``forbidden`` in the whole-config check."""
 
     type_name: ClassVar[str] = "fake"
+    knows_production: ClassVar[bool] = True  # the contract example gates classifier-f1 on production
     config_model = FakeSource
     metric_model = FakeMetric
 

@@ -1,0 +1,81 @@
+"""Maintain KRs measure time: how long each KR's measurements held its threshold, summed by the database.
+
+Each measurement stands from its run's slot until the next run (every run measures every KR of its config; the
+newest until the run being scored), for at most a cap per KR (``okr_model.maintain.standing_cap``). The gaps
+between runs are computed once per call (``LEAD`` over the cycle's runs); each KR then sums the gaps of its own
+rows over its ``(kr_id, slot, ...)`` index range, so a run reads one row per KR, not the cycle's rows.
+
+SQLite sums per KR in two correlated subqueries (a join with the KRs' VALUES list makes SQLite 3.40 build an
+automatic index over every measurement: seconds instead of ~0.1 s); PostgreSQL joins and groups (hash joins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Float, Integer, String, and_, case, cast, column, func, select, values
+
+from okrflow.store.models import MeasurementRow, Run
+from okrflow.store.store import _VALUES_CHUNK
+
+__all__ = ["held_durations"]
+
+
+def held_durations(
+    engine: Engine, limits: Mapping[str, tuple[float, bool, float]], start: datetime, before: datetime
+) -> dict[str, tuple[float, float]]:
+    """(held, valid) seconds of each KR's measurements in [start, before).
+
+    ``limits`` maps a KR id to (threshold, below, cap seconds); an ok value holds when it is >= the threshold,
+    or <= with ``below``. KRs without a measurement get (0.0, 0.0).
+    """
+    result = {kr_id: (0.0, 0.0) for kr_id in limits}
+    items = list(limits.items())
+    dialect = engine.dialect.name
+    for chunk in range(0, len(items), _VALUES_CHUNK):
+        query = _query(dialect, items[chunk : chunk + _VALUES_CHUNK], start, before)
+        with engine.connect() as conn:
+            for kr_id, held, valid in conn.execute(query):
+                result[kr_id] = (float(held or 0.0), float(valid or 0.0))
+    return result
+
+
+def _query(dialect: str, part: list[tuple[str, tuple[float, bool, float]]], start: datetime, before: datetime) -> Any:
+    epoch = _epoch_seconds(dialect, Run.slot)
+    following = func.lead(epoch).over(order_by=(Run.slot, Run.id))
+    gaps = select(Run.id.label("run_id"), (func.coalesce(following, before.timestamp()) - epoch).label("gap")).where(
+        Run.slot >= start, Run.slot < before
+    )
+    gaps = gaps.cte("gaps").prefix_with("MATERIALIZED") if dialect == "sqlite" else gaps.cte("gaps")
+    rows = [(kr_id, threshold, int(below), cap) for kr_id, (threshold, below, cap) in part]
+    columns = (column("kr_id", String), column("threshold", Float), column("below", Integer), column("cap", Float))
+    bounds = values(*columns, name="bounds").data(rows).cte("bounds")  # SQLite: no aliases on VALUES
+    m = MeasurementRow.__table__.alias("m")
+    holds = case((bounds.c.below == 1, m.c.value <= bounds.c.threshold), else_=m.c.value >= bounds.c.threshold)
+    in_window = and_(m.c.status == "ok", m.c.slot >= start, m.c.slot < before)
+    if dialect == "sqlite":
+        gap = select(gaps.c.gap).where(gaps.c.run_id == m.c.run_id).scalar_subquery()
+        stood = func.min(gap, bounds.c.cap)  # SQLite's two-argument min is a scalar function
+        mine = and_(m.c.kr_id == bounds.c.kr_id, in_window)
+        per_kr = select(func.sum(stood)).select_from(m).correlate(bounds)
+        return select(
+            bounds.c.kr_id,
+            per_kr.where(mine, holds).scalar_subquery(),
+            per_kr.where(mine).scalar_subquery(),
+        )
+    stood = func.least(gaps.c.gap, bounds.c.cap)
+    return (
+        select(m.c.kr_id, func.sum(case((holds, stood), else_=0.0)), func.sum(stood))
+        .select_from(m.join(gaps, gaps.c.run_id == m.c.run_id).join(bounds, bounds.c.kr_id == m.c.kr_id))
+        .where(m.c.kr_id.in_([kr_id for kr_id, _ in part]), in_window)
+        .group_by(m.c.kr_id)
+    )
+
+
+def _epoch_seconds(dialect: str, slot: Any) -> Any:
+    """A stored slot as seconds since the epoch, in SQL (SQLite keeps slots as text, whole seconds)."""
+    if dialect == "sqlite":
+        return cast(func.strftime("%s", slot), Integer)
+    return func.extract("epoch", slot)
