@@ -42,7 +42,7 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from pydantic import ConfigDict, Field, SecretStr, model_validator
 
@@ -50,6 +50,7 @@ from connectors.base import Connector, ConnectorContext, Measurement, query_hash
 from connectors.retry import retry_call
 from okr_model.config import KeyResult, MetricBinding, SourceConfig
 from okr_model.errors import OkrflowError
+from okr_model.secrets import Redactor, hide_password, split_url
 
 __all__ = ["MlflowConnector", "MlflowFetchError", "MlflowMetric", "MlflowSource"]
 
@@ -594,7 +595,7 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
         return f"run {run_id} has no metric {name!r} as of {as_of.isoformat()} (first logged at {first.isoformat()})"
 
     def _describe(self, exc: BaseException) -> str:
-        where = self._redact(self.config.tracking_uri)
+        where = hide_password(self.config.tracking_uri)
         attempts = f"{self.config.retries + 1} attempt" + ("s" if self.config.retries else "")
         failure = _network_failure(exc)
         if isinstance(exc, _Failed):
@@ -610,14 +611,8 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
         return text if len(text) <= 500 else text[:497] + "..."
 
     def _redact(self, text: str) -> str:
-        """Remove the token and any password in the source's URIs from a message."""
-        if self.config.token and self.config.token.get_secret_value():
-            text = text.replace(self.config.token.get_secret_value(), "***")
-        for uri in (self.config.tracking_uri, self.config.registry_uri):
-            try:
-                password = urlsplit(uri).password if uri else None
-            except ValueError:
-                password = None
-            if password:
-                text = text.replace(f":{password}@", ":***@")
-        return text
+        """Remove the token and any password in the source's URIs from a message (``okr_model.secrets``)."""
+        uris = (self.config.tracking_uri, self.config.registry_uri)
+        secrets = [split_url(uri).password for uri in uris if uri]
+        secrets.append(self.config.token.get_secret_value() if self.config.token else None)
+        return Redactor(secrets)(text)

@@ -23,7 +23,6 @@ share one classifier and say the same things.
 from __future__ import annotations
 
 import ast
-import base64
 import bisect
 import json
 import math
@@ -43,6 +42,7 @@ from connectors.base import Connector, ConnectorContext, Measurement, query_hash
 from connectors.retry import retry_call
 from okr_model.config import MetricBinding, SourceConfig
 from okr_model.errors import OkrflowError
+from okr_model.secrets import Redactor, hide_password, split_url
 
 if TYPE_CHECKING:
     import requests
@@ -147,7 +147,7 @@ class PrometheusConnector(Connector[PrometheusSource, PrometheusMetric]):
         super().__init__(name, config, context)
         self._clients: _Clients | None = None
         self._lock = threading.Lock()
-        self._secrets = _secret_values(config)
+        self._redact = Redactor(_secret_values(config))
 
     def fetch(self, metric: PrometheusMetric, at: datetime) -> Measurement:
         lineage: dict[str, Any] = {"source": self.name, "query_hash": query_hash(metric)}
@@ -302,7 +302,9 @@ class PrometheusConnector(Connector[PrometheusSource, PrometheusMetric]):
         self, result: Any, metric: PrometheusMetric, at: datetime, when: datetime, lineage: dict[str, Any]
     ) -> Measurement:
         if not isinstance(result, list):
-            return Measurement.error(f"prometheus at {self.config.url} sent an unexpected answer", **lineage)
+            return Measurement.error(
+                f"prometheus at {hide_password(self.config.url)} sent an unexpected answer", **lineage
+            )
         if not result:
             return Measurement.no_data(f"query returned no series at {_iso(when)}", **lineage)
         if isinstance(result[0], dict):
@@ -339,7 +341,7 @@ class PrometheusConnector(Connector[PrometheusSource, PrometheusMetric]):
         import requests
         from prometheus_api_client import PrometheusApiClientException
 
-        where = f"prometheus at {self.config.url}"
+        where = f"prometheus at {hide_password(self.config.url)}"
         tries = f" (after {self.config.retries + 1} attempts)" if self.config.retries else ""
         if isinstance(exc, (PrometheusApiClientException, _HttpStatus)):
             status, message = _api_error(exc)
@@ -356,11 +358,6 @@ class PrometheusConnector(Connector[PrometheusSource, PrometheusMetric]):
         if isinstance(exc, (ValueError, KeyError, TypeError)):
             return f"{where} did not answer with the Prometheus HTTP API; check that url is the server's base URL"
         return f"{where}: unexpected {type(exc).__name__}: {str(exc)[:200]}"
-
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
 
 
 @dataclass
@@ -498,13 +495,12 @@ def _sending_error(exc: Exception, pool: urllib3.HTTPConnectionPool, url: str) -
 
 
 def _secret_values(config: PrometheusSource) -> list[str]:
-    """Every string whose appearance in a message would leak a credential, longest first."""
+    """Every credential of the source (``Redactor`` also blanks their encoded shapes: Basic auth's base64)."""
     values = [v.get_secret_value() for v in config.headers.values()]
     values += [part for value in list(values) for part in value.split() if len(part) >= 6]
-    if config.password is not None:
-        password = config.password.get_secret_value()
-        values += [password, base64.b64encode(f"{config.username}:{password}".encode()).decode()]
-    return sorted({v for v in values if v}, key=len, reverse=True)
+    values += [config.password.get_secret_value() if config.password is not None else None]
+    values += [split_url(config.url).password]
+    return [value for value in values if value]
 
 
 def _is_timeout(exc: BaseException) -> bool:

@@ -27,6 +27,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from okr_model.addresses import blocked_host
+from okr_model.secrets import MIN_SIGNING_KEY_BYTES, signing_key, split_url
 from okr_model.types import Band, Duration, Id, Target, parse_duration
 
 __all__ = [
@@ -404,12 +406,21 @@ class Objective(Model):
     key_results: list[KeyResult] = Field(default_factory=list)
 
 
-def _http_url(value: SecretStr) -> SecretStr:
-    """Alert URLs must be http(s); the message never repeats the URL (a Slack URL is a secret)."""
+def _url_host(url: str) -> str | None:
+    """The host of a URL whose user info may hold any character (see ``okr_model.secrets.split_url``)."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(value.get_secret_value())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = split_url(url)
+    try:
+        return urlsplit(f"{parts.prefix}{parts.rest}").hostname
+    except ValueError:
+        return None
+
+
+def _http_url(value: SecretStr) -> SecretStr:
+    """Alert URLs must be http(s); the message never repeats the URL (a Slack URL is a secret)."""
+    url = value.get_secret_value()
+    if url.partition("://")[0].lower() not in ("http", "https") or not _url_host(url):
         raise ValueError(
             "expected an http:// or https:// URL with a host (the value is not shown: it may hold a token)"
         )
@@ -417,20 +428,61 @@ def _http_url(value: SecretStr) -> SecretStr:
 
 
 HttpSecretUrl = Annotated[SecretStr, AfterValidator(_http_url)]
+_ALLOW_PRIVATE = "send to link-local and cloud metadata addresses too (169.254.0.0/16, fe80::/10, metadata.google.internal)"
+
+
+def _allowed_destination(host: str | None, allow_private: bool) -> None:
+    """Refuse link-local and metadata hosts (literal addresses and known names: no DNS here)."""
+    reason = None if allow_private or not host else blocked_host(host)
+    if reason:
+        raise ValueError(
+            f"the host {host} is {reason}; alerts are not sent there unless the channel sets allow_private: true"
+        )
 
 
 class WebhookChannel(Model):
     type: Literal["webhook"]
     url: HttpSecretUrl
-    secret: SecretStr | None = Field(None, description="HMAC-SHA256 key for the X-Okrflow-Signature header")
+    secret: SecretStr | None = Field(
+        None,
+        description="signing key (Standard Webhooks headers webhook-id/-timestamp/-signature): whsec_<base64> "
+        f"or any text, at least {MIN_SIGNING_KEY_BYTES} bytes either way; omit to send unsigned",
+    )
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     timeout_s: float = Field(10, gt=0)
+    allow_private: bool = Field(False, description=_ALLOW_PRIVATE)
+
+    @field_validator("secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        """A short or empty key (an unset ``${VAR:-}``) would let anyone forge messages: refuse it."""
+        if value is None:
+            return value
+        key = signing_key(value.get_secret_value())
+        if len(key) < MIN_SIGNING_KEY_BYTES:
+            what = "is empty (an unset ${VAR:-} default?)" if not key else f"has {len(key)} bytes"
+            raise ValueError(
+                f"the signing secret {what}; use at least {MIN_SIGNING_KEY_BYTES} random bytes, e.g. "
+                "whsec_ + the output of: openssl rand -base64 32 (or remove secret to send unsigned)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _destination(self) -> WebhookChannel:
+        _allowed_destination(_url_host(self.url.get_secret_value()), self.allow_private)
+        return self
 
 
 class SlackChannel(Model):
     type: Literal["slack"]
     url: HttpSecretUrl
     timeout_s: float = Field(10, gt=0)
+    allow_private: bool = Field(False, description=_ALLOW_PRIVATE)
+
+    @model_validator(mode="after")
+    def _destination(self) -> SlackChannel:
+        _allowed_destination(_url_host(self.url.get_secret_value()), self.allow_private)
+        return self
 
 
 class EmailChannel(Model):
@@ -443,6 +495,12 @@ class EmailChannel(Model):
     password: SecretStr | None = None
     starttls: bool = True
     timeout_s: float = Field(10, gt=0)
+    allow_private: bool = Field(False, description=_ALLOW_PRIVATE)
+
+    @model_validator(mode="after")
+    def _destination(self) -> EmailChannel:
+        _allowed_destination(self.host, self.allow_private)
+        return self
 
 
 Channel = Annotated[WebhookChannel | SlackChannel | EmailChannel, Field(discriminator="type")]

@@ -552,7 +552,11 @@ def init(
 
 def main() -> None:
     state.own_process = True
-    app()
+    try:
+        app()
+    except OkrflowError as exc:  # e.g. StoreError: the store failed after it opened (one line, exit 1)
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

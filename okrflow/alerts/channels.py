@@ -1,15 +1,13 @@
 """Senders: deliver one rendered ``Message`` on one configured channel, or raise ``DeliveryError``.
 
-    OkrflowError
-    └── DeliveryError    a send failed; ``retryable`` says whether the outbox should try again
-                         (connection errors, timeouts, HTTP 408/425/429/5xx, SMTP 4xx), and
-                         ``retry_after`` carries an HTTP ``Retry-After`` in seconds when given
-
-Nothing here retries or swallows: the caller (the outbox) records the error and decides. Secrets
-(webhook and Slack URLs, whose path is the Slack token, HMAC keys, header values, SMTP passwords)
-never appear in an error, a log line or a payload: a URL is shown as ``scheme://host[:port]/…``,
-server answers are redacted, and exceptions are raised ``from None`` so no chained library error
-(which may hold the request URL) reaches a traceback.
+Nothing here retries or swallows: the caller (the outbox) records the error and decides
+(``delivery.DeliveryError`` says whether to retry). Secrets (webhook and Slack URLs, whose path is
+the Slack token, signing keys, header values, SMTP passwords) never appear in an error, a log line or
+a payload: a URL is shown as ``scheme://host[:port]/…``, server answers pass through
+``okr_model.secrets.Redactor``, and exceptions are raised ``from None`` so no chained library error
+(which may hold the request URL) reaches a traceback. Webhooks are signed with the Standard Webhooks
+headers (``okrflow.webhooks``); link-local and metadata addresses are refused after DNS resolution
+unless the channel sets ``allow_private``; refused and timed-out receivers get one wording.
 """
 
 from __future__ import annotations
@@ -22,18 +20,20 @@ import logging
 import re
 import time
 import urllib.parse
-from email.utils import format_datetime, parsedate_to_datetime
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from okr_model.config import EmailChannel, SlackChannel, WebhookChannel
-from okr_model.errors import OkrflowError
+from okr_model.secrets import Redactor, host_only, split_url, url_secrets
 from okrflow import __version__
+from okrflow.alerts.delivery import DeliveryError, refuse_blocked, unreachable
+from okrflow.alerts.email import MESSAGE_ID_HEADER, send_email
 from okrflow.alerts.message import Message
-from okrflow.alerts.render import email_parts, slack_payload, webhook_payload
+from okrflow.alerts.render import slack_payload, webhook_payload
+from okrflow.webhooks import sign
 
 if TYPE_CHECKING:
-    import ssl
-
     import httpx
 
 __all__ = ["DeliveryError", "safe_url", "send", "send_email", "send_slack", "send_webhook", "signature"]
@@ -41,18 +41,8 @@ __all__ = ["DeliveryError", "safe_url", "send", "send_email", "send_slack", "sen
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Okrflow-Signature"
-MESSAGE_ID_HEADER = "X-Okrflow-Message-Id"
+"""Deprecated (0.1): HMAC of the body only, so replayable; receivers should verify ``webhook-signature``."""
 _RETRYABLE_STATUS = {408, 425, 429}
-_MIN_SECRET = 4  # shorter strings are not redacted (they would shred every message and protect nothing)
-
-
-class DeliveryError(OkrflowError):
-    """A send failed. ``str()`` is safe to store and show: it names the channel, never a secret."""
-
-    def __init__(self, message: str, retryable: bool, retry_after: float | None = None):
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
 
 
 def send(
@@ -79,25 +69,8 @@ def send(
 # --- secrets --------------------------------------------------------------------------------------
 
 
-def safe_url(url: str) -> str:
-    """``https://hooks.slack.com/…``: scheme, host and port only, never user info, path or query."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname or "?"
-        port = parts.port
-    except ValueError:
-        return "<unparseable URL>"
-    host = f"[{host}]" if ":" in host else host
-    return f"{parts.scheme or '?'}://{host}{f':{port}' if port else ''}/…"
-
-
-def _url_secrets(url: str) -> list[str]:
-    """The URL and the pieces of it that may be credentials."""
-    parts = urllib.parse.urlsplit(url)
-    pieces = [url, parts.path, parts.query, parts.password or "", parts.username or ""]
-    pieces += [urllib.parse.unquote(p) for p in pieces]
-    pieces += [segment for segment in parts.path.split("/") if len(segment) >= 8]  # Slack: T…/B…/token
-    return pieces
+safe_url = host_only
+"""``https://hooks.slack.com/…``: scheme, host and port only, never user info, path or query."""
 
 
 class _HttpxUrlRedactor(logging.Filter):
@@ -131,31 +104,28 @@ def _hide_in_httpx_logs(url: str) -> None:
         _httpx_redactor.urls.add(str(httpx.URL(url)))
 
 
-def _redact(text: str, secrets: list[str]) -> str:
-    for secret in sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
 def signature(secret: str, body: bytes) -> str:
-    """The ``X-Okrflow-Signature`` value: ``sha256=`` + hex HMAC-SHA256 of the exact body bytes."""
+    """The deprecated ``X-Okrflow-Signature`` value: ``sha256=`` + hex HMAC-SHA256 of the body bytes only."""
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
 # --- HTTP (webhook, Slack) ------------------------------------------------------------------------
 
 
-def _check_url(where: str, url: str) -> None:
+def _check_url(where: str, url: str, allow_private: bool) -> None:
+    """An http(s) URL with a host that is not (and does not resolve to) a link-local or metadata address."""
+    parts = split_url(url)
     try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
+        split = urllib.parse.urlsplit(f"{parts.prefix}{parts.rest}")
+        port = split.port
     except ValueError:
         raise DeliveryError(f"{where}: the URL cannot be parsed; check the channel's url", retryable=False) from None
-    if parts.scheme.lower() not in ("http", "https"):
-        shown = f"{parts.scheme}:" if parts.scheme else "no scheme"
+    if split.scheme.lower() not in ("http", "https"):
+        shown = f"{split.scheme}:" if split.scheme else "no scheme"
         raise DeliveryError(f"{where}: the URL must be http:// or https:// (got {shown})", retryable=False)
-    if not parts.hostname:
+    if not split.hostname:
         raise DeliveryError(f"{where}: the URL has no host", retryable=False)
+    refuse_blocked(where, split.hostname, port or (443 if split.scheme.lower() == "https" else 80), allow_private)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -177,33 +147,37 @@ def _post(
     where: str,
     url: str,
     body: bytes,
-    headers: dict[str, str],
+    headers: dict[str, str] | Callable[[], dict[str, str]],
     timeout: float,
     secrets: list[str],
     client: httpx.Client | None,
+    allow_private: bool = False,
 ) -> None:
+    """POST ``body``; ``headers`` may be a function, called just before sending (a fresh signature timestamp)."""
     import httpx
 
+    _check_url(where, url, allow_private)
+    redact = Redactor(secrets)
     _hide_in_httpx_logs(url)
     try:
+        sent = headers() if callable(headers) else headers
         if client is None:
             with httpx.Client(timeout=timeout, follow_redirects=False) as own:
-                response = own.post(url, content=body, headers=headers)
+                response = own.post(url, content=body, headers=sent)
         else:
-            response = client.post(url, content=body, headers=headers, timeout=timeout, follow_redirects=False)
-    except httpx.TimeoutException:
-        raise DeliveryError(f"{where}: no answer within {timeout:g}s (timeout_s)", retryable=True) from None
+            response = client.post(url, content=body, headers=sent, timeout=timeout, follow_redirects=False)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
-        detail = _redact(str(exc), secrets)
+        detail = redact(str(exc))
         raise DeliveryError(f"{where}: invalid request: {type(exc).__name__}: {detail}", retryable=False) from None
-    except httpx.TransportError as exc:  # refused, reset, DNS, TLS, a server that hung up
-        detail = _redact(str(exc), secrets) or "connection failed"
-        raise DeliveryError(f"{where}: cannot deliver: {type(exc).__name__}: {detail}", retryable=True) from None
+    except httpx.TransportError as exc:  # refused, reset, DNS, TLS, timeouts, a server that hung up
+        if "[SSL" in str(exc):  # a TLS receiver with a bad certificate: worth saying, and not a port scan
+            raise DeliveryError(f"{where}: TLS failed: {redact(str(exc))[:200]}", retryable=True) from None
+        raise unreachable(where, timeout) from None
 
     code = response.status_code
     if 200 <= code < 300:
         return
-    answer = _redact(" ".join(response.text.split())[:200], secrets)
+    answer = redact(" ".join(response.text.split()))[:200]
     reason = f"HTTP {code} {response.reason_phrase}".rstrip() + (f": {answer}" if answer else "")
     if 300 <= code < 400:
         raise DeliveryError(f"{where}: {reason} (a redirect: set the channel url to the final URL)", retryable=False)
@@ -221,11 +195,13 @@ def _json_body(payload: dict) -> bytes:
 def send_webhook(
     channel_name: str, channel: WebhookChannel, msg: Message, *, client: httpx.Client | None = None
 ) -> None:
-    """POST the version-1 JSON payload (see ``render``), signed with HMAC-SHA256 when ``secret`` is set."""
+    """POST the version-1 JSON payload (see ``render``), signed (``okrflow.webhooks``) when ``secret`` is set.
+
+    ``webhook-id`` is the message id, the same on every retry; ``webhook-timestamp`` is the attempt's time.
+    """
     url = channel.url.get_secret_value()
     where = f"channel {channel_name} (webhook {safe_url(url)})"
-    _check_url(where, url)
-    secrets = _url_secrets(url) + [value.get_secret_value() for value in channel.headers.values()]
+    secrets = url_secrets(url) + [value.get_secret_value() for value in channel.headers.values()]
     headers: dict[str, str] = {}
     for name, value in channel.headers.items():
         if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or re.search(r"[\r\n\x00]", value.get_secret_value()):
@@ -235,11 +211,15 @@ def send_webhook(
     headers["content-type"] = "application/json"
     headers["user-agent"] = f"okrflow/{__version__}"
     headers[MESSAGE_ID_HEADER.lower()] = msg.id
-    if channel.secret is not None:
-        key = channel.secret.get_secret_value()
+    key = channel.secret.get_secret_value() if channel.secret is not None else None
+    if key is not None:
         secrets.append(key)
         headers[SIGNATURE_HEADER.lower()] = signature(key, body)
-    _post(where, url, body, headers, channel.timeout_s, secrets, client)
+
+    def signed() -> dict[str, str]:
+        return {**headers, **sign(key, msg.id, body)} if key is not None else headers
+
+    _post(where, url, body, signed, channel.timeout_s, secrets, client, channel.allow_private)
     log.info("delivered message %s to %s", msg.id, where)
 
 
@@ -247,115 +227,7 @@ def send_slack(channel_name: str, channel: SlackChannel, msg: Message, *, client
     """POST an incoming-webhook payload (``text`` + ``blocks``); the URL is the secret, so it is never shown."""
     url = channel.url.get_secret_value()
     where = f"channel {channel_name} (slack {safe_url(url)})"
-    _check_url(where, url)
     body = _json_body(slack_payload(msg))
     headers = {"content-type": "application/json", "user-agent": f"okrflow/{__version__}"}
-    _post(where, url, body, headers, channel.timeout_s, _url_secrets(url), client)
-    log.info("delivered message %s to %s", msg.id, where)
-
-
-# --- email ----------------------------------------------------------------------------------------
-
-
-def _email(channel: EmailChannel, msg: Message) -> object:
-    from email.message import EmailMessage
-
-    subject, plain, html = email_parts(msg)
-    domain = channel.sender.rpartition("@")[2] or "okrflow.invalid"
-    local = re.sub(r"[^A-Za-z0-9._-]", "-", msg.id)
-    email = EmailMessage()
-    email["Subject"] = subject
-    email["From"] = channel.sender
-    email["To"] = ", ".join(channel.to)
-    email["Date"] = format_datetime(msg.created_at)
-    email["Message-ID"] = f"<okrflow.{local}@{re.sub(r'[^A-Za-z0-9.-]', '-', domain)}>"
-    email[MESSAGE_ID_HEADER] = local
-    email.set_content(plain)
-    email.add_alternative(html, subtype="html")
-    return email
-
-
-def _smtp_reason(code: int, text: bytes | str, secrets: list[str]) -> str:
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return _redact(f"{code} {' '.join(text.split())}"[:300], secrets)
-
-
-def send_email(
-    channel_name: str, channel: EmailChannel, msg: Message, *, ssl_context: ssl.SSLContext | None = None
-) -> None:
-    """Send multipart/alternative (plain + HTML) over SMTP; STARTTLS is required when ``starttls`` is true.
-
-    ``ssl_context`` defaults to ``ssl.create_default_context()`` (system CAs, hostname check); pass
-    one to trust a private CA.
-    """
-    import smtplib
-    import ssl
-
-    where = f"channel {channel_name} (email smtp://{channel.host}:{channel.port})"
-    password = channel.password.get_secret_value() if channel.password else None
-    secrets = [password] if password else []
-    if (channel.username is None) != (password is None):
-        raise DeliveryError(f"{where}: set both username and password, or neither", retryable=False)
-    try:
-        email = _email(channel, msg)
-    except (ValueError, TypeError) as exc:  # e.g. a newline in sender or to: header injection refused
-        raise DeliveryError(f"{where}: cannot build the email: {exc}", retryable=False) from None
-
-    try:
-        with smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout_s) as smtp:
-            smtp.ehlo()
-            if channel.starttls:
-                if not smtp.has_extn("starttls"):
-                    raise DeliveryError(
-                        f"{where}: starttls is true but the server does not offer STARTTLS; refusing to send in "
-                        "clear text (set starttls: false only for a trusted local relay)",
-                        retryable=False,
-                    )
-                smtp.starttls(context=ssl_context or ssl.create_default_context())
-                smtp.ehlo()
-            if channel.username is not None and password is not None:
-                smtp.login(channel.username, password)
-            refused = smtp.send_message(email)
-    except DeliveryError:
-        raise
-    except smtplib.SMTPAuthenticationError as exc:
-        reason = _smtp_reason(exc.smtp_code, exc.smtp_error, secrets)
-        raise DeliveryError(f"{where}: login as {channel.username!r} refused: {reason}", retryable=False) from None
-    except smtplib.SMTPNotSupportedError as exc:
-        detail = _redact(str(exc), secrets)
-        raise DeliveryError(f"{where}: the server does not support what we need: {detail}", retryable=False) from None
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _ in exc.recipients.values()]
-        reasons = "; ".join(f"{rcpt}: {_smtp_reason(c, t, secrets)}" for rcpt, (c, t) in exc.recipients.items())
-        retryable = all(400 <= code < 500 for code in codes)
-        raise DeliveryError(f"{where}: every recipient refused: {reasons}", retryable=retryable) from None
-    except smtplib.SMTPResponseException as exc:  # sender refused, data refused, connect refused with a code
-        reason = _smtp_reason(exc.smtp_code, exc.smtp_error, secrets)
-        raise DeliveryError(f"{where}: the server answered {reason}", retryable=400 <= exc.smtp_code < 500) from None
-    except smtplib.SMTPServerDisconnected as exc:
-        detail = _redact(str(exc), secrets) or "connection closed"
-        raise DeliveryError(f"{where}: the server hung up: {detail}", retryable=True) from None
-    except ssl.SSLCertVerificationError as exc:
-        detail = exc.verify_message or str(exc)
-        raise DeliveryError(
-            f"{where}: STARTTLS certificate not trusted: {detail} (pass the CA, or fix the server's certificate)",
-            retryable=False,
-        ) from None
-    except ssl.SSLError as exc:
-        raise DeliveryError(f"{where}: TLS failed: {exc.reason or exc}", retryable=False) from None
-    except TimeoutError:
-        raise DeliveryError(f"{where}: no answer within {channel.timeout_s:g}s (timeout_s)", retryable=True) from None
-    except smtplib.SMTPException as exc:
-        detail = _redact(str(exc), secrets)
-        raise DeliveryError(f"{where}: SMTP error: {type(exc).__name__}: {detail}", retryable=True) from None
-    except OSError as exc:  # refused, unreachable, DNS
-        detail = _redact(exc.strerror or str(exc), secrets)
-        raise DeliveryError(f"{where}: cannot connect: {type(exc).__name__}: {detail}", retryable=True) from None
-    if refused:
-        reasons = "; ".join(f"{rcpt}: {_smtp_reason(c, t, secrets)}" for rcpt, (c, t) in refused.items())
-        raise DeliveryError(
-            f"{where}: delivered, but some recipients were refused (not retried, to avoid duplicates): {reasons}",
-            retryable=False,
-        )
+    _post(where, url, body, headers, channel.timeout_s, url_secrets(url), client, channel.allow_private)
     log.info("delivered message %s to %s", msg.id, where)

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from okrflow.alerts.state import AlertState
+from okrflow.store.guard import guarded
 from okrflow.store.locks import advisory_lock, group_lock_key, write_session
 from okrflow.store.models import AlertGroupRow, AlertStateRow, OutboxRow
 
@@ -59,6 +60,7 @@ class OutboxItem:
 _outbox = OutboxRow.__table__
 
 
+@guarded
 class AlertRepository:
     """Alert states and the outbox; with ``session``, every call joins that (writing) transaction."""
 

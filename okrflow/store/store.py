@@ -39,11 +39,11 @@ from sqlalchemy import (
     update,
     values,
 )
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from okr_model.errors import OkrflowError
+from okr_model.secrets import database_url
+from okrflow.store.guard import StoreError, guarded, store_error
 from okrflow.store.locks import advisory_lock, write_session
 from okrflow.store.locks import slot_lock_key as _slot_lock_key
 from okrflow.store.locks import sqlite_begin as _sqlite_begin
@@ -77,19 +77,12 @@ _VALUES_CHUNK = 2000
 """KRs per VALUES list (three binds each; under SQLite's and PostgreSQL's bind limits)."""
 
 
-class StoreError(OkrflowError):
-    """The history store cannot be opened or written (the message never contains a password)."""
-
-
-def _safe_url(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<invalid store URL>"
-
-
+@guarded
 class Store:
-    """Access to the history database. Use ``Store.open(url)``; close it (or use ``with``)."""
+    """Access to the history database. Use ``Store.open(url)``; close it (or use ``with``).
+
+    Failures raise ``StoreError`` (one line, no password; a dropped connection is retried once: ``guard``).
+    """
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -98,10 +91,10 @@ class Store:
     def open(cls, url: str, migrate: bool = True) -> Store:
         """Connect, and bring the schema to the newest revision if it is behind."""
         try:
-            parsed = make_url(url)
+            parsed = database_url(url)  # a password may hold any character, '@' included
             if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(parsed, pool_pre_ping=True)
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
                 event.listen(engine, "begin", _sqlite_begin)
@@ -109,10 +102,10 @@ class Store:
             if migrate:
                 store.migrate()
             return store
-        except SQLAlchemyError as exc:
-            raise StoreError(
-                f"cannot open the history store {_safe_url(url)}: {type(exc).__name__}: {exc.orig if hasattr(exc, 'orig') else exc}"
-            ) from None
+        except StoreError as exc:
+            raise StoreError(f"cannot open the {exc}") from None
+        except (SQLAlchemyError, ValueError) as exc:
+            raise StoreError(f"cannot open the {store_error(None, url, 'connect', exc)}") from None
 
     @property
     def alerts(self):  # -> AlertRepository

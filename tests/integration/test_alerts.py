@@ -18,7 +18,7 @@ from okr_model.loader import parse_config
 from okrflow.store import Store
 
 T0 = datetime(2026, 11, 15, 0, 0, tzinfo=UTC)
-SECRET = "hook-secret-value"
+SECRET = "hook-secret-value:@/%#-0123456789abcdefgh"  # >= 32 bytes
 
 
 @pytest.fixture

@@ -234,7 +234,7 @@ def test_interpolation(monkeypatch: pytest.MonkeyPatch, value: str, env: dict[st
 
 
 def test_interpolation_reaches_nested_lists_and_mappings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOOK_SECRET", "k3y")
+    monkeypatch.setenv("HOOK_SECRET", "k3y-of-at-least-32-bytes-for-hmac!")
     monkeypatch.setenv("PROM_TOKEN", "t0ken")
     text = MINIMAL.replace("{store}", "sqlite://") + dedent(
         """
@@ -247,7 +247,7 @@ def test_interpolation_reaches_nested_lists_and_mappings(monkeypatch: pytest.Mon
     config = parse_config(text)
     assert config.sources["prom"].model_extra["headers"] == {"Authorization": "Bearer t0ken"}
     hook = config.channels["hook"]
-    assert hook.secret.get_secret_value() == "k3y"
+    assert hook.secret.get_secret_value() == "k3y-of-at-least-32-bytes-for-hmac!"
     assert hook.headers["X-Team"].get_secret_value() == "ml"
 
 
