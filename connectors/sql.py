@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -39,7 +39,6 @@ from connectors.retry import retry_call
 from connectors.sql_errors import QueryShapeError, classify, db_message
 from okr_model.config import Config, MetricBinding, SourceConfig
 from okr_model.errors import ConfigIssue
-from okr_model.secrets import Redactor, database_url
 from okr_model.sql_check import read_query_problem, sql_dialect
 
 if TYPE_CHECKING:
@@ -188,8 +187,9 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
             finally:
                 if raw is not None:
                     raw.set_progress_handler(None, 0)
-                if failed:
-                    conn.invalidate()
+                if failed:  # its session may have been changed: never hand it to the next query
+                    with suppress(Exception):  # an already broken connection: the original error matters
+                        conn.invalidate()
 
     def _fetch(self, metric: SqlMetric, at: datetime, lineage: dict[str, Any]) -> Measurement:
         if self._backend == "sqlite":
@@ -254,8 +254,16 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
         return f"unexpected error: {type(exc).__name__}: {message}"
 
     def _scrub(self, detail: str) -> str:
-        """Remove the password from a detail, even if a driver echoed it (in any shape: ``okr_model.secrets``)."""
-        return Redactor([self._url.password])(detail)
+        """Remove the password from a detail, even if a driver echoed it."""
+        password = self._url.password
+        if not password:
+            return detail
+        for secret in {password, quote(password, safe="")}:
+            if len(secret) >= 4:
+                detail = detail.replace(secret, "***")
+            else:
+                detail = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "***", detail)
+        return detail
 
 
 def _measurement(columns: list[str], rows: list[Any], at: datetime, lineage: dict[str, Any]) -> Measurement:
@@ -316,10 +324,11 @@ def _bind_names(sql: str) -> set[str]:
 
 def _parse_url(raw: str) -> URL:
     """A supported SQLAlchemy URL with a default driver; errors never echo the URL (it may hold a password)."""
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
-        url = database_url(raw)  # the user info ends at the last '@': a password may hold any character
+        url = make_url(raw)
     except (ArgumentError, ValueError, TypeError):
         raise ValueError(f"not a database URL; {_URL_HELP}") from None
     backend = url.get_backend_name()
