@@ -196,8 +196,21 @@ _setup_lock = threading.Lock()
 _provider_registered = False
 
 
+def _import_mlflow() -> None:
+    """Import MLflow and the modules this connector uses, on the calling thread and under no lock.
+
+    Called when a connector opens, before the run's fetch threads start: two threads importing MLflow at once
+    (one the ``mlflow`` package, the other a submodule such as the request-header registry) each hold an import
+    lock the other needs, which Python reports as ``_DeadlockError`` or a partially initialised module.
+    """
+    import mlflow
+    import mlflow.tracking.request_header.abstract_request_header_provider
+    import mlflow.tracking.request_header.registry  # noqa: F401
+
+
 def _register_token_provider() -> None:
-    """Install (once per process) a header provider that adds this call's bearer token, if any."""
+    """Install (once per process) a header provider that adds this call's bearer token, if any (MLflow is
+    already imported: ``_import_mlflow``; this runs under ``_setup_lock``)."""
     global _provider_registered
     from mlflow.tracking.request_header.abstract_request_header_provider import RequestHeaderProvider
     from mlflow.tracking.request_header.registry import _request_header_provider_registry
@@ -277,6 +290,8 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
 
     def __init__(self, name: str, config: MlflowSource, context: ConnectorContext, client: Any = None):
         super().__init__(name, config, context)
+        if client is None:
+            _import_mlflow()  # at open, on the run's thread: fetch threads never import MLflow
         self._client = client
         self._lock = threading.Lock()
         self._once = _Once()
@@ -401,6 +416,7 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
 
     def client(self) -> Any:
         """The lazily created ``MlflowClient`` (shared by this connector's threads)."""
+        _import_mlflow()  # a no-op after open; never under a lock
         with self._lock:
             if self._client is None:
                 self._client = self._create_client()
