@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -39,6 +38,8 @@ from connectors.retry import retry_call
 from connectors.sql_errors import QueryShapeError, classify, db_message
 from okr_model.config import Config, MetricBinding, SourceConfig
 from okr_model.errors import ConfigIssue
+from okr_model.paths import anchor_sqlite_url
+from okr_model.secrets import Redactor, database_url
 from okr_model.sql_check import read_query_problem, sql_dialect
 
 if TYPE_CHECKING:
@@ -137,6 +138,13 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
                     path = f"objectives[{o_index}].key_results[{k_index}].metric.sql"
                     issues.append(ConfigIssue(path, f"refused: {problem}"))
         return issues
+
+    @classmethod
+    def anchor(cls, config: SqlSource, base: Path) -> SqlSource:
+        """A relative SQLite file is relative to the config file's folder."""
+        url = config.url.get_secret_value()
+        anchored = anchor_sqlite_url(url, base)
+        return config if anchored == url else config.model_copy(update={"url": SecretStr(anchored)})
 
     def check_online(self) -> list[OnlineFinding]:
         """``okrflow validate --online``: the source answers, and its role cannot write (else a warning)."""
@@ -254,16 +262,8 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
         return f"unexpected error: {type(exc).__name__}: {message}"
 
     def _scrub(self, detail: str) -> str:
-        """Remove the password from a detail, even if a driver echoed it."""
-        password = self._url.password
-        if not password:
-            return detail
-        for secret in {password, quote(password, safe="")}:
-            if len(secret) >= 4:
-                detail = detail.replace(secret, "***")
-            else:
-                detail = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "***", detail)
-        return detail
+        """Remove the password from a detail, even if a driver echoed it (in any shape: ``okr_model.secrets``)."""
+        return Redactor([self._url.password])(detail)
 
 
 def _measurement(columns: list[str], rows: list[Any], at: datetime, lineage: dict[str, Any]) -> Measurement:
@@ -324,11 +324,10 @@ def _bind_names(sql: str) -> set[str]:
 
 def _parse_url(raw: str) -> URL:
     """A supported SQLAlchemy URL with a default driver; errors never echo the URL (it may hold a password)."""
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
-        url = make_url(raw)
+        url = database_url(raw)  # the user info ends at the last '@': a password may hold any character
     except (ArgumentError, ValueError, TypeError):
         raise ValueError(f"not a database URL; {_URL_HELP}") from None
     backend = url.get_backend_name()
