@@ -20,11 +20,11 @@ from connectors.base import Connector, ConnectorContext, GateOutcome, Measuremen
 from connectors.registry import Registry, default_registry
 from okr_model.config import Config, KeyResult, Objective
 from okr_model.cycles import check_in_cycle
-from okr_model.forecast import Forecast, forecast, forecast_status
+from okr_model.forecast import Forecast, forecast
 from okr_model.maintain import detail_now, standing_cap, weight_now
-from okr_model.pacing import elapsed_share, kr_status, pace_status
-from okr_model.rollup import rollup
+from okr_model.pacing import elapsed_share, expected_score
 from okr_model.scoring import GateInputs, maintain_threshold, score_key_result
+from okr_model.status import ChildResult, judge_key_result, judge_objectives
 from okrflow.store import AnnotationRecord, KRResult, ObjectiveResult, RunRecord, Store
 
 __all__ = [
@@ -343,14 +343,11 @@ def score_run(
                 at=at,
             )
         )
-    scores = {r.kr_id: r.score for r in results}
-    objective_scores = rollup(config.objectives, scores)
-    success = rollup(config.objectives, {kr.id: kr.success_score for _, kr in config.key_results()})
+    judged = judge_objectives(config.objectives, {r.kr_id: ChildResult(r.score, r.expected, r.status) for r in results})
     objectives = [
-        ObjectiveResult(
-            o.id, objective_scores[o.id], pace_status(objective_scores[o.id], elapsed * (success[o.id] or 1.0))
-        )
+        ObjectiveResult(o.id, j.score, j.status, j.reason, j.scored, j.of)
         for o in config.objectives
+        for j in (judged[o.id],)
     ]
     return results, objectives
 
@@ -390,10 +387,17 @@ def _score_one(
     )
     if kr.kind in MAINTAIN and scored.progress is not None and not detail:
         detail = detail_now(config, kr, inputs.held_time.get(kr.id, (0.0, 0.0)), usable, at)
-    pace = kr_status(kr, scored.score, usable, elapsed)
     projection = _forecast(config, kr, inputs.score_history.get(kr.id, []), scored.score, elapsed)
-    if projection is not None and not (scored.overridden or "abandoned" in scored.gates):
-        pace = forecast_status(pace, projection, kr.success_score)
+    start, end = config.cycle_bounds()
+    judged = judge_key_result(
+        kr,
+        scored.score,
+        usable,
+        elapsed,
+        projection,
+        cycle_days=(end - start).total_seconds() / 86400,
+        forecast_applies=not (scored.overridden or "abandoned" in scored.gates),
+    )
     if gate is not None and gate.status == "failed" and not detail:
         detail = f"quality gate {kr.quality_gate.suite if kr.quality_gate else ''} failed: {gate.detail}"
     return KRResult(
@@ -407,15 +411,14 @@ def _score_one(
         score=_round(scored.score),
         computed_score=_round(scored.computed),
         progress=_round(scored.progress),
-        status=pace,
+        status=judged.status,
         gates=scored.gates,
         held=scored.held,
         trusted=scored.trusted,
         overridden=scored.overridden,
-        expected=_round(
-            kr.success_score if kr.kind in ("maintain_above", "maintain_below") else elapsed * kr.success_score
-        ),
+        expected=_round(expected_score(kr, elapsed)),
         forecast=projection.as_dict() if projection else None,
+        reason=judged.reason,
     )
 
 

@@ -389,8 +389,9 @@ class KeyResult(Model):
 
     @property
     def success_score(self) -> float:
-        """The score at which this KR counts as a success: 1.0 committed, 0.7 aspirational."""
-        return 0.7 if self.track == "aspirational" else 1.0
+        """The score at which this KR counts as a success: 1.0 committed, 0.7 aspirational; 0.7 for a
+        confidence band whatever the track, since its low end (scored 0.7) is the committed outcome."""
+        return 0.7 if self.track == "aspirational" or isinstance(self.target, Band) else 1.0
 
 
 class Objective(Model):

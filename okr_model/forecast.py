@@ -14,6 +14,16 @@ Method, chosen so one wild run cannot bend the forecast:
      ``scipy.stats.theilslopes``), the extreme lines pivoting on the trend at the median time of the data;
   2. the run-to-run scatter: the ``(1 -+ level) / 2`` quantiles of the residuals around the trend (their median is
      0), since the end-of-cycle score is one more noisy run, not the trend itself.
+- **Noise floor**: the interval reaches at least ``NOISE_FLOOR`` and at least ``z * 1.4826 * MAD`` of the
+  residuals on each side of the projection: a series read on a perfectly regular schedule has almost no scatter,
+  yet the measurement is not that exact (a plan-line KR read 12 h late once projected 0.99456 +- 0.00003).
+- **Step changes**: a level shift (a jump between consecutive runs of at least ``JUMP_MIN``, far outside the
+  run-to-run noise, that the later runs keep) starts a new regime. The projection is fitted on the current regime
+  only (with fewer than 3 runs in it: its median level, held flat), so a KR that jumped from 0 to 0.85 is not
+  projected at 0.0 by the median slope of the old regime. The interval spans both fits (the current regime's and
+  the whole history's), since a step may also be one stair of a rising staircase.
+- ``points`` and ``span`` say how much history the projection rests on (the current regime): the status rules
+  (``okr_model.status``) let a forecast change a status only with enough of it.
 - Score, low and high are clamped to [0, 1], and low <= score <= high always holds.
 
 Above ``MAX_PAIR_POINTS`` points (a quarter of 15-minute runs holds ~8,800) the slopes are taken over that many points
@@ -31,13 +41,29 @@ from functools import cache
 from statistics import NormalDist, median
 from typing import Any
 
-from okr_model.pacing import Status
-
-__all__ = ["MAX_PAIR_POINTS", "Forecast", "TrendFit", "forecast", "forecast_status", "theil_sen"]
+__all__ = [
+    "JUMP_MIN",
+    "MAX_PAIR_POINTS",
+    "NOISE_FLOOR",
+    "Forecast",
+    "TrendFit",
+    "forecast",
+    "regime_start",
+    "theil_sen",
+]
 
 MAX_PAIR_POINTS = 400
 """Most points whose pairwise slopes are computed (400 points: ~80,000 pairs, a few tens of milliseconds)."""
-_TOLERANCE = 1e-9
+NOISE_FLOOR = 0.05
+"""Least half-width of a forecast's interval, in score points: no score series is known to better than that."""
+JUMP_MIN = 0.1
+"""Least jump between consecutive runs (in score points) that can start a new regime."""
+_JUMP_SIGMAS = 5.0
+"""A jump must also exceed this many robust standard deviations of the run-to-run changes."""
+_MAD_SIGMA = 1.4826
+"""A normal distribution's standard deviation per median absolute deviation."""
+_MEAN_ABS_SIGMA = math.sqrt(math.pi / 2)
+"""A normal distribution's standard deviation per mean absolute deviation."""
 
 
 @dataclass(frozen=True)
@@ -47,10 +73,14 @@ class Forecast:
     score: float
     low: float
     high: float
+    points: int = 0
+    """How many runs the projection rests on (those of the current regime)."""
+    span: float = 0.0
+    """The time those runs span, in the unit of the points (the elapsed share of the cycle)."""
 
     def as_dict(self) -> dict[str, float]:
         """The ``forecast`` object of ``status --format json``."""
-        return {"score": self.score, "low": self.low, "high": self.high}
+        return {"score": self.score, "low": self.low, "high": self.high, "points": self.points, "span": self.span}
 
 
 @dataclass(frozen=True)
@@ -195,16 +225,48 @@ def _clamp(x: float) -> float:
     return min(1.0, max(0.0, x))
 
 
-def forecast(points: Sequence[tuple[float, float | None]], end: float = 1.0, level: float = 0.8) -> Forecast | None:
-    """Project the score at ``end`` from the cycle's (t, score) history; None with fewer than 3 scores or no time span.
+def _median_abs_deviation(values: Sequence[float]) -> float:
+    center = median(values)
+    return median(abs(v - center) for v in values)
 
-    Runs without a score (None or NaN) are skipped.
+
+def regime_start(points: Sequence[tuple[float, float | None]]) -> float | None:
+    """The time of the first run after the latest level shift of a score series, or None without one.
+
+    Runs at the same time count as one (their median). A jump between consecutive runs is a level shift when,
+    after removing the series' typical run-to-run trend (the median of the consecutive slopes), it is at least
+    ``JUMP_MIN`` and ``_JUMP_SIGMAS`` standard deviations of the other run-to-run changes (the largest left out,
+    so one step does not hide itself), lands that far from the median of the runs before it, and most runs from
+    it on stay nearer the new level than the old one: one wild run in the middle of a series moves nothing.
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie strictly between 0 and 1 (got {level})")
-    data = sorted(_finite_points(points))
-    if len(data) < 3:
+    by_time: dict[float, list[float]] = {}
+    for t, y in _finite_points(points):
+        by_time.setdefault(t, []).append(y)
+    times = sorted(by_time)
+    if len(times) < 3:
         return None
+    levels = [median(by_time[t]) for t in times]
+    slope = median((levels[k + 1] - levels[k]) / (times[k + 1] - times[k]) for k in range(len(times) - 1))
+    detrended = [y - slope * t for t, y in zip(times, levels, strict=True)]
+    jumps = [detrended[k + 1] - detrended[k] for k in range(len(times) - 1)]
+    center = median(jumps)
+    deviations = sorted(abs(j - center) for j in jumps)[:-1]
+    sigma = _MEAN_ABS_SIGMA * sum(deviations) / len(deviations)
+    threshold = max(JUMP_MIN, _JUMP_SIGMAS * sigma)
+    for k in range(len(jumps) - 1, -1, -1):
+        if abs(jumps[k]) < threshold:
+            continue
+        old, new = median(detrended[: k + 1]), detrended[k + 1]
+        if abs(new - old) < threshold:  # back from a wild run to the old level
+            continue
+        after = detrended[k + 1 :]
+        if 2 * sum(abs(r - new) < abs(r - old) for r in after) > len(after):
+            return times[k + 1]
+    return None
+
+
+def _project(data: list[tuple[float, float]], end: float, level: float) -> tuple[float, float, float] | None:
+    """(projection, low, high), unclamped, of points sorted by time; None without two distinct times."""
     arrays = _arrays(data)
     fit = _fit(data, level, arrays)
     if fit is None:
@@ -219,15 +281,42 @@ def forecast(points: Sequence[tuple[float, float | None]], end: float = 1.0, lev
         residuals = sorted(y - fit.at(t) for t, y in data)
     below = min(0.0, _quantile(residuals, (1 - level) / 2))
     above = max(0.0, _quantile(residuals, (1 + level) / 2))
-    low = min(min(trend_ends) + below, projected)
-    high = max(max(trend_ends) + above, projected)
-    return Forecast(_clamp(projected), _clamp(low), _clamp(high))
+    floor = _noise_floor(residuals, level)
+    low = min(min(trend_ends) + below, projected - floor)
+    high = max(max(trend_ends) + above, projected + floor)
+    return projected, low, high
 
 
-def forecast_status(pace_status: str, fc: Forecast | None, success: float) -> Status:
-    """A KR whose whole forecast interval lies below its success score is off track, whatever today's pace says."""
-    if pace_status not in ("on_track", "at_risk", "off_track", "no_data"):
-        raise ValueError(f"unknown pace status {pace_status!r}")
-    if pace_status != "no_data" and fc is not None and fc.high < success - _TOLERANCE:
-        return "off_track"
-    return pace_status  # type: ignore[return-value]
+def _noise_floor(residuals: Sequence[float], level: float) -> float:
+    """Least half-width of the interval: ``NOISE_FLOOR``, or the residuals' robust spread at ``level``."""
+    z = NormalDist().inv_cdf((1 + level) / 2)
+    return max(NOISE_FLOOR, z * _MAD_SIGMA * _median_abs_deviation(residuals)) if residuals else NOISE_FLOOR
+
+
+def forecast(points: Sequence[tuple[float, float | None]], end: float = 1.0, level: float = 0.8) -> Forecast | None:
+    """Project the score at ``end`` from the cycle's (t, score) history; None with fewer than 3 scores or no time span.
+
+    Runs without a score (None or NaN) are skipped. After a level shift the projection comes from the runs since.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1 (got {level})")
+    data = sorted(_finite_points(points))
+    if len(data) < 3:
+        return None
+    whole = _project(data, end, level)
+    if whole is None:
+        return None
+    since = regime_start(data)
+    regime = data if since is None else [p for p in data if p[0] >= since]
+    if regime is data:
+        projected, low, high = whole
+    else:
+        current = _project(regime, end, level) if len({t for t, _ in regime}) >= 3 else None
+        if current is None:  # too few runs since the step for a slope: the new level, held flat
+            level_now = median(y for _, y in regime)
+            current = (level_now, level_now - NOISE_FLOOR, level_now + NOISE_FLOOR)
+        projected = current[0]
+        low, high = min(current[1], whole[1]), max(current[2], whole[2])
+    score = _clamp(projected)
+    span = regime[-1][0] - regime[0][0]
+    return Forecast(score, min(_clamp(low), score), max(_clamp(high), score), len(regime), span)

@@ -78,6 +78,7 @@ def _kr_json(result: KRResult, kr: KeyResult | None) -> dict[str, Any]:
         "computed_score": result.computed_score,
         "expected": result.expected,
         "status": result.status,
+        "reason": result.reason,
         "measurement": result.measurement,
         "detail": result.detail,
         "gates": list(result.gates),
@@ -107,11 +108,27 @@ def status_json(
         },
         "cycle": config.cycle.name,
         "objectives": [
-            {"id": o.objective_id, "title": titles.get(o.objective_id), "score": o.score, "status": o.status}
+            {
+                "id": o.objective_id,
+                "title": titles.get(o.objective_id),
+                "score": o.score,
+                "status": o.status,
+                "reason": o.reason,
+                "scored": o.scored,
+                "of": o.of,
+            }
             for o in objectives
         ],
         "key_results": [_kr_json(r, krs.get(r.kr_id)) for r in results],
     }
+
+
+def _objective_note(title: str, result: ObjectiveResult | None) -> Text:
+    """The objective's title in bold, then why its status is what it is (which says how many KRs had data)."""
+    note = Text(title, style="bold")
+    if result is not None and result.reason:
+        note.append(f": {result.reason}")
+    return note
 
 
 def _fmt(value: float | None, unit: str | None = None) -> str:
@@ -162,14 +179,14 @@ def status_table(
                 "",
                 _score_text(result.score if result else None),
                 _status_text(result.status) if result else "",
-                Text(objective.title, style="bold"),
+                _objective_note(objective.title, result),
             ]
         )
         for kr in objective.key_results:
             r = by_kr.get(kr.id)
             if r is None:
                 continue
-            note = r.detail
+            note = "; ".join(filter(None, [r.reason, r.detail]))
             if r.gates:
                 note = describe_gates(r.gates, r.held) + (f"; {note}" if note else "")
             if r.overridden:

@@ -93,7 +93,7 @@ def conditions(config: Config, record: RunRecord, drift: DriftCheck) -> list[Con
         objective = objectives.get(o.objective_id)
         if objective is None:
             continue
-        has_data = o.score is not None
+        has_data = o.score is not None and o.status != "no_data"  # too few KRs scored: unknown, not resolved
         out.append(
             Condition("off_track", o.objective_id, o.status == "off_track" if has_data else None, objective=objective)
         )

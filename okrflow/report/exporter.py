@@ -87,6 +87,12 @@ METRICS: Mapping[str, Gauge] = {
     "okrflow_objective_status": Gauge(
         (*OBJECTIVE_LABELS, "status"), "1 for the objective's current pacing status, 0 for the other statuses."
     ),
+    "okrflow_objective_key_results_scored": Gauge(
+        OBJECTIVE_LABELS, "Key results under the objective that had a score in the latest run (scored k of n)."
+    ),
+    "okrflow_objective_key_results": Gauge(
+        OBJECTIVE_LABELS, "Key results under the objective (the n of scored k of n)."
+    ),
     "okrflow_objective_info": Gauge(
         (*OBJECTIVE_LABELS, "title", "parent", "level"), "Always 1: descriptive labels of the objective."
     ),
@@ -205,11 +211,16 @@ def _run_families(snapshot: StatusSnapshot, labels: _Labels) -> list[GaugeMetric
         _state_set(measurement, kr_labels, MEASUREMENTS, result.measurement)
     objective_score = _gauge("okrflow_objective_score")
     objective_status = _gauge("okrflow_objective_status")
+    scored = _gauge("okrflow_objective_key_results_scored")
+    of = _gauge("okrflow_objective_key_results")
     for objective in snapshot.objectives:
         objective_labels = labels.objective(objective.objective_id)
         if _finite(objective.score):
             objective_score.add_metric(objective_labels, objective.score)
         _state_set(objective_status, objective_labels, KR_STATUSES, objective.status)
+        if objective.scored is not None and objective.of is not None:  # runs stored before 0006 did not count
+            scored.add_metric(objective_labels, objective.scored)
+            of.add_metric(objective_labels, objective.of)
     run = snapshot.run
     run_time = _gauge("okrflow_run_timestamp_seconds")
     run_time.add_metric([run.deployment], run.slot.timestamp())
@@ -224,6 +235,8 @@ def _run_families(snapshot: StatusSnapshot, labels: _Labels) -> list[GaugeMetric
         measurement,
         objective_score,
         objective_status,
+        scored,
+        of,
         run_time,
         run_status,
     ]

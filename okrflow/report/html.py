@@ -149,10 +149,11 @@ class Formatter:
         return f"{fc['score']:.2f} ({fc['low']:.2f}-{fc['high']:.2f})" if fc else "-"
 
     def note(self, r: KRResult | None) -> str:
-        """Why a score is not simply the rules applied to the value: overrides, gates, held scores, missing data."""
+        """Why the status, and why a score is not simply the rules applied to the value: overrides, gates, held
+        scores, missing data."""
         if r is None:
             return "not evaluated yet"
-        parts = []
+        parts = [r.reason] if r.reason else []  # why the status (results read from history have none)
         if r.overridden:
             parts.append(f"override (computed {self.score(r.computed_score)})")
         if r.gates:

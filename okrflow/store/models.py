@@ -47,7 +47,7 @@ __all__ = [
     "index_filter",
 ]
 
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 """The newest Alembic revision; ``Store`` upgrades only when the database is behind it."""
 
 
@@ -124,6 +124,7 @@ class KRScoreRow(Base):
     overridden: Mapped[bool] = mapped_column(Boolean, default=False)
     expected: Mapped[float | None] = mapped_column(Float)
     forecast: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")  # why the status (migration 0006)
 
 
 HISTORY_MEASUREMENT_COLUMNS = ("run_id", "value", "observed_at", "status", "detail", "lineage")
@@ -208,6 +209,9 @@ class ObjectiveScoreRow(Base):
     objective_id: Mapped[str] = mapped_column(String(128))
     score: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")  # why the status (migration 0006)
+    scored_krs: Mapped[int | None] = mapped_column(Integer)  # KRs under it with a score in the run
+    total_krs: Mapped[int | None] = mapped_column(Integer)  # all KRs under it
 
 
 class Annotation(Base):

@@ -39,6 +39,8 @@ class KRResult:
     overridden: bool = False
     expected: float | None = None
     forecast: Mapping[str, float] | None = None
+    reason: str = ""
+    """Why the status is what it is, in words (``okr_model.status``)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,11 @@ class ObjectiveResult:
     objective_id: str
     score: float | None
     status: str
+    reason: str = ""
+    scored: int | None = None
+    """How many KRs under the objective had a score in this run (None in runs stored before it was counted)."""
+    of: int | None = None
+    """How many KRs are under the objective."""
 
 
 @dataclass(frozen=True)

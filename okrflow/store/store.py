@@ -218,6 +218,7 @@ class Store:
                         "overridden": kr.overridden,
                         "expected": kr.expected,
                         "forecast": dict(kr.forecast) if kr.forecast else None,
+                        "reason": kr.reason,
                     }
                     for kr in run.key_results
                 ],
@@ -232,6 +233,9 @@ class Store:
                         "objective_id": o.objective_id,
                         "score": o.score,
                         "status": o.status,
+                        "reason": o.reason,
+                        "scored_krs": o.scored,
+                        "total_krs": o.of,
                     }
                     for o in run.objectives
                 ],
@@ -287,12 +291,19 @@ class Store:
         if run is None:
             return None
         scores = KRScoreRow.__table__
-        query = _result_select().where(scores.c.run_id == run.id).order_by(scores.c.id)
+        query = _result_select(scores.c.reason).where(scores.c.run_id == run.id).order_by(scores.c.id)
         objectives = ObjectiveScoreRow.__table__
         with self.engine.connect() as conn:  # Core rows: the ORM's per-object cost was most of status at 1,000 KRs
             rows = conn.execute(query).all()
             objective_rows = conn.execute(
-                select(objectives.c.objective_id, objectives.c.score, objectives.c.status)
+                select(
+                    objectives.c.objective_id,
+                    objectives.c.score,
+                    objectives.c.status,
+                    objectives.c.reason,
+                    objectives.c.scored_krs,
+                    objectives.c.total_krs,
+                )
                 .where(objectives.c.run_id == run.id)
                 .order_by(objectives.c.id)
             ).all()
@@ -300,7 +311,7 @@ class Store:
         return StatusSnapshot(
             run=run,
             key_results=[results.result(row) for row in rows],
-            objectives=[ObjectiveResult(o.objective_id, o.score, o.status) for o in objective_rows],
+            objectives=[ObjectiveResult(*o) for o in objective_rows],
         )
 
     def history(self, kr_id: str, since: datetime | None = None, limit: int | None = None) -> list[HistoryPoint]:
@@ -750,4 +761,5 @@ class _Results:
             overridden=overridden,
             expected=expected,
             forecast=dict(forecast_value) if forecast_value is not None else None,
+            reason=row[17] if len(row) > 17 else "",  # read by status (an extra column), not by history
         )

@@ -205,9 +205,13 @@ def test_metrics_equal_the_stores_latest_run(world: World) -> None:
     f1_forecast = {
         dict(labels)["bound"]: value for labels, value in forecasts.items() if dict(labels)["key_result"] == "f1"
     }
-    assert f1_forecast == results["f1"].forecast
+    assert f1_forecast == {bound: results["f1"].forecast[bound] for bound in ("score", "low", "high")}
     objectives = {dict(labels)["objective"]: value for labels, value in samples["okrflow_objective_score"].items()}
     assert objectives == {o.objective_id: o.score for o in snapshot.objectives if o.score is not None}
+    for gauge, name in (("okrflow_objective_key_results_scored", "scored"), ("okrflow_objective_key_results", "of")):
+        counts = {dict(labels)["objective"]: value for labels, value in samples[gauge].items()}
+        assert counts == {o.objective_id: getattr(o, name) for o in snapshot.objectives}
+    assert {o.objective_id: (o.scored, o.of) for o in snapshot.objectives}["support-ai"] == (0, 1)  # "missing"
     assert samples["okrflow_run_timestamp_seconds"] == {(("deployment", "default"),): SECOND.timestamp()}
     assert samples["okrflow_store_up"] == {(): 1.0}
 

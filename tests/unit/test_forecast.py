@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import theilslopes
 
-from okr_model.forecast import MAX_PAIR_POINTS, Forecast, forecast, forecast_status, theil_sen
+from okr_model.config import KeyResult
+from okr_model.forecast import JUMP_MIN, MAX_PAIR_POINTS, NOISE_FLOOR, Forecast, forecast, regime_start, theil_sen
 from okr_model.pacing import pace_status
+from okr_model.status import judge_key_result
 
 PROPERTY = settings(max_examples=150, deadline=None)
 
@@ -38,9 +40,10 @@ def test_a_linear_trend_is_recovered_exactly() -> None:
     assert fit.slope == pytest.approx(0.6) and fit.intercept == pytest.approx(0.1)
     fc = forecast(points, end=1.0)
     assert fc is not None
-    assert (fc.score, fc.low, fc.high) == pytest.approx((0.7, 0.7, 0.7)), (
-        "no scatter, no slope doubt: a zero-width interval"
+    assert (fc.score, fc.low, fc.high) == pytest.approx((0.7, 0.7 - NOISE_FLOOR, 0.7 + NOISE_FLOOR)), (
+        "no scatter, no slope doubt: the interval is the noise floor, never zero wide"
     )
+    assert (fc.points, fc.span) == (5, 0.5)
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -153,7 +156,74 @@ def test_level_must_be_a_proper_probability(level: float) -> None:
 
 
 def test_as_dict_is_the_status_json_shape() -> None:
-    assert Forecast(0.6, 0.5, 0.7).as_dict() == {"score": 0.6, "low": 0.5, "high": 0.7}
+    assert Forecast(0.6, 0.5, 0.7, 12, 0.25).as_dict() == {
+        "score": 0.6,
+        "low": 0.5,
+        "high": 0.7,
+        "points": 12,
+        "span": 0.25,
+    }
+
+
+# -- noise floor and step changes ---------------------------------------------------------------------------------
+
+
+def test_the_interval_never_falls_below_the_noise_floor() -> None:
+    """A KR read on its plan line 12 h late: a perfect line projecting 0.99456, once with an interval of 0.00005."""
+    late = 0.5 / 92
+    points = [(t, t - late) for t in (0.01 + i * 0.49 / 63 for i in range(64))]
+    fc = forecast(points)
+    assert fc is not None
+    assert fc.score == pytest.approx(1 - late)
+    assert fc.low == pytest.approx(1 - late - NOISE_FLOOR) and fc.high == 1.0
+
+
+def test_the_noise_floor_follows_the_scatter_of_a_noisy_series() -> None:
+    rng = random.Random(5)
+    points = [(i / 100, 0.2 + rng.choice([-0.1, 0.1])) for i in range(40)]  # flat, +-0.1 every run
+    fc = forecast(points)
+    assert fc is not None
+    assert fc.high - fc.score >= 0.1, "z(0.8) x 1.4826 x MAD 0.1 = 0.19 at least, above NOISE_FLOOR"
+
+
+def step(at: int, before: float, after: float, n: int = 30) -> list[tuple[float, float]]:
+    return [(i / 92, before if i < at else after) for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("points", "start"),
+    [
+        (step(20, 0.0, 0.85), 20 / 92),
+        (step(29, 0.0, 0.85), 29 / 92),  # the latest run alone is the new level
+        (step(10, 0.9, 0.3), 10 / 92),  # down as well as up
+        ([(i / 92, 0.01 * i + (0.3 if i >= 15 else 0.0)) for i in range(30)], 15 / 92),  # a step on a trend
+        (line(0.6, 0.1, [i / 92 for i in range(30)]), None),  # a steady trend is no step
+        ([(i / 92, 0.4 + (0.5 if i == 12 else 0.0)) for i in range(30)], None),  # one wild run is no step
+        ([(i / 92, 0.4 + (JUMP_MIN / 2 if i >= 12 else 0.0)) for i in range(30)], None),  # below JUMP_MIN
+        (step(1, 0.0, 0.85, n=2), None),  # too short to tell
+    ],
+    ids=["up", "latest run", "down", "step on a trend", "trend", "one wild run", "small", "two runs"],
+)
+def test_regime_start(points: list[tuple[float, float]], start: float | None) -> None:
+    assert regime_start(points) == (None if start is None else pytest.approx(start))
+
+
+def test_a_step_is_not_flattened_by_the_old_regime() -> None:
+    """0 for 39 days, then 0.85: the median slope of the old regime (0) projected 0.0."""
+    fc = forecast(step(39, 0.0, 0.85, n=41))
+    assert fc is not None
+    assert fc.score == pytest.approx(0.85), "two runs since the step: the new level, held flat"
+    assert fc.points == 2 and fc.span == pytest.approx(1 / 92)
+    assert fc.low == 0.0, "the interval still spans the whole history's fit"
+    longer = forecast(step(39, 0.0, 0.85, n=60))
+    assert longer is not None and longer.score == pytest.approx(0.85) and longer.points == 21
+
+
+def test_a_score_of_one_after_a_step_is_forecast_at_one() -> None:
+    fc = forecast(
+        [(0.07, 0.0), (0.16, 0.0), (0.25, 0.0), (0.35, 0.0), (0.44, 0.0), (0.54, 0.0), (0.63, 0.0), (0.73, 1.0)]
+    )
+    assert fc is not None and fc.score == 1.0
 
 
 # -- properties ---------------------------------------------------------------------------------------------------
@@ -203,42 +273,58 @@ def test_a_collinear_point_does_not_change_the_projection(
     assert before.score == pytest.approx(min(1.0, max(0.0, intercept + slope)), abs=1e-9)
 
 
-# -- the forecast's say in the status -----------------------------------------------------------------------------
+# -- the forecast's say in the status (the rules themselves: okr_model.status, tests/unit/test_status_rules.py) ----
+
+
+def kr(track: str = "committed") -> KeyResult:
+    return KeyResult.model_validate(
+        {"id": "k", "kind": "increase", "baseline": 0, "target": 1, "track": track, "metric": {"source": "s"}}
+    )
+
+
+ENOUGH = {"points": 20, "span": 0.5}
 
 
 @pytest.mark.parametrize(
-    ("pace", "fc", "success", "expected"),
+    ("track", "score", "elapsed", "fc", "expected"),
     [
-        ("on_track", Forecast(0.8, 0.7, 0.9), 1.0, "off_track"),  # committed: even the best case misses 1.0
-        ("on_track", Forecast(0.9, 0.8, 1.0), 1.0, "on_track"),  # committed: 1.0 is still within reach
-        ("at_risk", Forecast(0.9, 0.8, 1.0), 1.0, "at_risk"),  # the forecast never improves a status
-        ("on_track", Forecast(0.6, 0.5, 0.68), 0.7, "off_track"),  # aspirational: below 0.7 whatever happens
-        ("on_track", Forecast(0.65, 0.55, 0.75), 0.7, "on_track"),  # aspirational: 0.7 within the interval
-        ("on_track", Forecast(0.6, 0.5, 0.7), 0.7, "on_track"),  # reaching exactly the success score counts
-        ("at_risk", Forecast(0.3, 0.2, 0.4), 0.7, "off_track"),
-        ("off_track", Forecast(0.9, 0.8, 1.0), 1.0, "off_track"),
-        ("on_track", None, 1.0, "on_track"),  # no forecast yet: the pace stands
-        ("no_data", Forecast(0.1, 0.0, 0.2), 1.0, "no_data"),  # no data this run stays no data
+        ("committed", 0.5, 0.5, Forecast(0.8, 0.7, 0.9, **ENOUGH), "at_risk"),  # on pace; best case misses 1.0
+        ("committed", 0.5, 0.5, Forecast(0.9, 0.8, 1.0, **ENOUGH), "on_track"),  # 1.0 is still within reach
+        ("committed", 0.3, 0.5, Forecast(0.9, 0.8, 1.0, **ENOUGH), "at_risk"),  # never improves a status
+        ("aspirational", 0.35, 0.5, Forecast(0.6, 0.5, 0.68, **ENOUGH), "at_risk"),  # below 0.7 whatever happens
+        ("aspirational", 0.35, 0.5, Forecast(0.65, 0.55, 0.75, **ENOUGH), "on_track"),  # 0.7 within the interval
+        ("aspirational", 0.35, 0.5, Forecast(0.6, 0.5, 0.7, **ENOUGH), "on_track"),  # exactly success counts
+        ("aspirational", 0.15, 0.5, Forecast(0.3, 0.2, 0.4, **ENOUGH), "off_track"),  # at risk, one step down
+        ("committed", 0.3, 0.3, Forecast(0.1, 0.0, 0.2, **ENOUGH), "at_risk"),  # one step at most per run
+        ("committed", 0.1, 0.5, Forecast(0.9, 0.8, 1.0, **ENOUGH), "off_track"),
+        ("committed", 1.0, 0.9, Forecast(0.0, 0.0, 0.3, **ENOUGH), "on_track"),  # at success: never lowered
+        ("committed", 0.5, 0.5, Forecast(0.8, 0.7, 0.9, points=7, span=0.5), "on_track"),  # too few runs
+        ("committed", 0.5, 0.5, Forecast(0.8, 0.7, 0.9, points=20, span=0.19), "on_track"),  # too short a span
+        ("committed", 0.5, 0.5, None, "on_track"),  # no forecast yet: the pace stands
+        ("committed", None, 0.5, Forecast(0.1, 0.0, 0.2, **ENOUGH), "no_data"),  # no data this run stays no data
     ],
 )
-def test_forecast_status(pace: str, fc: Forecast | None, success: float, expected: str) -> None:
-    assert forecast_status(pace, fc, success) == expected
+def test_forecast_status(track: str, score: float | None, elapsed: float, fc: Forecast | None, expected: str) -> None:
+    assert judge_key_result(kr(track), score, None, elapsed, fc, cycle_days=92).status == expected
 
 
-def test_forecast_status_rejects_an_unknown_pace() -> None:
-    with pytest.raises(ValueError, match="unknown pace status"):
-        forecast_status("fine", Forecast(0.1, 0.0, 0.2), 1.0)
+def test_a_forecast_needs_three_days_even_in_a_short_cycle() -> None:
+    fc = Forecast(0.5, 0.4, 0.6, points=40, span=0.5)
+    assert judge_key_result(kr(), 0.5, None, 0.5, fc, cycle_days=7).status == "at_risk", "3.5 days: enough"
+    assert judge_key_result(kr(), 0.5, None, 0.5, fc, cycle_days=5.9).status == "on_track", "2.95 days: not enough"
 
 
-def test_a_slow_committed_kr_on_pace_today_is_off_track() -> None:
+def test_a_slow_committed_kr_on_pace_today_is_at_risk() -> None:
     """Half-way through, 0.45 is on pace (expected 0.5, on track from 0.4), but a head start hid a slow trend."""
     history = [(0.1, 0.21), (0.2, 0.26), (0.25, 0.31), (0.3, 0.33), (0.4, 0.39), (0.45, 0.42), (0.5, 0.45)]
+    history += [(0.05 + i / 100, 0.18 + 0.6 * i / 100) for i in range(3)]
     pace = pace_status(0.45, expected=0.5 * 1.0)
     fc = forecast(history)
     assert pace == "on_track"
-    assert fc is not None
+    assert fc is not None and fc.points == 10
     assert 0.7 < fc.score < 0.8, "the trend 0.15 + 0.6 t ends near 0.75"
     assert fc.high < 1.0
-    assert forecast_status(pace, fc, success=1.0) == "off_track", "committed: 1.0 is out of reach"
+    judged = judge_key_result(kr(), 0.45, None, 0.5, fc, cycle_days=92)
+    assert judged.status == "at_risk", "committed: 1.0 is out of reach; one step down from on pace"
     assert fc.high >= 0.7
-    assert forecast_status(pace, fc, success=0.7) == "on_track", "aspirational: 0.7 is within reach"
+    assert judge_key_result(kr("aspirational"), 0.45, None, 0.5, fc, cycle_days=92).status == "on_track"

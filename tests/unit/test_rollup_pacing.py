@@ -269,6 +269,24 @@ def test_kr_status_for_maintain_kinds(
     ],
 )
 def test_kr_status_paces_against_the_track(track: str, elapsed: float, score: float | None, status: str) -> None:
-    kr = make_kr("f1", baseline=0.79, target=[0.87, 0.92], track=track)
+    kr = make_kr("f1", baseline=0.79, target=0.92, track=track)
     assert kr.success_score == (0.7 if track == "aspirational" else 1.0)
     assert kr_status(kr, score, 0.9, elapsed) == status
+
+
+@pytest.mark.parametrize("track", ["committed", "aspirational"])
+@pytest.mark.parametrize(
+    ("elapsed", "score", "status"),
+    [
+        (1.0, 0.7, "on_track"),  # F1 0.87, exactly the band's low end: the committed outcome
+        (1.0, 0.6, "on_track"),
+        (1.0, 0.44, "off_track"),
+        (0.5, 0.25, "on_track"),  # expected 0.35
+    ],
+)
+def test_a_band_succeeds_at_its_low_end_whatever_the_track(
+    track: str, elapsed: float, score: float, status: str
+) -> None:
+    kr = make_kr("f1", baseline=0.79, target=[0.87, 0.92], track=track)
+    assert kr.success_score == 0.7
+    assert kr_status(kr, score, 0.87, elapsed) == status
