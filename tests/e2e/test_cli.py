@@ -57,6 +57,18 @@ def test_run_then_status_json(setup):
     assert scores == pytest.approx(EXPECTED_SCORES)
 
 
+def test_status_gives_every_status_its_reason_and_counts_the_krs_with_data(setup):
+    config, _store = setup
+    assert cli(config, "run", "--at", AT).exit_code == 0
+    shown = json.loads(cli(config, "status", "--format", "json").stdout)
+    objectives = {o["id"]: o for o in shown["objectives"]}
+    assert {k: (o["scored"], o["of"]) for k, o in objectives.items()} == {"company": (4, 6), "team": (4, 6)}
+    assert objectives["team"]["reason"].endswith("scored 4 of 6 key results")
+    assert all(kr["reason"] for kr in shown["key_results"]), shown["key_results"]
+    table = cli(config, "status").stdout
+    assert "scored 4 of 6 key results" in table and "is at or above expected" in table
+
+
 def test_same_slot_twice_leaves_one_set_of_rows(setup):
     config, store = setup
     assert cli(config, "run", "--at", AT).exit_code == 0

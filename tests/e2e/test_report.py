@@ -170,6 +170,9 @@ def test_report_holds_the_tree_every_kr_and_the_review(report):
         ("kr", "adoption", ""),
     ]
 
+    growth = tree[tree.index('data-id="growth"') :].split("</tr>")[0]
+    assert re.search(r"scored \d of \d key results", growth), growth  # the objective's status says why
+
     assert 'id="review"' in html and "Mid-cycle review 2026-11-15" in html
     attention = section(html, "review-attention")
     assert 'data-kr="latency"' in attention and "off track" in attention  # off track at the review...
