@@ -26,6 +26,7 @@ from connectors.registry import Registry
 from connectors.sql import SqlConnector, SqlMetric
 from okr_model.errors import ConfigError
 from okr_model.loader import parse_config
+from tests.fixtures.databases import free_port
 from tests.integration.test_sql_connector import TICKETS, Warehouse, config_text, ticket_statements
 
 AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -318,6 +319,15 @@ def test_sqlite_stays_read_only_after_pragma_query_only_off(make_sqlite_warehous
             connector.execute_read(write, {})
         assert connector._describe(caught.value) == READ_ONLY
     intact(warehouse)
+
+
+def test_the_run_time_check_comes_before_any_connection(source) -> None:
+    """A server that does not answer: a refused query says so, not 'cannot connect' (nothing was attempted)."""
+    connector = source(f"postgresql+psycopg://okr@127.0.0.1:{free_port()}/warehouse", retries=0)
+    refused = connector.fetch(kr("COPY tickets TO PROGRAM 'id'"), AT)
+    assert refused.detail.startswith(REFUSED + "a COPY statement"), refused.detail
+    assert connector._engine is None  # no engine, no pool, no connection
+    assert connector.fetch(kr(COUNT), AT).detail.startswith("cannot connect to ")
 
 
 # --- validate time ----------------------------------------------------------------------------------------------------
