@@ -92,7 +92,9 @@ def load() -> Config:
 
 
 def store_url(config: Config) -> str:
-    return os.environ.get("OKRFLOW_STORE_URL") or config.store
+    from okr_model.paths import store_url as resolve
+
+    return resolve(config)
 
 
 def open_store(config: Config):  # -> Store (imported lazily for speed)
@@ -196,10 +198,22 @@ def run(
 def status(output: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table) -> None:
     """The latest score and status of every objective and key result."""
     config = load()
+    from okr_model.paths import sqlite_file
+    from okr_model.secrets import hide_password
     from okrflow.views import status_json, status_table
 
-    with open_store(config) as store:
-        snapshot = store.status()
+    url, where = store_url(config), sys.stderr if output is TableFormat.json else sys.stdout
+    file = sqlite_file(url)
+    missing = file is not None and not file.exists()  # a read must not create an empty store
+    note = " (does not exist yet: okrflow run creates it)" if missing else ""
+    print(f"store: {hide_password(url)}{note}", file=where)  # which history this is: another folder, another store
+    snapshot = None
+    if not missing:
+        with open_store(config) as store:
+            snapshot = store.status()
+    _, end = config.cycle_bounds()
+    if snapshot is not None and datetime.now(UTC) >= end:
+        print(f"cycle {config.cycle.name} ended on {config.cycle.end}: this is its final result", file=where)
     run_, objectives, results = (
         (snapshot.run, snapshot.objectives, snapshot.key_results) if snapshot else (None, [], [])
     )
@@ -508,15 +522,23 @@ def exporter(
 
 @app.command()
 def schema(
-    out_path: Annotated[Path, typer.Option("--out", help="Where to write the JSON schema.")] = Path(
-        "config/okrflow.schema.json"
-    ),
+    out_path: Annotated[Path | None, typer.Option("--out", help="Where to write the JSON schema.")] = None,
+    webhook: Annotated[
+        bool, typer.Option("--webhook", help="The webhook payload's schema (config/webhook-payload.schema.json).")
+    ] = False,
 ) -> None:
-    """Write the JSON schema of the config (for editor autocompletion)."""
-    from okrflow.schema import config_schema
+    """Write the JSON schema of the config (for editor autocompletion), or with --webhook of the webhook payload."""
+    if webhook:
+        from okrflow.alerts.payload import payload_schema
 
+        document, default = payload_schema(), Path("config/webhook-payload.schema.json")
+    else:
+        from okrflow.schema import config_schema
+
+        document, default = config_schema(), Path("config/okrflow.schema.json")
+    out_path = out_path or default
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(config_schema(), indent=2) + "\n")
+    out_path.write_text(json.dumps(document, indent=2) + "\n")
     out.print(f"wrote {out_path}")
 
 

@@ -15,9 +15,12 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from okr_model.config import Config, KeyResult, Objective
+from okr_model.drift import DriftResult
 from okr_model.types import Band
+from okrflow.alerts.explain import Facts, kr_facts, objective_facts, source_facts
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.state import AlertState, Timing, Transition, step
 from okrflow.store import KRResult, ObjectiveResult, RunRecord
@@ -25,8 +28,8 @@ from okrflow.store.alerts import OutboxItem, SavedState
 
 __all__ = ["Condition", "conditions", "fingerprint", "judge", "route"]
 
-DriftCheck = Callable[[KeyResult], str | None]
-"""Given a KR, a description of its drift this run, or None."""
+DriftCheck = Callable[[KeyResult, float | None], DriftResult | None]
+"""Given a KR and the level an open max_drop drift of it moved from (None if none is open), its drift or None."""
 
 
 @dataclass(frozen=True)
@@ -40,18 +43,25 @@ class Condition:
     objective: Objective | None = None
     source: str | None = None
     detail: str = ""
+    drift: DriftResult | None = None
+
+
+LineageBefore = Callable[[str], Mapping[str, Any] | None]
+"""Given a KR id, its measurement's lineage in the run before this one (None if unknown)."""
 
 
 @dataclass(frozen=True)
 class _Results:
-    """A run's results by id (judging looks them up once per alert)."""
+    """A run's results by id (judging looks them up once per alert), and how to read the run before's lineage."""
 
     krs: Mapping[str, KRResult]
     objectives: Mapping[str, ObjectiveResult]
+    lineage_before: LineageBefore | None = None
 
     @classmethod
-    def of(cls, record: RunRecord) -> _Results:
-        return cls({r.kr_id: r for r in record.key_results}, {o.objective_id: o for o in record.objectives})
+    def of(cls, record: RunRecord, lineage_before: LineageBefore | None = None) -> _Results:
+        krs = {r.kr_id: r for r in record.key_results}
+        return cls(krs, {o.objective_id: o for o in record.objectives}, lineage_before)
 
 
 def fingerprint(group: str, kind: str, subject: str) -> str:
@@ -60,8 +70,10 @@ def fingerprint(group: str, kind: str, subject: str) -> str:
     return hashlib.sha256(f"{group}|{kind}|{subject}".encode()).hexdigest()[:32]
 
 
-def conditions(config: Config, record: RunRecord, drift: DriftCheck) -> list[Condition]:
-    """Every alert condition of one run."""
+def conditions(
+    config: Config, record: RunRecord, drift: DriftCheck, dropped_from: Mapping[str, float] | None = None
+) -> list[Condition]:
+    """Every alert condition of one run; ``dropped_from``: the level each open max_drop drift moved from."""
     results = {r.kr_id: r for r in record.key_results}
     out: list[Condition] = []
     by_source: dict[str, list[KRResult]] = {}
@@ -86,8 +98,12 @@ def conditions(config: Config, record: RunRecord, drift: DriftCheck) -> list[Con
             Condition("no_data", kr.id, None if source_down else r.measurement != "ok", kr, objective, detail=r.detail)
         )
         if r.measurement == "ok":
-            described = drift(kr)
-            out.append(Condition("drift", kr.id, described is not None, kr, objective, detail=described or ""))
+            found = drift(kr, (dropped_from or {}).get(kr.id))
+            out.append(
+                Condition(
+                    "drift", kr.id, found is not None, kr, objective, detail=found.description if found else "", drift=found
+                )
+            )
     objectives = {o.id: o for o in config.objectives}
     for o in record.objectives:
         objective = objectives.get(o.objective_id)
@@ -158,16 +174,18 @@ def judge(
     drift: DriftCheck,
     now: datetime | None = None,
     group: str = "default",
+    lineage_before: LineageBefore | None = None,
 ) -> tuple[list[SavedState], list[OutboxItem]]:
     """Step every alert of this run; returns the states to save and the messages to enqueue.
 
     ``states`` are the alert group's; the caller judges a group's runs in slot order (``okrflow.alerts.notify``).
+    ``lineage_before`` lets an MLflow KR's message say which model version the alias held in the run before.
     """
     now = now or datetime.now(UTC)
     rules = config.defaults.alerts
-    results = _Results.of(record)
+    results = _Results.of(record, lineage_before)
     judged: dict[str, tuple[Condition, SavedState, Transition | None]] = {}
-    for condition in conditions(config, record, drift):
+    for condition in conditions(config, record, drift, _drift_levels(states)):
         if condition.holds is None:
             continue
         key = fingerprint(group, condition.kind, condition.subject)
@@ -235,6 +253,7 @@ def _alerts(
     # A KR at risk and off track in the same run is told once, as off track.
     off_track_now = {c.subject for c, _, t in judged.values() if c.kind == "off_track" and t and t.state == "firing"}
     grouped: dict[tuple[str, str], list[str]] = {}
+    folded: list[tuple[Condition, SavedState, Transition, str]] = []
     pending: list[tuple[Condition, SavedState, Transition]] = []
     for condition, saved, transition in judged.values():
         if transition is None:
@@ -252,22 +271,55 @@ def _alerts(
             )
             if parent is not None:
                 grouped.setdefault((condition.kind, parent), []).append(condition.subject)
+                folded.append((condition, saved, transition, parent))
                 continue
         pending.append((condition, saved, transition))
+    own = {(c.kind, c.subject): c for c, _, _ in judged.values() if c.kr is None and c.source is None}
     out = []
     for condition, saved, transition in pending:
         before = previous.get(saved.state.fingerprint)
-        alert = _alert(results, condition, saved, transition, before.last_seen if before else None)
-        alert = replace(alert, grouped=tuple(grouped.get((condition.kind, condition.subject), ())))
+        alert = _alert(config, record, results, condition, saved, transition, before.last_seen if before else None)
+        children = grouped.get((condition.kind, condition.subject), [])
+        if children:
+            owners = {kid: route(config, c) for c, _, _, p in folded if p == condition.subject for kid in [c.subject]}
+            named = ", ".join(f"{kid} (owner {', '.join(owners[kid])})" for kid in children)
+            alert = replace(alert, grouped=tuple(children), detail=f"{alert.detail}; grouped here: {named}")
         for owner in route(config, condition):
             out.append((owner, alert))
+    # A grouped KR's own owner hears of it too, once, told where it was grouped (the objective's owner has it).
+    for condition, saved, transition, parent in folded:
+        parent_owners = route(config, own[(condition.kind, parent)])
+        before = previous.get(saved.state.fingerprint)
+        alert = _alert(config, record, results, condition, saved, transition, before.last_seen if before else None)
+        note = (
+            f"; grouped under objective {parent}'s {condition.kind} alert, which goes to {', '.join(parent_owners)}"
+        )
+        alert = replace(alert, grouped_under=parent, detail=alert.detail + note)
+        for owner in route(config, condition):
+            if owner not in parent_owners:
+                out.append((owner, alert))
     return out
+
+
+def _drift_levels(states: Mapping[str, SavedState]) -> dict[str, float]:
+    """The level each firing drift alert's metric moved from, as its last message reported it (by KR id)."""
+    levels = {}
+    for saved in states.values():
+        level = (saved.last_seen or {}).get("level_before")
+        if saved.kind == "drift" and saved.state.phase == "firing" and isinstance(level, int | float):
+            levels[saved.subject] = float(level)
+    return levels
 
 
 def _seen(results: _Results, condition: Condition) -> dict[str, object]:
     if condition.kr is not None:
         r = results.krs[condition.kr.id]
-        return {"value": r.value, "score": r.score, "status": r.status}
+        seen: dict[str, object] = {"value": r.value, "score": r.score, "status": r.status}
+        if r.lineage and r.lineage.get("model_version") is not None:
+            seen["model_version"] = str(r.lineage["model_version"])
+        if condition.drift is not None:
+            seen["level_before"] = condition.drift.reference
+        return seen
     if condition.objective is not None and condition.source is None:
         o = results.objectives[condition.objective.id]
         return {"score": o.score, "status": o.status}
@@ -298,25 +350,35 @@ def _query(kr: KeyResult | None) -> str:
     return f"{kr.metric.source}: {text}"
 
 
+def _facts(
+    config: Config, record: RunRecord, results: _Results, c: Condition, firing: bool, before: Mapping[str, Any] | None
+) -> Facts:
+    if c.source is not None:
+        return source_facts(c.source, firing, c.detail)
+    if c.kr is not None:
+        r = results.krs[c.kr.id]
+        earlier = results.lineage_before(c.kr.id) if results.lineage_before and r.lineage.get("model_version") else None
+        return kr_facts(c.kind, firing, c.kr, r, c.drift, before, earlier)
+    assert c.objective is not None
+    o = results.objectives[c.objective.id]
+    return objective_facts(config, record.slot, c.objective, o, results.krs, firing)
+
+
 def _alert(
+    config: Config,
+    record: RunRecord,
     results: _Results,
     condition: Condition,
     saved: SavedState,
     transition: Transition,
-    before: Mapping[str, object] | None,
+    before: Mapping[str, Any] | None,
 ) -> Alert:
     kr = condition.kr
     result = results.krs.get(kr.id) if kr else None
     objective_result = results.objectives.get(condition.objective.id) if condition.objective else None
     now_seen = saved.last_seen or {}
     target = (tuple(kr.target) if isinstance(kr.target, Band) else kr.target) if kr else None
-    detail = condition.detail or (result.detail if result else "")
-    if condition.source is not None:
-        detail = (
-            f"every key result of source {condition.source!r} errored: {condition.detail}"
-            if condition.holds
-            else (f"source {condition.source!r} answers again")
-        )
+    facts = _facts(config, record, results, condition, transition.state == "firing", before)
     return Alert(
         fingerprint=saved.state.fingerprint,
         kind=condition.kind,  # type: ignore[arg-type]
@@ -333,9 +395,9 @@ def _alert(
         status=result.status if result else (objective_result.status if objective_result else "error"),
         change=_change(before, now_seen),
         query=_query(kr) if kr else (f"source {condition.source}" if condition.source else ""),
-        detail=detail,
         since=saved.state.fired_at,
         source=condition.source or (kr.metric.source if kr and kr.metric else None),
+        **vars(facts),
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from typing import Any, Literal, get_args
 
-__all__ = ["STORAGE_VERSION", "Alert", "AlertKind", "AlertState", "Message"]
+__all__ = ["STORAGE_VERSION", "Alert", "AlertKind", "AlertState", "Forecast", "Message", "WorstKR"]
 
 AlertKind = Literal["off_track", "at_risk", "drift", "no_data", "source_error"]
 AlertState = Literal["firing", "resolved"]
@@ -59,13 +59,40 @@ def _fixed_offset(name: str, value: datetime | None) -> datetime | None:
 
 
 @dataclass(frozen=True)
+class WorstKR:
+    """One of an objective's lowest-scoring key results, named in the objective's alert."""
+
+    kr_id: str
+    score: float | None
+    status: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "score", _finite("score", self.score))
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The end-of-cycle projection of a KR's score, with its interval."""
+
+    score: float
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        for name in ("score", "low", "high"):
+            object.__setattr__(self, name, _finite(name, getattr(self, name)))
+
+
+@dataclass(frozen=True)
 class Alert:
     """One key result's (or one source's) alert as of this run.
 
     ``target`` is a number or a ``[low, high]`` band; a list or a ``Band`` is stored as a tuple so
     that alerts stay hashable. ``change`` says what moved since the last message in words,
     ``query`` is the metric binding rendered without secrets, ``grouped`` lists child KRs folded
-    under this alert by the cascade rule.
+    under this alert by the cascade rule, and ``grouped_under`` names the objective whose alert carries this
+    one to that objective's owner (the KR's own owner gets this copy). ``detail`` is why, in words; the fields
+    after ``source`` are the facts it rests on.
     """
 
     fingerprint: str
@@ -87,6 +114,16 @@ class Alert:
     grouped: tuple[str, ...] = ()
     since: datetime | None = None
     source: str | None = None  # the source id of the binding; names a source_error
+    expected: float | None = None  # the score expected at this point of the cycle
+    forecast: Forecast | None = None  # the end-of-cycle projection, when the KR has one
+    forecast_drove: bool = False  # the forecast, not today's pace, made the status
+    held_share: float | None = None  # maintain KRs: share of the cycle's time the threshold held
+    level_before: float | None = None  # drift: the level the metric moved from (reference)
+    level_after: float | None = None  # drift: where it is now
+    model_version: str | None = None  # MLflow: the registered model version measured
+    model_version_before: str | None = None  # MLflow: the version at the last message, when it differs
+    worst: tuple[WorstKR, ...] = ()  # objective alerts: its lowest-scoring key results
+    grouped_under: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(AlertKind):
@@ -103,6 +140,11 @@ class Alert:
             object.__setattr__(self, "target", _finite("target", self.target))
         object.__setattr__(self, "grouped", tuple(self.grouped))
         object.__setattr__(self, "since", _fixed_offset("since", self.since))
+        for name in ("expected", "held_share", "level_before", "level_after"):
+            object.__setattr__(self, name, _finite(name, getattr(self, name)))
+        if isinstance(self.forecast, dict):
+            object.__setattr__(self, "forecast", Forecast(**self.forecast))
+        object.__setattr__(self, "worst", tuple(WorstKR(**w) if isinstance(w, dict) else w for w in self.worst))
 
     @property
     def subject(self) -> str:
@@ -112,6 +154,11 @@ class Alert:
         if self.source and (self.kind == "source_error" or not self.objective_id):
             return f"source {self.source}"
         return f"objective {self.objective_id}"
+
+    @property
+    def is_objective(self) -> bool:
+        """An objective's own alert: it has a score and worst KRs, not a value and a target."""
+        return self.kr_id is None and self.kind != "source_error"
 
     @property
     def headline(self) -> str:
@@ -125,6 +172,7 @@ class Alert:
         data["target"] = list(self.target) if isinstance(self.target, tuple) else self.target
         data["grouped"] = list(self.grouped)
         data["since"] = self.since.isoformat() if self.since else None
+        data["worst"] = [asdict(w) for w in self.worst]
         return data
 
     @classmethod
@@ -137,6 +185,9 @@ class Alert:
         values["grouped"] = tuple(values.get("grouped") or ())
         since = values.get("since")
         values["since"] = datetime.fromisoformat(since) if since else None
+        values["worst"] = tuple(WorstKR(**w) for w in values.get("worst") or ())
+        forecast = values.get("forecast")
+        values["forecast"] = Forecast(**forecast) if forecast else None
         return cls(**values)
 
 

@@ -3,14 +3,18 @@ then deliver."""
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from okr_model.config import Config, DriftRule, KeyResult
-from okrflow.alerts.judge import DriftCheck, judge
+from okr_model.drift import DriftResult
+from okrflow.alerts.judge import DriftCheck, LineageBefore, judge
 from okrflow.alerts.outbox import DeliveryReport, deliver_due
 from okrflow.store import RunRecord, Store
 from okrflow.store.alerts import AlertRepository
@@ -48,18 +52,35 @@ def drift_check(config: Config, store: Store, record: RunRecord) -> DriftCheck:
 
     rules = {kr.id: rule for _, kr in config.key_results() if (rule := drift_rule(config, kr)) is not None}
     if not rules:
-        return lambda kr: None
+        return lambda kr, dropped_from: None
     series = drift_series(config, store, rules, record.slot)
     current = {r.kr_id: r.value for r in record.key_results if r.measurement == "ok"}
 
-    def check(kr: KeyResult) -> str | None:
+    def check(kr: KeyResult, dropped_from: float | None) -> DriftResult | None:
         rule = rules.get(kr.id)
         if rule is None or kr.id not in current:
             return None
-        result = check_drift([*series.get(kr.id, []), (record.slot, current[kr.id])], rule, kr.direction, name=kr.id)
-        return result.description if result else None
+        points = [*series.get(kr.id, []), (record.slot, current[kr.id])]
+        return check_drift(points, rule, kr.direction, name=kr.id, dropped_from=dropped_from)
 
     return check
+
+
+def lineage_before(store: Store, record: RunRecord) -> LineageBefore:
+    """A KR's measurement lineage in the run before this slot (where an MLflow alias pointed then), read only for
+    the alerts that are told; None when unknown (an alert never fails for it)."""
+
+    @functools.cache
+    def of(kr_id: str) -> Mapping[str, Any] | None:
+        try:
+            previous = store.latest_run(before=record.slot)
+            points = store.history(kr_id, since=previous.slot, limit=1) if previous else []
+        except Exception:
+            log.warning("could not read %s's lineage before %s", kr_id, record.slot.isoformat(), exc_info=True)
+            return None
+        return points[0].result.lineage if points and previous and points[0].slot == previous.slot else None
+
+    return of
 
 
 @dataclass
@@ -129,7 +150,8 @@ def _judge_locked(
     if latest is not None and record.slot < latest:
         outcome.note = f"alerts: not judged (slot older than the latest judged slot {_when(config, latest)})"
         return
-    saved, messages = judge(config, record, alerts.states(group), drift, now, group=group)
+    previous = lineage_before(Store(alerts.engine), record)  # read on a connection of its own, only if told
+    saved, messages = judge(config, record, alerts.states(group), drift, now, group=group, lineage_before=previous)
     alerts.save(saved, messages)
     alerts.judged(group, record.slot, now)
     outcome.judged, outcome.enqueued = True, len({m.message_id for m in messages})

@@ -5,45 +5,10 @@ status, what changed and the query, and escapes user text (titles, owners, queri
 its medium: HTML through jinja2 with autoescape on, Slack mrkdwn by ``&``/``<``/``>`` entities,
 plain text as is.
 
-Webhook payload, version 1
---------------------------
-``webhook_payload`` returns the JSON object POSTed to a generic webhook (UTF-8, ``Content-Type:
-application/json``). Headers: ``X-Okrflow-Message-Id`` (the message id) and, when the channel has a
-``secret``, ``X-Okrflow-Signature: sha256=<hex HMAC-SHA256 of the raw body bytes>``: verify it over
-the bytes received, before parsing. A retry resends the same body with the same ``id``: dedupe on it.
-Fields are only ever added within a version; a breaking change bumps ``version``.
-
-=====================  ==========================  =============================================
-field                  type                        meaning
-=====================  ==========================  =============================================
-version                integer, always 1           schema version of this payload
-id                     string                      message id, stable across retries
-title                  string                      one-line summary (also the email subject)
-created_at             string, ISO 8601 + offset   when the message was built
-slot                   string, ISO 8601 + offset   the evaluation slot (run time) it reports on
-owner                  string                      the owner the message is routed to
-link                   string or null              e.g. the report URL
-alerts                 array of alert (below)      at least one
-alerts[].fingerprint   string                      stable identity of the alert (KR + kind)
-alerts[].kind          string                      off_track | at_risk | drift | no_data | source_error
-alerts[].state         string                      firing | resolved
-alerts[].kr_id         string or null              key result id; null for a source_error
-alerts[].kr_title      string or null              key result title
-alerts[].objective_id  string or null              objective of the key result
-alerts[].objective_title string or null            its title
-alerts[].owner         string or null              owner of the key result
-alerts[].value         number or null              latest metric value; null when there is none
-alerts[].unit          string or null              unit of value and target, e.g. "s", "%"
-alerts[].target        number, [low, high] or null the target, or its confidence band (low, high)
-alerts[].score         number or null              score in [0, 1]; null when not scored
-alerts[].status        string                      e.g. on_track, at_risk, off_track, no_data
-alerts[].change        string                      what changed since the last message, in words
-alerts[].query         string                      the metric binding, rendered without secrets
-alerts[].detail        string                      why, in words (e.g. the no_data reason)
-alerts[].grouped       array of string             child KR ids grouped under this alert
-alerts[].since         string (ISO 8601) or null   when the condition started
-alerts[].source        string or null              source id of the binding
-=====================  ==========================  =============================================
+Webhook payload
+---------------
+``webhook_payload`` (in ``okrflow.alerts.payload``, re-exported here) builds the JSON body of the generic webhook
+from the ``WebhookPayload`` pydantic model; its JSON Schema is published as ``config/webhook-payload.schema.json``.
 """
 
 from __future__ import annotations
@@ -53,19 +18,20 @@ from functools import cache
 from typing import Any
 
 from okrflow.alerts.message import Alert, Message
+from okrflow.alerts.payload import WEBHOOK_SCHEMA_VERSION, webhook_payload
 
 __all__ = [
     "WEBHOOK_SCHEMA_VERSION",
     "email_parts",
+    "facts",
     "format_number",
     "slack_escape",
     "slack_payload",
+    "summary",
     "target_text",
     "value_text",
     "webhook_payload",
 ]
-
-WEBHOOK_SCHEMA_VERSION = 1
 
 # Slack limits (Block Kit reference): at most 50 blocks, header text 150 chars, section text 3000.
 _SLACK_MAX_BLOCKS = 50
@@ -74,20 +40,6 @@ _SLACK_SECTION_MAX = 3000
 _SLACK_FALLBACK_MAX = 3000
 _SLACK_MAX_ALERTS = _SLACK_MAX_BLOCKS - 4  # header, overflow note, context, actions
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-def webhook_payload(msg: Message) -> dict[str, Any]:
-    """The version-1 JSON object documented in this module's docstring."""
-    return {
-        "version": WEBHOOK_SCHEMA_VERSION,
-        "id": msg.id,
-        "title": msg.title,
-        "created_at": msg.created_at.isoformat(),
-        "slot": msg.slot.isoformat(),
-        "owner": msg.owner,
-        "link": msg.link,
-        "alerts": [alert.to_dict() for alert in msg.alerts],
-    }
 
 
 # --- shared wording -------------------------------------------------------------------------------
@@ -125,6 +77,57 @@ def score_text(alert: Alert) -> str:
     return "not scored" if alert.score is None else f"{alert.score:.2f}"
 
 
+def scored_text(alert: Alert) -> str:
+    """``0.35 (expected 0.62 now)``: the score against the score expected at this point of the cycle."""
+    expected = f" (expected {alert.expected:.2f} now)" if alert.expected is not None and alert.score is not None else ""
+    return score_text(alert) + expected
+
+
+def facts(alert: Alert) -> list[tuple[str, str]]:
+    """The alert's facts as (label, text) rows, in reading order; every medium shows these.
+
+    A KR shows value, target and score; an objective its score and worst key results (it has no value or target);
+    a source error what failed. Then, where they apply: the forecast, the share of time held, the drift levels,
+    the model version, why, what changed, and the query.
+    """
+    rows: list[tuple[str, str]] = []
+    if alert.is_objective:
+        rows.append(("Score", scored_text(alert)))
+        if alert.worst:
+            worst = ", ".join(
+                f"{w.kr_id} {'no data' if w.score is None else f'{w.score:.2f}'} ({w.status})" for w in alert.worst
+            )
+            rows.append(("Worst key results", worst))
+    elif alert.kr_id:
+        rows += [("Value", value_text(alert)), ("Target", target_text(alert)), ("Score", scored_text(alert))]
+    rows.append(("Status", alert.status))
+    if alert.forecast is not None and (alert.forecast_drove or alert.status in ("at_risk", "off_track")):
+        fc = alert.forecast
+        drove = " (this projection set the status)" if alert.forecast_drove else ""
+        rows.append(("Forecast", f"{fc.score:.2f} at the end of the cycle, interval {fc.low:.2f}-{fc.high:.2f}{drove}"))
+    if alert.held_share is not None:
+        rows.append(("Held", f"threshold held {alert.held_share:.0%} of the time this cycle"))
+    if alert.level_before is not None and alert.level_after is not None:
+        before, after = (_with_unit(x, alert.unit) for x in (alert.level_before, alert.level_after))
+        rows.append(("Level", f"{before} -> {after}"))
+    if alert.model_version:
+        was = f" (was {alert.model_version_before})" if alert.model_version_before else ""
+        rows.append(("Model version", f"{alert.model_version}{was}"))
+    if alert.detail:
+        rows.append(("Why", alert.detail))
+    if alert.change:
+        rows.append(("Change", alert.change))
+    if alert.query:
+        rows.append(("Query", alert.query))
+    if alert.grouped:
+        rows.append(("Grouped here", ", ".join(alert.grouped)))
+    if alert.grouped_under:
+        rows.append(("Grouped under", f"objective {alert.grouped_under}"))
+    if alert.since:
+        rows.append(("Since", alert.since.isoformat()))
+    return rows
+
+
 def _state_label(alert: Alert) -> str:
     return f"{alert.state.upper()} · {alert.kind.replace('_', ' ')}"
 
@@ -147,6 +150,19 @@ def _one_line(text: str, limit: int) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summary(alert: Alert) -> str:
+    """One line: ``p95-latency is off track: 0.41 s (target 0.2 s, score 0.35, off_track)``; an objective shows
+    its score against the expected one, a source error its source."""
+    if alert.is_objective:
+        return f"{alert.headline}: score {scored_text(alert)}, {alert.status}"
+    if not alert.kr_id:
+        return alert.headline
+    return (
+        f"{alert.headline}: {value_text(alert)} (target {target_text(alert)}, score {score_text(alert)}, "
+        f"{alert.status})"
+    )
 
 
 # --- Slack ----------------------------------------------------------------------------------------
@@ -173,24 +189,23 @@ def _slack_clip(text: str, limit: int) -> str:
     return cut + "…"
 
 
+_SLACK_INLINE = ("Value", "Target", "Score", "Status")
+
+
 def _slack_section(alert: Alert) -> str:
     e = slack_escape
     lines = [f"*{_state_label(alert)}* — *{e(_clip(_kr_line(alert), 300))}*"]
     if objective := _objective_line(alert):
         lines.append(f"Objective: {e(_clip(objective, 300))}")
-    lines.append(
-        f"*Value* {e(value_text(alert))} · *Target* {e(target_text(alert))} · "
-        f"*Score* {score_text(alert)} · *Status* {e(alert.status)}"
-    )
-    if alert.change:
-        lines.append(f"*Change* {e(_clip(alert.change, 400))}")
-    lines.append(f"*Query* {_slack_code(alert.query)}")
-    if alert.detail:
-        lines.append(e(_clip(alert.detail, 600)))
-    if alert.grouped:
-        lines.append(f"Grouped here: {e(_clip(', '.join(alert.grouped), 400))}")
-    if alert.since:
-        lines.append(f"Since {alert.since.isoformat()}")
+    rows = facts(alert)
+    lines.append(" · ".join(f"*{label}* {e(text)}" for label, text in rows if label in _SLACK_INLINE))
+    for label, text in rows:
+        if label == "Query":
+            lines.append(f"*Query* {_slack_code(text)}")
+        elif label == "Since":
+            lines.append(f"Since {text}")
+        elif label not in _SLACK_INLINE:
+            lines.append(f"*{label}* {e(_clip(text, 600))}")
     return _slack_clip("\n".join(lines), _SLACK_SECTION_MAX)
 
 
@@ -228,10 +243,7 @@ def slack_payload(msg: Message) -> dict[str, Any]:
 
     fallback = [slack_escape(msg.title)]
     for alert in msg.alerts:
-        fallback.append(
-            f"• {slack_escape(_one_line(alert.headline, 200))}: {slack_escape(value_text(alert))} "
-            f"(target {slack_escape(target_text(alert))}, score {score_text(alert)}, {slack_escape(alert.status)})"
-        )
+        fallback.append(f"• {slack_escape(_one_line(summary(alert), 300))}")
     return {"text": _slack_clip("\n".join(fallback), _SLACK_FALLBACK_MAX), "blocks": blocks}
 
 
@@ -246,15 +258,8 @@ _HTML = """<!DOCTYPE html>
   <tr><th colspan="2" style="text-align: left; background: {{ '#e6f4ea' if a.state == 'resolved' else '#fdecea' }};">
     {{ a.label }} — {{ a.kr }}</th></tr>
   {% if a.objective %}<tr><td>Objective</td><td>{{ a.objective }}</td></tr>{% endif %}
-  <tr><td>Value</td><td>{{ a.value }}</td></tr>
-  <tr><td>Target</td><td>{{ a.target }}</td></tr>
-  <tr><td>Score</td><td>{{ a.score }}</td></tr>
-  <tr><td>Status</td><td>{{ a.status }}</td></tr>
-  {% if a.change %}<tr><td>Change</td><td>{{ a.change }}</td></tr>{% endif %}
-  <tr><td>Query</td><td><code>{{ a.query }}</code></td></tr>
-  {% if a.detail %}<tr><td>Detail</td><td>{{ a.detail }}</td></tr>{% endif %}
-  {% if a.grouped %}<tr><td>Grouped here</td><td>{{ a.grouped }}</td></tr>{% endif %}
-  {% if a.since %}<tr><td>Since</td><td>{{ a.since }}</td></tr>{% endif %}
+  {% for label, text in a.rows %}<tr><td>{{ label }}</td><td>{% if label == 'Query' %}<code>{{ text }}</code>{% else %}{{ text }}{% endif %}</td></tr>
+  {% endfor %}
 </table>
 {% endfor %}
 {% if link %}<p><a href="{{ link }}">Open report</a></p>{% elif raw_link %}<p>Report: {{ raw_link }}</p>{% endif %}
@@ -271,21 +276,13 @@ def _html_template():  # jinja2 is imported only when an email is rendered
     return env.from_string(_HTML)
 
 
-def _email_rows(alert: Alert) -> dict[str, str | None]:
+def _email_rows(alert: Alert) -> dict[str, Any]:
     return {
         "state": alert.state,
         "label": _state_label(alert),
         "kr": _kr_line(alert),
         "objective": _objective_line(alert),
-        "value": value_text(alert),
-        "target": target_text(alert),
-        "score": score_text(alert),
-        "status": alert.status,
-        "change": alert.change,
-        "query": alert.query,
-        "detail": alert.detail,
-        "grouped": ", ".join(alert.grouped),
-        "since": alert.since.isoformat() if alert.since else None,
+        "rows": facts(alert),
     }
 
 
@@ -296,9 +293,9 @@ def email_parts(msg: Message) -> tuple[str, str, str]:
     plain = [msg.title, ""]
     for row in rows:
         plain.append(f"[{row['label']}] {row['kr']}")
-        for key in ("objective", "value", "target", "score", "status", "change", "query", "detail", "grouped", "since"):
-            if row[key]:
-                plain.append(f"  {key.capitalize() if key != 'grouped' else 'Grouped here'}: {row[key]}")
+        if row["objective"]:
+            plain.append(f"  Objective: {row['objective']}")
+        plain += [f"  {label}: {text}" for label, text in row["rows"]]
         plain.append("")
     if msg.link:
         plain.append(f"Report: {msg.link}")
