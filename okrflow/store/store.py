@@ -115,14 +115,21 @@ class Store:
         return AlertRepository(self.engine)
 
     def migrate(self) -> None:
-        """Upgrade the schema with Alembic when the database is not at ``SCHEMA_HEAD``."""
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":  # two workers opening a new store must not both migrate it
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-            if inspect(conn).has_table("alembic_version"):
-                current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-                if current == SCHEMA_HEAD:
-                    return
+        """Upgrade the schema with Alembic when the database is not at ``SCHEMA_HEAD``.
+
+        Two processes opening a new store at once (two workers, two cron'd runs) must not both migrate it: the
+        upgrade holds a PostgreSQL advisory lock, or SQLite's write lock from its first statement (a deferred
+        transaction that read the version first could not wait for the other and failed "database is locked").
+        A store already at the head is checked with a plain read, so opening it never waits for a writer.
+        """
+        with self.engine.connect() as conn:
+            if _schema_version(conn) == SCHEMA_HEAD:
+                return
+        with write_session(self.engine) as session:
+            conn = session.connection()
+            advisory_lock(session, _MIGRATION_LOCK)
+            if _schema_version(conn) == SCHEMA_HEAD:
+                return  # another process migrated it while this one waited
             from alembic import command
             from alembic.config import Config as AlembicConfig
 
@@ -477,6 +484,12 @@ class Store:
                 AnnotationRecord(a.kr_id, a.kind, a.value, a.reason, a.author, a.created_at, a.effective_at)
                 for a in session.execute(query).scalars()
             ]
+
+
+def _schema_version(conn: Any) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _thin(slots: Sequence[Any], start: datetime, before: datetime, max_points: int) -> dict[int, datetime]:

@@ -285,3 +285,27 @@ def test_a_sender_killed_after_claiming_is_retried_after_its_lease_with_the_same
     assert item.status == "sent" and item.message_id == queued.message_id
     # At-least-once after a crash: the same message twice, with the same id, and never a third time.
     assert message_ids(http_receiver) == [queued.message_id, queued.message_id]
+
+
+def _open_store(url: str, barrier, results) -> None:
+    barrier.wait()
+    try:
+        Store.open(url).close()
+        results.put("ok")
+    except Exception as exc:  # reported to the test, which names it
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
+    """Two workers' first runs on a fresh SQLite store both migrate it: the second waits, it does not fail."""
+    context = multiprocessing.get_context("spawn")
+    for attempt in range(3):
+        url = f"sqlite:///{tmp_path / f'fresh-{attempt}.db'}"
+        barrier, results = context.Barrier(3), context.Queue()
+        openers = [context.Process(target=_open_store, args=(url, barrier, results)) for _ in range(3)]
+        for opener in openers:
+            opener.start()
+        outcomes = [results.get(timeout=120) for _ in openers]
+        for opener in openers:
+            opener.join(timeout=30)
+        assert outcomes == ["ok"] * 3, outcomes
