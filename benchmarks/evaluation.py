@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import time
@@ -57,6 +56,7 @@ def worker(
     )
     from okr_model.config import FetchSettings
     from okr_model.loader import load_config
+    from okr_model.paths import store_url
     from okrflow.alerts.notify import notify
     from okrflow.store import Store
 
@@ -65,7 +65,7 @@ def worker(
     load_s = time.perf_counter() - started
     if processes:
         config = config.model_copy(update={"fetch": FetchSettings(processes=processes)})
-    url = os.environ.get("OKRFLOW_STORE_URL") or config.store
+    url = store_url(config)
     krs = len(config.key_results())
     with Store.open(url) as store:
         if history_days > 0:

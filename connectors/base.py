@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -144,6 +145,12 @@ class Connector(ABC, Generic[S, M]):
     def check(cls, name: str, config: S, full: Config) -> list[ConfigIssue]:
         """Checks that need the whole config (run by ``okrflow validate``); none by default."""
         return []
+
+    @classmethod
+    def anchor(cls, config: S, base: Path) -> S:
+        """The source with its relative file paths (SQLite files, data files) joined to ``base``, the config
+        file's folder (``okr_model.paths``); none by default."""
+        return config
 
     knows_production: ClassVar[bool] = False
     """Whether its measurements say if the model behind them is in production (lineage ``in_production``):

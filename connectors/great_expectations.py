@@ -20,16 +20,17 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from connectors.base import Connector, ConnectorContext, GateOutcome, Measurement
+from connectors.base import Connector, ConnectorContext, GateOutcome, Measurement, OnlineFinding
 from connectors.gx_catalog import check_source, describe
 from okr_model.config import Config, MetricBinding, SourceConfig
 from okr_model.errors import ConfigIssue
+from okr_model.paths import anchor_file
 from okr_model.types import Id
 
 __all__ = ["DataRef", "GreatExpectationsConnector", "GxMetric", "GxSource", "Suite", "ephemeral_context"]
@@ -50,7 +51,9 @@ class DataRef(BaseModel):
     source: Id | None = Field(None, description="a sql source of this config (with table or query)")
     table: str | None = Field(None, pattern=r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$", description="[schema.]table")
     query: str | None = Field(None, min_length=1, description="one SELECT; binds :cycle_start, :cycle_end, :now")
-    path: str | None = Field(None, min_length=1, description="CSV or Parquet file, relative to the working directory")
+    path: str | None = Field(
+        None, min_length=1, description="CSV or Parquet file, relative to the config file's folder"
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> DataRef:
@@ -187,6 +190,16 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
         """Suites actually validated by this instance (cached results are not counted)."""
 
     @classmethod
+    def anchor(cls, config: GxSource, base: Path) -> GxSource:
+        """A suite's relative data ``path`` is relative to the config file's folder."""
+        suites = dict(config.suites)
+        for name, suite in config.suites.items():
+            if suite.data.path is not None:
+                data = suite.data.model_copy(update={"path": anchor_file(suite.data.path, base)})
+                suites[name] = suite.model_copy(update={"data": data})
+        return config.model_copy(update={"suites": suites})
+
+    @classmethod
     def check(cls, name: str, config: GxSource, full: Config) -> list[ConfigIssue]:
         """Expectation names and arguments (from the catalog), data sources, the suites KRs name, and that each
         query is one read statement (as a sql metric's)."""
@@ -212,6 +225,8 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
             return Measurement.error(f"suite {metric.suite!r} could not run: {run.error}", **lineage)
         lineage.update(rows=run.rows, success_percent=run.success_percent)
         if metric.expectation is None:
+            if broken := _broken(metric.suite, run):  # a share that counts a broken check as failed data
+                return Measurement.error(broken, **lineage)
             return _number(run.success_percent, "success_percent of the suite", as_of, lineage)
         if metric.expectation >= len(run.outcomes):
             return Measurement.error(
@@ -237,6 +252,8 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
             return GateOutcome("error", f"suite {suite!r} could not run: {type(exc).__name__}: {exc}")
         if run.error is not None:
             return GateOutcome("error", f"suite {suite!r} could not run: {run.error}")
+        if broken := _broken(suite, run):
+            return GateOutcome("error", broken)
         failed = [o for o in run.outcomes if not o.success]
         if not failed:
             return GateOutcome(
@@ -247,6 +264,18 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
             f"{len(failed)} of {len(run.outcomes)} expectations failed on {run.rows} rows of {run.data}: "
             + "; ".join(o.summary() for o in failed),
         )
+
+    def check_online(self) -> list[OnlineFinding]:
+        """``okrflow validate --online``: every suite runs on its data now (within the cycle); a suite that cannot
+        run, or names a column its data does not have, is an error."""
+        at = min(datetime.now(UTC), self.context.cycle_end - timedelta(seconds=1)).replace(microsecond=0)
+        findings = []
+        for name in self.config.suites:
+            run = self._run_suite(name, at)
+            problem = f"suite {name!r} could not run: {run.error}" if run.error is not None else _broken(name, run)
+            if problem:
+                findings.append(OnlineFinding("error", problem))
+        return findings
 
     def close(self) -> None:
         with self._lock:
@@ -470,6 +499,17 @@ def _plain(value: Any) -> Any:
         except (TypeError, ValueError):
             return value
     return value
+
+
+def _broken(suite: str, run: SuiteRun) -> str | None:
+    """Why a suite is a broken check (an expectation raised, e.g. it names a missing column), or None."""
+    raised = [o.summary() for o in run.outcomes if o.exception is not None]
+    if not raised:
+        return None
+    return (
+        f"suite {suite!r} is a broken check, not bad data: {len(raised)} of {len(run.outcomes)} expectations "
+        f"could not be evaluated on {run.data}: " + "; ".join(raised)
+    )
 
 
 def _exception(info: Any) -> str | None:

@@ -50,6 +50,8 @@ from connectors.base import Connector, ConnectorContext, Measurement, query_hash
 from connectors.retry import retry_call
 from okr_model.config import KeyResult, MetricBinding, SourceConfig
 from okr_model.errors import OkrflowError
+from okr_model.paths import anchor_sqlite_url
+from okr_model.paths import anchor_sqlite_url
 from okr_model.secrets import Redactor, database_url, hide_password, split_url
 
 __all__ = ["MlflowConnector", "MlflowFetchError", "MlflowMetric", "MlflowSource"]
@@ -61,8 +63,6 @@ KEPT_HISTORY_POINTS = 100_000
 """Metric-history entries a connector keeps for its run (~1 KB each); longer histories are read per KR."""
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
 _TRANSIENT_CODES = {"TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED"}
-_DB_SCHEMES = {"postgresql", "mysql", "mariadb", "mssql"}
-"""Tracking/registry URI schemes that MLflow hands to SQLAlchemy (``_quoted`` fixes their password quoting)."""
 
 
 class MlflowSource(SourceConfig):
@@ -198,13 +198,6 @@ _setup_lock = threading.Lock()
 _provider_registered = False
 
 
-def _quoted(uri: str | None) -> str | None:
-    """A database URI with its password percent-encoded: MLflow's own parse would end it at its first '@'."""
-    if not uri or split_url(uri).password is None or uri.partition("://")[0].split("+")[0] not in _DB_SCHEMES:
-        return uri
-    return database_url(uri).render_as_string(hide_password=False)
-
-
 def _import_mlflow() -> None:
     """Import MLflow and the modules this connector uses, on the calling thread and under no lock.
 
@@ -296,6 +289,13 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
     config_model = MlflowSource
     metric_model = MlflowMetric
     knows_production = True  # a version holding one of production_aliases (model form, or the run's version)
+
+    @classmethod
+    def anchor(cls, config: MlflowSource, base: Path) -> MlflowSource:
+        """A relative ``sqlite:///`` tracking or registry store is relative to the config file's folder."""
+        uris = {"tracking_uri": config.tracking_uri, "registry_uri": config.registry_uri}
+        anchored = {key: anchor_sqlite_url(uri, base) for key, uri in uris.items() if uri is not None}
+        return config.model_copy(update=anchored)
 
     def __init__(self, name: str, config: MlflowSource, context: ConnectorContext, client: Any = None):
         super().__init__(name, config, context)
@@ -447,9 +447,7 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
                 _register_token_provider()
         from mlflow import MlflowClient
 
-        return MlflowClient(
-            tracking_uri=_quoted(self.config.tracking_uri), registry_uri=_quoted(self.config.registry_uri)
-        )
+        return MlflowClient(tracking_uri=self.config.tracking_uri, registry_uri=self.config.registry_uri)
 
     @contextmanager
     def _scope(self) -> Iterator[None]:

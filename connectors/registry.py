@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from connectors.base import Connector
@@ -95,6 +96,10 @@ class Registry:
 
     def bind_metric(self, source: SourceConfig, raw: dict[str, Any], kr: KeyResult) -> MetricBinding:
         return self.get(source.type).bind(raw, kr)
+
+    def anchor(self, source: SourceConfig, base: Path) -> SourceConfig:
+        """The source with its relative paths joined to ``base`` (the config file's folder)."""
+        return self.get(source.type).anchor(source, base)
 
     def check(self, config: Config) -> Iterable[ConfigIssue]:
         for name, source in config.sources.items():

@@ -38,6 +38,7 @@ from connectors.retry import retry_call
 from connectors.sql_errors import QueryShapeError, classify, db_message
 from okr_model.config import Config, MetricBinding, SourceConfig
 from okr_model.errors import ConfigIssue
+from okr_model.paths import anchor_sqlite_url
 from okr_model.secrets import Redactor, database_url
 from okr_model.sql_check import read_query_problem, sql_dialect
 
@@ -137,6 +138,13 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
                     path = f"objectives[{o_index}].key_results[{k_index}].metric.sql"
                     issues.append(ConfigIssue(path, f"refused: {problem}"))
         return issues
+
+    @classmethod
+    def anchor(cls, config: SqlSource, base: Path) -> SqlSource:
+        """A relative SQLite file is relative to the config file's folder."""
+        url = config.url.get_secret_value()
+        anchored = anchor_sqlite_url(url, base)
+        return config if anchored == url else config.model_copy(update={"url": SecretStr(anchored)})
 
     def check_online(self) -> list[OnlineFinding]:
         """``okrflow validate --online``: the source answers, and its role cannot write (else a warning)."""

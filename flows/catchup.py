@@ -35,7 +35,9 @@ def scheduled_slots(config: Config, after: datetime, until: datetime, limit: int
         return slots
     from cronsim import CronSim
 
-    for slot in CronSim(schedule, after.astimezone(config.tz)):
+    from okr_model.maintain import cron_fields
+
+    for slot in CronSim(cron_fields(schedule), after.astimezone(config.tz)):  # cronsim reads no @daily macros
         if slot >= until or len(slots) >= limit:
             break
         slots.append(slot)

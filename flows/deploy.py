@@ -92,13 +92,13 @@ def serve(config_path: str | Path, config: Config, name: str | None = None) -> N
 
 def _catch_up_on_start(config: Config, deployment: str) -> None:
     """After downtime, evaluate the missed slots the ``catchup`` policy asks for before serving."""
-    import os
     from datetime import UTC, datetime
 
     from flows.catchup import catch_up
+    from okr_model.paths import store_url
     from okrflow.store import Store
 
-    with Store.open(os.environ.get("OKRFLOW_STORE_URL") or config.store) as store:
+    with Store.open(store_url(config)) as store:
         for record in catch_up(config, store, datetime.now(UTC), deployment=deployment):
             print(f"caught up slot {record.slot.isoformat()}: {record.status}")
 

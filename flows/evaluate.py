@@ -7,7 +7,6 @@ paths write identical rows. A scheduled run evaluates as of its scheduled slot t
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from connectors.registry import default_registry
 from flows.catchup import catch_up
 from flows.pipeline import SourceJob, evaluate, fetch_source, map_in_threads
 from okr_model.loader import load_config
+from okr_model.paths import store_url as resolve_store_url
 from okrflow.store import RunRecord, Store
 
 __all__ = ["evaluate_flow"]
@@ -55,7 +55,7 @@ def evaluate_flow(
     logger = get_run_logger()
     config = load_config(config_path, default_registry())
     slot = datetime.fromisoformat(at) if at else _scheduled_slot()
-    url = store_url or os.environ.get("OKRFLOW_STORE_URL") or config.store
+    url = store_url or resolve_store_url(config)
     # With fetch: {processes: N} the sources are fetched in the pipeline's worker processes, not as tasks.
     mapping = map_in_threads if config.fetch.processes else map_as_tasks
     with Store.open(url) as store:

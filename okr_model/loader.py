@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from okr_model.config import Config, KeyResult, MetricBinding, SourceConfig
 from okr_model.dotenv import read_dotenv
 from okr_model.errors import ConfigError, ConfigIssue
+from okr_model.paths import anchor_config
 from okr_model.yaml_safety import UnsafeYamlError, compose, read_config_text
 
 __all__ = ["SchemaResolver", "format_path", "load_config", "parse_config"]
@@ -60,7 +61,8 @@ def load_config(path: str | os.PathLike[str], resolver: SchemaResolver | None = 
         raise ConfigError(file, [ConfigIssue("", "file not found (pass -c PATH or set OKRFLOW_CONFIG)")]) from None
     except OSError as exc:
         raise ConfigError(file, [ConfigIssue("", f"cannot read the file: {exc.strerror}")]) from None
-    return parse_config(text, file, resolver, environ={**read_dotenv(Path(path).parent / ".env"), **os.environ})
+    config = parse_config(text, file, resolver, environ={**read_dotenv(Path(path).parent / ".env"), **os.environ})
+    return anchor_config(config, Path(path).resolve().parent, getattr(resolver, "anchor", None))  # not the cwd
 
 
 def parse_config(

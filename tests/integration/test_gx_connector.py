@@ -244,8 +244,9 @@ def test_bad_files_and_empty_data_are_errors(gx_warehouse, tmp_path, monkeypatch
 def test_relative_csv_path_and_expectation_that_raises(gx_warehouse, tmp_path, monkeypatch):
     monkeypatch.chdir(gx_warehouse.csv.parent)
     measurement, gate = run_one(gx_warehouse, "{path: tickets.csv}", f"{NOT_NULL}: {{column: no_such_column}}")
-    assert (measurement.status, measurement.value) == ("ok", 0.0)  # the suite ran; its one expectation failed
-    assert gate.status == "failed" and "raised" in gate.detail and "no_such_column" in gate.detail
+    # the suite ran, but its one expectation raised: a broken check (issue 12), not a failed gate on bad data
+    assert (measurement.status, measurement.value) == ("error", None) and "no_such_column" in measurement.detail
+    assert gate.status == "error" and "raised" in gate.detail and "no_such_column" in gate.detail
 
 
 # ---- config-time checks: okrflow validate, without importing great_expectations ----

@@ -179,7 +179,8 @@ def test_contract_example_with_resolver_validates_sources_and_metrics(contract_e
 def test_load_config_reads_a_file(tmp_path: Path, contract_env: None) -> None:
     path = tmp_path / "okrflow.yaml"
     path.write_text(CONTRACT, encoding="utf-8")
-    assert load_config(path) == parse_config(CONTRACT)
+    anchored = {"store": f"sqlite:///{tmp_path}/okrflow.db"}  # relative to the file's folder, not the cwd
+    assert load_config(path) == parse_config(CONTRACT).model_copy(update=anchored)
     assert isinstance(load_config(str(path), fake_registry()).sources["warehouse"], FakeSource)
 
 

@@ -101,3 +101,11 @@ def test_the_detail_says_how_much_of_the_time_it_held() -> None:
     assert held_detail(held, total) == "held 97.3% of the time so far (breached 2 h 10 min)"
     assert held_detail(total, total) == "held 100.0% of the time so far"
     assert held_detail(0, 0) == ""
+
+
+def test_catch_up_walks_a_macro_schedule_too() -> None:
+    """Sibling of the cap's schedule reading: cronsim knows no @daily, so catch-up crashed on it."""
+    from flows.catchup import scheduled_slots
+
+    slots = scheduled_slots(config("@daily"), datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC))
+    assert slots == [datetime(2026, 10, d, tzinfo=UTC) for d in (2, 3)]
