@@ -168,9 +168,9 @@ def run(
         if os.environ.get("PREFECT_API_URL") and not dry_run:
             from flows.evaluate import evaluate_flow
 
-            record = evaluate_flow(
-                str(state.config_path), slot.isoformat() if slot else None, store_url=store_url(config)
-            )
+            # no store URL argument: Prefect keeps flow parameters in its database and UI, and the URL
+            # holds the password; the flow resolves the same URL from the same config and environment
+            record = evaluate_flow(str(state.config_path), slot.isoformat() if slot else None)
         else:
             record = evaluate(config, store, slot, dry_run=dry_run)
     except OutsideCycle as exc:  # the slot passed the cycle's end while the run started
