@@ -41,6 +41,7 @@ import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import unquote
 
@@ -50,7 +51,6 @@ from connectors.base import Connector, ConnectorContext, Measurement, query_hash
 from connectors.retry import retry_call
 from okr_model.config import KeyResult, MetricBinding, SourceConfig
 from okr_model.errors import OkrflowError
-from okr_model.paths import anchor_sqlite_url
 from okr_model.paths import anchor_sqlite_url
 from okr_model.secrets import Redactor, database_url, hide_password, split_url
 
@@ -63,6 +63,8 @@ KEPT_HISTORY_POINTS = 100_000
 """Metric-history entries a connector keeps for its run (~1 KB each); longer histories are read per KR."""
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
 _TRANSIENT_CODES = {"TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED"}
+_DB_SCHEMES = {"postgresql", "mysql", "mariadb", "mssql"}
+"""Tracking/registry URI schemes that MLflow hands to SQLAlchemy (``_quoted`` fixes their password quoting)."""
 
 
 class MlflowSource(SourceConfig):
@@ -196,6 +198,13 @@ class _Entry:
 _token: contextvars.ContextVar[str | None] = contextvars.ContextVar("okrflow_mlflow_token", default=None)
 _setup_lock = threading.Lock()
 _provider_registered = False
+
+
+def _quoted(uri: str | None) -> str | None:
+    """A database URI with its password percent-encoded: MLflow's own parse would end it at its first '@'."""
+    if not uri or split_url(uri).password is None or uri.partition("://")[0].split("+")[0] not in _DB_SCHEMES:
+        return uri
+    return database_url(uri).render_as_string(hide_password=False)
 
 
 def _import_mlflow() -> None:
@@ -447,7 +456,9 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
                 _register_token_provider()
         from mlflow import MlflowClient
 
-        return MlflowClient(tracking_uri=self.config.tracking_uri, registry_uri=self.config.registry_uri)
+        return MlflowClient(
+            tracking_uri=_quoted(self.config.tracking_uri), registry_uri=_quoted(self.config.registry_uri)
+        )
 
     @contextmanager
     def _scope(self) -> Iterator[None]:

@@ -95,7 +95,7 @@ class PrometheusSource(SourceConfig):
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("expected an http:// or https:// URL of the Prometheus server, e.g. http://127.0.0.1:9090")
-        if parts.username or parts.password:
+        if parts.username or parts.password or split_url(value.strip()).username is not None:
             raise ValueError("put credentials in username/password or headers, not in the URL")
         if parts.query or parts.fragment:
             raise ValueError("expected the server's base URL, without ?query or #fragment")

@@ -363,3 +363,35 @@ def test_okrflow_alerts_shows_the_echo_redacted(tmp_path, echoing_smtp) -> None:
     raw = SMTP_PASSWORD.encode()
     plain = base64.b64encode(b"\0" + SMTP_USER.encode() + b"\0" + raw).decode()
     assert plain not in shown.stdout and base64.b64encode(raw).decode()[4:-4] not in shown.stdout
+
+
+# --- siblings: MLflow database URIs, Prometheus URLs ----------------------------------------------------
+
+
+def test_an_mlflow_database_uri_password_with_at_connects_and_is_never_shown(make_postgres_db, postgres_server) -> None:
+    from tests.integration.test_mlflow_connector import EXPERIMENT, fetch
+
+    database = make_postgres_db().rsplit("/", 1)[1]
+    reachable = _with_password(postgres_server, "postgresql+psycopg", database=database)
+    found = fetch({"tracking_uri": reachable, "timeout_s": 30, "retries": 0}, EXPERIMENT)
+    # MLflow created its tables in that database (so it connected); the experiment is not there
+    assert found.status == "no_data" and "ticket-classifier" in found.detail, found.detail
+    unreachable = f"postgresql+psycopg://bob:{PASSWORD}@127.0.0.1:{free_port()}/mlflow"
+    failed = fetch({"tracking_uri": unreachable, "timeout_s": 5, "retries": 0}, EXPERIMENT)
+    assert failed.status == "error"
+    _assert_clean(failed.detail)
+
+
+def test_prometheus_refuses_credentials_in_the_url_whatever_the_password_holds() -> None:
+    from connectors.registry import Registry
+    from okr_model.errors import ConfigError
+    from okr_model.loader import parse_config
+
+    for url in (f"http://bob:{PASSWORD}@127.0.0.1:9090", "http://bob:a/b-Leak-Tail-7788@127.0.0.1:9090"):
+        text = (
+            "version: 1\ncycle: {name: q, start: 2026-10-01, end: 2026-12-31}\n"
+            f"sources:\n  prom: {{type: prometheus, url: {json.dumps(url)}}}\nobjectives:\n  - {{id: o, title: O}}\n"
+        )
+        with pytest.raises(ConfigError, match="not in the URL") as refused:
+            parse_config(text, "c.yaml", resolver=Registry())
+        _assert_clean(str(refused.value))
