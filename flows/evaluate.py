@@ -69,15 +69,18 @@ def evaluate_flow(
                 current_errors=record.error_count,
                 map_sources=mapping,
             )
-            if repaired:
+            if repaired:  # older than the slot just judged: stored, not judged (past data pages nobody)
                 logger.info(
-                    "caught up %d missed slots: %s", len(repaired), ", ".join(r.slot.isoformat() for r in repaired)
+                    "caught up %d missed slots (history only, alerts not judged): %s",
+                    len(repaired),
+                    ", ".join(r.slot.isoformat() for r in repaired),
                 )
     logger.info(
-        "run of slot %s: %s (%d key results%s)",
+        "run of slot %s: %s (%d key results%s)%s",
         record.slot.isoformat(),
         record.status,
         len(record.key_results),
         f"; {record.detail}" if record.detail else "",
+        f"; {record.alert_note}" if record.alert_note else "",
     )
     return record
