@@ -3,7 +3,8 @@
 The JSON shape of ``okrflow status --format json`` is a public contract (ARCHITECTURE.md):
 ``{"run": {"id", "at", "status"}, "objectives": [{"id", "score", "status"}],
 "key_results": [{"id", "objective", "value", "score", "status", "measurement", "gates", "forecast"}]}``.
-Extra keys may be added; none may be renamed.
+Extra keys may be added; none may be renamed. Added: each status's ``reason`` (KRs and objectives) and each
+objective's ``scored`` / ``of`` (how many KRs under it had data).
 """
 
 from __future__ import annotations

@@ -293,6 +293,10 @@ def test_an_objective_whose_scored_krs_are_all_off_track_is_never_on_track(
     if values[3] is not None:
         values[3] = 99 + values[3] / 100
     krs, objectives = run(config, when, dict(zip(ids, values, strict=True)), history, held={"uptime": (3, 5)})
+    for kr_id in ("a", "b", "c"):  # progress KRs: at or above success is never off track, whatever the history
+        r = krs[kr_id]
+        if r.score is not None and r.score >= CONFIG_SUCCESS[kr_id]:
+            assert r.status != "off_track", r
     under = {"team": ["a", "b"], "ops": ["uptime"], "company": ["a", "b", "c", "uptime"]}
     for objective_id, kr_ids in under.items():
         scored = [krs[k] for k in kr_ids if krs[k].score is not None]
@@ -308,6 +312,8 @@ PROPERTY_CONFIG = config_of(
     + objective_yaml("team", kr_yaml("a"), kr_yaml("b", baseline=0.79, target="[0.87, 0.92]"), parent="company")
     + objective_yaml("ops", kr_yaml("uptime", kind="maintain_above", target=99.5, baseline="null"), parent="company")
 )
+
+CONFIG_SUCCESS = {kr.id: kr.success_score for _, kr in PROPERTY_CONFIG.key_results()}
 
 statuses = st.sampled_from(["on_track", "at_risk", "off_track"])
 
