@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,7 +28,7 @@ from okr_model.yaml_safety import UnsafeYamlError, compose, read_config_text
 
 __all__ = ["SchemaResolver", "format_path", "load_config", "parse_config"]
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_VAR_HEAD = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(\}|:-)")
 
 
 class SchemaResolver(Protocol):
@@ -141,20 +141,38 @@ def _interpolate(value: Any, loc: tuple[Any, ...], issues: list[ConfigIssue], en
         return [_interpolate(v, (*loc, i), issues, environ) for i, v in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
-    if _is_query_text(loc) and (spliced := _VAR.search(value)):
-        issues.append(ConfigIssue(format_path(loc), _spliced_message(loc, spliced)))
-        return value
-
-    def substitute(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
+    parts, done = [], 0
+    for start, end, name, default in _placeholders(value):
+        if _is_query_text(loc):
+            issues.append(ConfigIssue(format_path(loc), _spliced_message(loc, value[start:end], name)))
+            return value
         if name in environ:
-            return environ[name]
-        if default is not None:
-            return default
-        issues.append(ConfigIssue(format_path(loc), f"environment variable {name} is not set"))
-        return ""
+            parts += [value[done:start], environ[name]]
+        elif default is not None:
+            parts += [value[done:start], default]
+        else:
+            issues.append(ConfigIssue(format_path(loc), f"environment variable {name} is not set"))
+            parts.append(value[done:start])
+        done = end
+    return "".join(parts) + value[done:]
 
-    return _VAR.sub(substitute, value)
+
+def _placeholders(value: str) -> Iterator[tuple[int, int, str, str | None]]:
+    """(start, end, name, default) of each ``${VAR}`` and ``${VAR:-default}``, left to right; a default ends at
+    the first ``}``. Linear time: a regex with ``[^}]*`` for the default rescans the rest of the text from
+    every ``${A:-`` when no ``}`` follows (quadratic: a 1 MB value took hours)."""
+    pos, close = 0, -1
+    while head := _VAR_HEAD.search(value, pos):
+        if head.group(2) == "}":
+            yield head.start(), head.end(), head.group(1), None
+            pos = head.end()
+            continue
+        if close < head.end():  # the first } after this head; still the one found before, if that lies ahead
+            close = value.find("}", head.end())
+            if close < 0:
+                return
+        yield head.start(), close + 1, head.group(1), value[head.end() : close]
+        pos = close + 1
 
 
 def _is_query_text(loc: tuple[Any, ...]) -> bool:
@@ -165,13 +183,13 @@ def _is_query_text(loc: tuple[Any, ...]) -> bool:
     )
 
 
-def _spliced_message(loc: tuple[Any, ...], spliced: re.Match[str]) -> str:
+def _spliced_message(loc: tuple[Any, ...], placeholder: str, name: str) -> str:
     """Why ``${VAR}`` may not sit in SQL text, and what to write instead."""
-    why = f"{spliced.group(0)} would paste an environment value into the SQL text, where it can change the query"
+    why = f"{placeholder} would paste an environment value into the SQL text, where it can change the query"
     if loc[0] == "sources":
         return f"{why}; a Great Expectations query binds only :cycle_start, :cycle_end and :now, so keep it fixed"
-    bind = spliced.group(1).lower()
-    return f'{why}; bind it instead: write :{bind} in the query and params: {{{bind}: "{spliced.group(0)}"}}'
+    bind = name.lower()
+    return f'{why}; bind it instead: write :{bind} in the query and params: {{{bind}: "{placeholder}"}}'
 
 
 def _issues_from(exc: ValidationError, prefix: tuple[Any, ...], data: Any) -> list[ConfigIssue]:

@@ -33,6 +33,7 @@ __all__ = [
     "MAX_ALIAS_VALUES",
     "MAX_BYTES_ENV",
     "MAX_DEPTH",
+    "MAX_NUMBER_CHARS",
     "Finding",
     "UnsafeYamlError",
     "check_size",
@@ -52,6 +53,9 @@ MAX_ALIASES = 10_000
 """Alias references (``*name``) in one file."""
 MAX_ALIAS_VALUES = 100_000
 """Values (scalars, lists, mappings) that aliases add once expanded; 1,000 KRs sharing a metric add ~5,000."""
+MAX_NUMBER_CHARS = 1_000
+"""A plain scalar YAML reads as a number: PyYAML's ``1:2:3...`` (base 60) is quadratic in its length."""
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
 
 
 def max_config_bytes(file: str) -> int:
@@ -193,17 +197,19 @@ def _run(text: str, step: Callable[[Any], _T]) -> _T:
 def _reword(text: str) -> None:
     """Raise a YAML error as the pure-Python parser words it (users and tests know that wording).
 
-    Events first: that parser is iterative, while its composer recurses per nesting level (which the scan
-    bounded). A large file keeps libyaml's wording, so a syntax error at its end is reported quickly.
+    That parser's events pass the same scan first (it is iterative; its composer recurses per nesting level),
+    so a file the two parsers read differently still never reaches a deep composition. A large file keeps
+    libyaml's wording, so a syntax error at its end is reported quickly.
     """
-    if _FAST_LOADER is not yaml.SafeLoader and len(text) <= _REWORD_MAX_CHARS:
-        loader = yaml.SafeLoader(text)
-        try:
-            while loader.check_event():
-                loader.get_event()
-            yaml.SafeLoader(text).get_single_node()  # composer errors: an undefined alias, several documents
-        finally:
-            loader.dispose()
+    if _FAST_LOADER is yaml.SafeLoader or len(text) > _REWORD_MAX_CHARS:
+        return
+    loader = yaml.SafeLoader(text)
+    try:
+        if scan(loader):  # over a limit as this parser reads it: keep libyaml's error
+            return
+    finally:
+        loader.dispose()
+    yaml.SafeLoader(text).get_single_node()  # composer errors: an undefined alias, several documents
 
 
 @dataclass(frozen=True)
@@ -261,6 +267,9 @@ def scan(parser: Any) -> list[Finding]:
         kind = type(event)
         if kind is scalar:
             nodes += 1
+            if len(event.value) > MAX_NUMBER_CHARS and _is_number(parser, event):
+                why = f"a number written with more than {MAX_NUMBER_CHARS:,} characters: the limit"
+                return [Finding(_loc(stack), why, event.start_mark.line + 1)]
             if event.anchor:
                 sizes[event.anchor] = 1
             if stack:
@@ -302,6 +311,11 @@ def scan(parser: Any) -> list[Finding]:
             if stack:
                 stack[-1].count += 1
     return findings
+
+
+def _is_number(parser: Any, event: yaml.ScalarEvent) -> bool:
+    """Whether the loader would build an int or a float from this scalar (a plain one that looks like it)."""
+    return event.implicit[0] and parser.resolve(yaml.ScalarNode, event.value, event.implicit) in _NUMBER_TAGS
 
 
 def _check_key(frame: _Frame, event: yaml.ScalarEvent, stack: list[_Frame], findings: list[Finding]) -> None:

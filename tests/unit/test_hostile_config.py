@@ -142,6 +142,11 @@ HOSTILE = [
         (f"{KR}:", "too far apart"),
     ),
     Hostile(
+        "a 400 KB sexagesimal number (quadratic int())",
+        text_file(BASE.replace("target: 2\n", "target: 1" + ":1" * 100_000 + "\n")),
+        (f"{KR}.target", "a number written with more than 1,000 characters"),
+    ),
+    Hostile(
         "environment value spliced into SQL",
         text_file(BASE.replace("FROM tickets", "FROM tickets WHERE team = '${TEAM}'")),
         (f"{KR}.metric.sql", "${TEAM}", "params:"),
@@ -149,8 +154,10 @@ HOSTILE = [
 ]
 
 
-def run_okrflow(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str, float]:
-    """(exit code, stderr + stdout, seconds) of ``okrflow ARGS`` in a child under 2 GiB, killed after 60 s."""
+def run_okrflow(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> tuple[int, str, float]:
+    """(exit code, stderr + stdout, seconds) of ``okrflow ARGS`` in a child under 2 GiB, killed after ``timeout``."""
 
     def limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
@@ -165,10 +172,10 @@ def run_okrflow(args: list[str], cwd: Path, env: dict[str, str] | None = None) -
             cwd=cwd,
             env={**os.environ, "PYTHONPATH": str(REPO), "TEAM": "' OR '1'='1", **(env or {})},
             preexec_fn=limit_memory,
-            timeout=60,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        return -1, "timed out after 60 s", time.perf_counter() - started
+        return -1, f"timed out after {timeout:g} s", time.perf_counter() - started
     return done.returncode, done.stderr + done.stdout, time.perf_counter() - started
 
 
@@ -182,6 +189,32 @@ def test_validate_refuses_a_hostile_file_quickly(case: Hostile, tmp_path: Path) 
     for words in case.says:
         assert words in output, output[:1000]
     assert seconds < 3.0  # about 0.3 s each, mostly interpreter start-up; 3 s leaves room for a loaded machine
+
+
+def test_placeholders_are_found_in_linear_time(tmp_path: Path) -> None:
+    """``${A:-`` repeated without a ``}`` made the ``${VAR:-default}`` regex backtrack quadratically (hours)."""
+    path = tmp_path / "okrflow.yaml"
+    title = "${A:-" * 200_000
+    path.write_text(BASE.replace("Resolve tickets without an agent", title) + "channels: {a: {type: slack, url: x}}\n")
+    code, output, seconds = run_okrflow(["-c", str(path), "validate"], tmp_path, timeout=20)
+    assert code == 2 and "channels.a.url" in output, output[-500:]  # the file is read to its end: the later issue
+    assert seconds < 3.0
+
+
+def test_placeholder_defaults_keep_their_meaning(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("A", raising=False)
+    monkeypatch.setenv("B", "b")
+    for raw, expected in [
+        ("${A:-x}", "x"),
+        ("${A:-}", ""),
+        ("${A:-${B}", "${B"),  # a default ends at the first }; placeholders do not nest
+        ("${A:-p$$w{rd}!", "p$$w{rd!"),
+        ("${B}${A:-c}${B}", "bcb"),
+        ("${A:-x", "${A:-x"),  # unclosed: left as written
+        ("$${B}", "$b"),
+    ]:
+        text = BASE.replace("Resolve tickets without an agent", f'"{raw}"')
+        assert parse_config(text).objectives[0].title == expected, raw
 
 
 # -- the limits, in process ---------------------------------------------------------------------------------
@@ -236,6 +269,18 @@ def test_expanded_size_is_counted_without_expanding() -> None:
     findings = scan(parser("\n".join(lines)))
     assert [(f.loc, f.line) for f in findings] == [(("l4",), 5)]
     assert f"aliases expand to more than {MAX_ALIAS_VALUES:,} values" in findings[0].message
+
+
+def test_number_length_limit() -> None:
+    from okr_model.yaml_safety import MAX_NUMBER_CHARS, scan
+
+    assert scan(parser("x: " + "1" * MAX_NUMBER_CHARS)) == []
+    assert scan(parser("x: '" + "1" * 5000 + "'")) == []  # quoted: a string
+    assert scan(parser("x: " + "a" * 5000)) == []  # not a number
+    [finding] = scan(parser("x: [" + "1" * (MAX_NUMBER_CHARS + 1) + "]"))
+    assert (finding.loc, finding.line) == (("x", 0), 1)
+    [finding] = scan(parser("x: 1" + ":1" * 1000))
+    assert "a number written with more than 1,000 characters" in finding.message
 
 
 def test_size_limit_can_be_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -343,7 +388,9 @@ def test_dates_outside_2000_to_2100_are_refused(cycle: str, path: str) -> None:
 
 
 def test_abandoned_date_is_in_range_too() -> None:
-    error = loads(BASE.replace("kind: decrease\n", "kind: decrease\n        abandoned: {reason: r, since: 9999-12-31}\n"))
+    error = loads(
+        BASE.replace("kind: decrease\n", "kind: decrease\n        abandoned: {reason: r, since: 9999-12-31}\n")
+    )
     assert [i.path for i in error.issues] == [f"{KR}.abandoned.since"]
 
 
