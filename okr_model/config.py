@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_DRIFT",
     "Abandoned",
     "AlertDefaults",
+    "AlertmanagerChannel",
     "Caps",
     "Channel",
     "Config",
@@ -504,7 +505,36 @@ class EmailChannel(Model):
         return self
 
 
-Channel = Annotated[WebhookChannel | SlackChannel | EmailChannel, Field(discriminator="type")]
+class AlertmanagerChannel(Model):
+    """A Prometheus Alertmanager: okrflow posts its alerts to ``<url>/api/v2/alerts`` (labels ``alertname``,
+    ``okr_objective``, ``okr_key_result``, ``owner``, ``severity``, ``kind``), so Alertmanager's routing, silences,
+    inhibition and receivers take over. Firing alerts are posted again on every run with ``endsAt`` one lease
+    ahead, as Prometheus does; a resolved alert is posted with its ``endsAt`` at the resolving run."""
+
+    type: Literal["alertmanager"]
+    url: HttpSecretUrl = Field(description="Alertmanager's base URL, e.g. http://alertmanager:9093")
+    headers: dict[str, SecretStr] = Field(default_factory=dict, description="extra headers, e.g. Authorization")
+    username: str | None = Field(None, description="basic auth user (with password)")
+    password: SecretStr | None = Field(None, description="basic auth password, e.g. ${ALERTMANAGER_PASSWORD}")
+    timeout_s: float = Field(10, gt=0)
+    lease: Duration | None = Field(
+        None,
+        description="how long a firing alert stays firing in Alertmanager without being posted again (its endsAt); "
+        "default 4 x the longest gap between two scheduled runs (1h for */15)",
+    )
+    allow_private: bool = Field(False, description=_ALLOW_PRIVATE)
+
+    @model_validator(mode="after")
+    def _destination(self) -> AlertmanagerChannel:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("basic auth needs both username and password")
+        _allowed_destination(_url_host(self.url.get_secret_value()), self.allow_private)
+        return self
+
+
+Channel = Annotated[
+    WebhookChannel | SlackChannel | EmailChannel | AlertmanagerChannel, Field(discriminator="type")
+]
 
 
 class Owner(Model):

@@ -15,4 +15,5 @@ pytest_plugins = [
     "tests.fixtures.mlflow",
     "tests.fixtures.gx",
     "tests.fixtures.receivers",
+    "tests.fixtures.alertmanager",
 ]

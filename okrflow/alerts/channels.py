@@ -24,9 +24,10 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
-from okr_model.config import EmailChannel, SlackChannel, WebhookChannel
+from okr_model.config import AlertmanagerChannel, EmailChannel, SlackChannel, WebhookChannel
 from okr_model.secrets import Redactor, host_only, split_url, url_secrets
 from okrflow import __version__
+from okrflow.alerts.alertmanager import send_alertmanager
 from okrflow.alerts.delivery import DeliveryError, refuse_blocked, unreachable
 from okrflow.alerts.email import MESSAGE_ID_HEADER, send_email
 from okrflow.alerts.message import Message
@@ -47,7 +48,7 @@ _RETRYABLE_STATUS = {408, 425, 429}
 
 def send(
     channel_name: str,
-    channel: WebhookChannel | SlackChannel | EmailChannel,
+    channel: WebhookChannel | SlackChannel | EmailChannel | AlertmanagerChannel,
     msg: Message,
     *,
     client: httpx.Client | None = None,
@@ -62,6 +63,8 @@ def send(
         send_slack(channel_name, channel, msg, client=client)
     elif isinstance(channel, EmailChannel):
         send_email(channel_name, channel, msg)
+    elif isinstance(channel, AlertmanagerChannel):
+        send_alertmanager(channel_name, channel, msg, client=client)
     else:
         raise DeliveryError(f"channel {channel_name}: unknown channel type {type(channel).__name__}", retryable=False)
 

@@ -20,6 +20,7 @@ from typing import Any
 from okr_model.config import Config, KeyResult, Objective
 from okr_model.drift import DriftResult
 from okr_model.types import Band
+from okrflow.alerts.alertmanager import has_alertmanager, lease, refresh_messages
 from okrflow.alerts.explain import Facts, kr_facts, objective_facts, source_facts
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.state import AlertState, Timing, Transition, step
@@ -207,7 +208,16 @@ def judge(
         for key, (_, saved, transition) in judged.items()
         if saved.state.phase != "inactive" or (key in states and states[key].state.phase != "inactive")
     ]
-    return changed, _messages(config, record, alerts, now)
+    messages = _messages(config, record, alerts, now)
+    if has_alertmanager(config):  # Alertmanager ends what it is not told again: re-post what still fires, as told
+        still = [
+            (owner, _alert(config, record, results, c, s, Transition(s.state.fingerprint, "firing", True), s.last_seen))
+            for c, s, t in judged.values()
+            if t is None and s.state.phase == "firing" and s.notified
+            for owner in route(config, c)
+        ]
+        messages += refresh_messages(config, record.slot, still, now)
+    return changed, messages
 
 
 def _step(state: AlertState, holds: bool, slot: datetime, timing: Timing) -> tuple[AlertState, Transition | None]:
@@ -410,6 +420,7 @@ def _messages(
         if alert not in by_owner.setdefault(owner, []):
             by_owner[owner].append(alert)
     items = []
+    valid_for = lease(config) if has_alertmanager(config) else None
     for owner, owned in by_owner.items():
         message_id = uuid.uuid4().hex
         for channel in channels_of(config, owner):
@@ -421,6 +432,7 @@ def _messages(
                 channel=channel,
                 alerts=tuple(owned),
                 link=config.defaults.alerts.link,
+                valid_for=valid_for,
             )
             items.append(OutboxItem(None, message_id, channel, owner, record.slot, message.to_json(), created_at=now))
     return items

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, get_args
 
 __all__ = ["STORAGE_VERSION", "Alert", "AlertKind", "AlertState", "Forecast", "Message", "WorstKR"]
@@ -202,6 +202,8 @@ class Message:
     channel: str
     alerts: tuple[Alert, ...]
     link: str | None = None
+    valid_for: timedelta | None = None
+    """How long its firing alerts stay valid without a newer message (Alertmanager's ``endsAt``: the schedule's lease)."""
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -244,6 +246,7 @@ class Message:
             "channel": self.channel,
             "alerts": [alert.to_dict() for alert in self.alerts],
             "link": self.link,
+            "valid_for_s": self.valid_for.total_seconds() if self.valid_for is not None else None,
         }
 
     @classmethod
@@ -261,6 +264,7 @@ class Message:
             channel=data["channel"],
             alerts=tuple(Alert.from_dict(alert) for alert in data["alerts"]),
             link=data.get("link"),
+            valid_for=timedelta(seconds=data["valid_for_s"]) if data.get("valid_for_s") is not None else None,
         )
 
     def to_json(self) -> str:
