@@ -204,7 +204,9 @@ def _max_drop(points: list[tuple[datetime, float]], rule: DriftRule, up: bool, n
     return DriftResult("max_drop", at, latest, reference, latest - reference, description)
 
 
-def _still_dropped(at: datetime, latest: float, rule: DriftRule, up: bool, name: str, level: float) -> DriftResult | None:
+def _still_dropped(
+    at: datetime, latest: float, rule: DriftRule, up: bool, name: str, level: float
+) -> DriftResult | None:
     """A max_drop drift lasts until the value is back within max_drop of the level it dropped from (the window's
     mean absorbing the new level is not a recovery)."""
     if rule.max_drop is None:

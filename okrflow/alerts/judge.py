@@ -19,9 +19,8 @@ from typing import Any
 
 from okr_model.config import Config, KeyResult, Objective
 from okr_model.drift import DriftResult
-from okr_model.types import Band
 from okrflow.alerts.alertmanager import has_alertmanager, lease, refresh_messages
-from okrflow.alerts.explain import Facts, kr_facts, objective_facts, source_facts
+from okrflow.alerts.compose import alert_of, seen
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.state import AlertState, Timing, Transition, step
 from okrflow.store import KRResult, ObjectiveResult, RunRecord
@@ -52,7 +51,7 @@ LineageBefore = Callable[[str], Mapping[str, Any] | None]
 
 
 @dataclass(frozen=True)
-class _Results:
+class RunResults:
     """A run's results by id (judging looks them up once per alert), and how to read the run before's lineage."""
 
     krs: Mapping[str, KRResult]
@@ -60,7 +59,7 @@ class _Results:
     lineage_before: LineageBefore | None = None
 
     @classmethod
-    def of(cls, record: RunRecord, lineage_before: LineageBefore | None = None) -> _Results:
+    def of(cls, record: RunRecord, lineage_before: LineageBefore | None = None) -> RunResults:
         krs = {r.kr_id: r for r in record.key_results}
         return cls(krs, {o.objective_id: o for o in record.objectives}, lineage_before)
 
@@ -102,7 +101,13 @@ def conditions(
             found = drift(kr, (dropped_from or {}).get(kr.id))
             out.append(
                 Condition(
-                    "drift", kr.id, found is not None, kr, objective, detail=found.description if found else "", drift=found
+                    "drift",
+                    kr.id,
+                    found is not None,
+                    kr,
+                    objective,
+                    detail=found.description if found else "",
+                    drift=found,
                 )
             )
     objectives = {o.id: o for o in config.objectives}
@@ -184,7 +189,7 @@ def judge(
     """
     now = now or datetime.now(UTC)
     rules = config.defaults.alerts
-    results = _Results.of(record, lineage_before)
+    results = RunResults.of(record, lineage_before)
     judged: dict[str, tuple[Condition, SavedState, Transition | None]] = {}
     for condition in conditions(config, record, drift, _drift_levels(states)):
         if condition.holds is None:
@@ -198,8 +203,8 @@ def judge(
         state, transition = _step(previous.state, condition.holds, record.slot, timing)
         if transition is not None and transition.state == "resolved" and not previous.notified:
             transition = None  # its firing was never told (grouped away, or told as off track): nothing to resolve
-        seen = _seen(results, condition) if transition else previous.last_seen
-        judged[key] = (condition, replace(previous, state=state, last_seen=seen), transition)
+        last_seen = seen(results, condition) if transition else previous.last_seen
+        judged[key] = (condition, replace(previous, state=state, last_seen=last_seen), transition)
     alerts = _alerts(config, record, results, judged, states)
     told = _told(alerts, group)
     # A quiet alert that stays quiet needs no row: only alerts that are, or were, pending or firing are kept.
@@ -211,7 +216,10 @@ def judge(
     messages = _messages(config, record, alerts, now)
     if has_alertmanager(config):  # Alertmanager ends what it is not told again: re-post what still fires, as told
         still = [
-            (owner, _alert(config, record, results, c, s, Transition(s.state.fingerprint, "firing", True), s.last_seen))
+            (
+                owner,
+                alert_of(config, record, results, c, s, Transition(s.state.fingerprint, "firing", True), s.last_seen),
+            )
             for c, s, t in judged.values()
             if t is None and s.state.phase == "firing" and s.notified
             for owner in route(config, c)
@@ -249,7 +257,7 @@ def _notified(saved: SavedState, transition: Transition | None, told: set[str]) 
 def _alerts(
     config: Config,
     record: RunRecord,
-    results: _Results,
+    results: RunResults,
     judged: Mapping[str, tuple[Condition, SavedState, Transition | None]],
     previous: Mapping[str, SavedState],
 ) -> list[tuple[str, Alert]]:
@@ -288,7 +296,7 @@ def _alerts(
     out = []
     for condition, saved, transition in pending:
         before = previous.get(saved.state.fingerprint)
-        alert = _alert(config, record, results, condition, saved, transition, before.last_seen if before else None)
+        alert = alert_of(config, record, results, condition, saved, transition, before.last_seen if before else None)
         children = grouped.get((condition.kind, condition.subject), [])
         if children:
             owners = {kid: route(config, c) for c, _, _, p in folded if p == condition.subject for kid in [c.subject]}
@@ -300,10 +308,8 @@ def _alerts(
     for condition, saved, transition, parent in folded:
         parent_owners = route(config, own[(condition.kind, parent)])
         before = previous.get(saved.state.fingerprint)
-        alert = _alert(config, record, results, condition, saved, transition, before.last_seen if before else None)
-        note = (
-            f"; grouped under objective {parent}'s {condition.kind} alert, which goes to {', '.join(parent_owners)}"
-        )
+        alert = alert_of(config, record, results, condition, saved, transition, before.last_seen if before else None)
+        note = f"; grouped under objective {parent}'s {condition.kind} alert, which goes to {', '.join(parent_owners)}"
         alert = replace(alert, grouped_under=parent, detail=alert.detail + note)
         for owner in route(config, condition):
             if owner not in parent_owners:
@@ -319,96 +325,6 @@ def _drift_levels(states: Mapping[str, SavedState]) -> dict[str, float]:
         if saved.kind == "drift" and saved.state.phase == "firing" and isinstance(level, int | float):
             levels[saved.subject] = float(level)
     return levels
-
-
-def _seen(results: _Results, condition: Condition) -> dict[str, object]:
-    if condition.kr is not None:
-        r = results.krs[condition.kr.id]
-        seen: dict[str, object] = {"value": r.value, "score": r.score, "status": r.status}
-        if r.lineage and r.lineage.get("model_version") is not None:
-            seen["model_version"] = str(r.lineage["model_version"])
-        if condition.drift is not None:
-            seen["level_before"] = condition.drift.reference
-        return seen
-    if condition.objective is not None and condition.source is None:
-        o = results.objectives[condition.objective.id]
-        return {"score": o.score, "status": o.status}
-    return {"status": "error" if condition.holds else "ok"}
-
-
-def _change(before: Mapping[str, object] | None, now: Mapping[str, object]) -> str:
-    if not before:
-        return "first notification"
-    parts = []
-    for key in ("value", "score", "status"):
-        if key in now and before.get(key) != now.get(key):
-            parts.append(f"{key} {_short(before.get(key))} -> {_short(now.get(key))}")
-    return "; ".join(parts) or "no change since the last message"
-
-
-def _short(value: object) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else ("-" if value is None else str(value))
-
-
-def _query(kr: KeyResult | None) -> str:
-    """The metric binding as a user would recognise it (sources hold the secrets; bindings do not)."""
-    if kr is None or kr.metric is None:
-        return "manual check-ins" if kr is not None else ""
-    fields = kr.metric.model_dump(mode="json", exclude={"source", "offset", "max_age"}, exclude_none=True)
-    body = fields.pop("sql", None) or fields.pop("query", None)
-    text = " ".join(str(body).split()) if body else ", ".join(f"{k}={v}" for k, v in fields.items())
-    return f"{kr.metric.source}: {text}"
-
-
-def _facts(
-    config: Config, record: RunRecord, results: _Results, c: Condition, firing: bool, before: Mapping[str, Any] | None
-) -> Facts:
-    if c.source is not None:
-        return source_facts(c.source, firing, c.detail)
-    if c.kr is not None:
-        r = results.krs[c.kr.id]
-        earlier = results.lineage_before(c.kr.id) if results.lineage_before and r.lineage.get("model_version") else None
-        return kr_facts(c.kind, firing, c.kr, r, c.drift, before, earlier)
-    assert c.objective is not None
-    o = results.objectives[c.objective.id]
-    return objective_facts(config, record.slot, c.objective, o, results.krs, firing)
-
-
-def _alert(
-    config: Config,
-    record: RunRecord,
-    results: _Results,
-    condition: Condition,
-    saved: SavedState,
-    transition: Transition,
-    before: Mapping[str, Any] | None,
-) -> Alert:
-    kr = condition.kr
-    result = results.krs.get(kr.id) if kr else None
-    objective_result = results.objectives.get(condition.objective.id) if condition.objective else None
-    now_seen = saved.last_seen or {}
-    target = (tuple(kr.target) if isinstance(kr.target, Band) else kr.target) if kr else None
-    facts = _facts(config, record, results, condition, transition.state == "firing", before)
-    return Alert(
-        fingerprint=saved.state.fingerprint,
-        kind=condition.kind,  # type: ignore[arg-type]
-        state=transition.state,
-        kr_id=kr.id if kr else None,
-        kr_title=kr.title if kr else None,
-        objective_id=condition.objective.id if condition.objective else "",
-        objective_title=condition.objective.title if condition.objective else "",
-        owner=kr.owner if kr and kr.owner else (condition.objective.owner if condition.objective else None) or "",
-        value=result.value if result else None,
-        unit=kr.unit if kr else None,
-        target=target,
-        score=result.score if result else (objective_result.score if objective_result else None),
-        status=result.status if result else (objective_result.status if objective_result else "error"),
-        change=_change(before, now_seen),
-        query=_query(kr) if kr else (f"source {condition.source}" if condition.source else ""),
-        since=saved.state.fired_at,
-        source=condition.source or (kr.metric.source if kr and kr.metric else None),
-        **vars(facts),
-    )
 
 
 def _messages(

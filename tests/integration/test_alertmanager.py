@@ -98,7 +98,8 @@ def test_alerts_reach_alertmanager_and_a_silence_suppresses_one_kr_while_the_oth
     run(T0, f1=0.80, latency=0.35)  # both KRs off track (and their objective: grouped, it has no owner)
     assert store.alerts.outbox("failed") == [] and store.alerts.outbox("queued") == []
     alertmanager.wait_until(
-        "f1's notification", lambda: any(labels.get("okr_key_result") == "f1" for _, _, labels in alertmanager.notified())
+        "f1's notification",
+        lambda: any(labels.get("okr_key_result") == "f1" for _, _, labels in alertmanager.notified()),
     )
     (f1,) = [a for a in held(alertmanager, "f1") if a["labels"]["alertname"] == "OkrOffTrack"]
     assert f1["labels"] == {
@@ -190,7 +191,9 @@ def test_basic_auth_and_headers_from_the_environment_reach_the_api_and_never_an_
         ),
         resolver=Registry(),
     )
-    alert = Alert("fp", "no_data", "firing", "f1", None, "o", "O", "alice", None, None, 0.9, None, "no_data", "", "", "x")
+    alert = Alert(
+        "fp", "no_data", "firing", "f1", None, "o", "O", "alice", None, None, 0.9, None, "no_data", "", "", "x"
+    )
     msg = Message("m1", T0, T0, "alice", "am", (alert,))
     send("am", config.channels["am"], msg)
     (request,) = http_receiver.requests
