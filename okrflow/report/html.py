@@ -29,7 +29,7 @@ from okr_model.rollup import children_of
 from okr_model.scoring import describe_gates
 from okr_model.types import Band
 from okrflow.report.charts import MAINTAIN, AlertMark, kr_chart
-from okrflow.store import AnnotationRecord, HistoryPoint, KRResult, ObjectiveResult, Store
+from okrflow.store import AnnotationRecord, HistoryPoint, KRResult, ObjectiveResult, StatusSnapshot, Store
 
 __all__ = ["build_report", "write_report"]
 
@@ -203,12 +203,22 @@ def build_report(config: Config, store: Store, now: datetime | None = None) -> s
         review_share=elapsed_share(start, end, review_cut - timedelta(days=1)),
         counts=counts,
         tree=tree_rows(config, snapshot.objectives if snapshot else [], snapshot.key_results if snapshot else []),
+        reasons=_latest_reasons(snapshot, views),
         review=review(views, review_cut, now, start),
         groups=_by_objective(views),
         charts=charts,
         plotly_js=Markup(plotly_js),
         plotly_version=plotly.__version__,
     )
+
+
+def _latest_reasons(snapshot: StatusSnapshot | None, views: Sequence[KRView]) -> dict[str, str]:
+    """Why each KR's card shows its status: the latest run's reason (history reads carry none), for the KRs
+    whose latest point is that run."""
+    if snapshot is None:
+        return {}
+    latest_run = {v.kr.id: v.points[-1].run_id for v in views if v.points}
+    return {r.kr_id: r.reason for r in snapshot.key_results if r.reason and latest_run.get(r.kr_id) == snapshot.run.id}
 
 
 def gather(config: Config, store: Store, start: datetime, end: datetime) -> list[KRView]:

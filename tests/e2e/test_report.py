@@ -179,6 +179,8 @@ def test_report_holds_the_tree_every_kr_and_the_review(report):
     latency_card = html[html.index('id="kr-latency"') :]
     # ...and no longer breaking the threshold at the latest run: at risk, 7 of 8 runs held it (0.875 < 0.9)
     assert '<span class="badge at_risk">at risk</span>' in latency_card.split("</header>")[0]
+    why = r"<b>why at risk</b> share held 0\.\d\d is below the 0\.90 on track needs; latest value 0\.15 holds"
+    assert re.search(why, latency_card.split("</article>")[0])  # the card says why
     changes = section(html, "review-changes")
     signups = changes[changes.index('data-kr="signups"') :].split("</tr>")[0]
     # first score (12 - 10) / 20 = 0.10 on Oct 8; at the review (the Nov 12 run) (22 - 10) / 20 = 0.60
