@@ -13,7 +13,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from okr_model.config import Config, KeyResult, MetricBinding, SourceConfig
 from okr_model.errors import ConfigIssue
+from okr_model.types import duration_text
 
 __all__ = [
     "Connector",
@@ -31,6 +32,7 @@ __all__ = [
     "MeasurementStatus",
     "OnlineFinding",
     "QualityGateProvider",
+    "apply_max_age",
     "query_hash",
 ]
 
@@ -72,6 +74,24 @@ class Measurement:
     @classmethod
     def error(cls, detail: str, **lineage: Any) -> Measurement:
         return cls(None, "error", None, detail, lineage)
+
+
+def apply_max_age(measurement: Measurement, max_age: timedelta | None, as_of: datetime) -> Measurement:
+    """``measurement``, or ``no_data`` saying so when its observation is older than ``max_age`` as of ``as_of``.
+
+    The one staleness rule, used by the pipeline for every source and by connectors that read past values
+    themselves: only an ``ok`` measurement with an ``observed_at`` can be stale, exactly ``max_age`` old still
+    counts, and the lineage stays (which query, which run) so the user can find the silent producer.
+    """
+    if max_age is None or measurement.status != "ok" or measurement.observed_at is None:
+        return measurement
+    if as_of - measurement.observed_at <= max_age:
+        return measurement
+    return Measurement.no_data(
+        f"stale: last observation at {measurement.observed_at.isoformat(timespec='seconds')} is older than "
+        f"max_age {duration_text(max_age)} (as of {as_of.isoformat(timespec='seconds')})",
+        **measurement.lineage,
+    )
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from urllib.parse import unquote
 
 from pydantic import ConfigDict, Field, SecretStr, model_validator
 
-from connectors.base import Connector, ConnectorContext, Measurement, query_hash
+from connectors.base import Connector, ConnectorContext, Measurement, apply_max_age, query_hash
 from connectors.retry import retry_call
 from okr_model.config import KeyResult, MetricBinding, SourceConfig
 from okr_model.errors import OkrflowError
@@ -342,13 +342,7 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
                 return Measurement.no_data(
                     f"run {run_id} logged {metric.name!r} = {last.value} at {observed_at.isoformat()}", **lineage
                 )
-            if metric.max_age is not None and as_of - observed_at > metric.max_age:
-                return Measurement.no_data(
-                    f"stale: last observation at {observed_at.isoformat()} is older than max_age "
-                    f"{metric.max_age} (as of {as_of.isoformat()})",
-                    **lineage,
-                )
-            return Measurement.ok(last.value, observed_at, **lineage)
+            return apply_max_age(Measurement.ok(last.value, observed_at, **lineage), metric.max_age, as_of)
         except _NoData as exc:
             return Measurement.no_data(exc.detail, **base)
         except Exception as exc:
@@ -414,14 +408,8 @@ class MlflowConnector(Connector[MlflowSource, MlflowMetric]):
                     f"run {run_id} logged {metric.name!r} = {entry.value} at {observed_at.isoformat()}",
                     **found_lineage,
                 )
-            elif metric.max_age is not None and as_of - observed_at > metric.max_age:
-                out[slot] = Measurement.no_data(
-                    f"stale: last observation at {observed_at.isoformat()} is older than max_age "
-                    f"{metric.max_age} (as of {as_of.isoformat()})",
-                    **found_lineage,
-                )
             else:
-                out[slot] = Measurement.ok(entry.value, observed_at, **found_lineage)
+                out[slot] = apply_max_age(Measurement.ok(entry.value, observed_at, **found_lineage), metric.max_age, as_of)
         return out
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import Connector, ConnectorContext, GateOutcome, Measurement, QualityGateProvider
+from connectors.base import Connector, ConnectorContext, GateOutcome, Measurement, QualityGateProvider, apply_max_age
 from connectors.registry import Registry, default_registry
 from okr_model.config import Config, KeyResult, Objective
 from okr_model.cycles import check_in_cycle
@@ -94,19 +94,11 @@ def close_connectors(connectors: Mapping[str, Connector[Any, Any]]) -> None:
 
 
 def _stale(measurement: Measurement, kr: KeyResult, at: datetime) -> Measurement:
-    """Apply ``max_age``: an observation older than that is no data."""
+    """Apply ``max_age`` (``connectors.base.apply_max_age``) as of the time the KR is read: ``at`` minus ``offset``."""
     metric = kr.metric
-    if metric is None or metric.max_age is None or measurement.status != "ok" or measurement.observed_at is None:
+    if metric is None:
         return measurement
-    as_of = at - (metric.offset or (at - at))
-    age = as_of - measurement.observed_at
-    if age > metric.max_age:
-        return Measurement.no_data(
-            f"stale: last observation at {measurement.observed_at.isoformat()} is older than max_age "
-            f"{metric.max_age} (as of {as_of.isoformat()})",
-            **measurement.lineage,
-        )
-    return measurement
+    return apply_max_age(measurement, metric.max_age, at - (metric.offset or (at - at)))
 
 
 def fetch_source(

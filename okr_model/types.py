@@ -10,7 +10,7 @@ from typing import Annotated, Any, NamedTuple
 from pydantic import BeforeValidator, PlainSerializer, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-__all__ = ["Band", "Duration", "Id", "Target", "parse_duration", "parse_target"]
+__all__ = ["Band", "Duration", "Id", "Target", "duration_text", "parse_duration", "parse_target"]
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$", max_length=128)]
 """An identifier users type on the command line: letters, digits, ``_ . : -``."""
@@ -37,6 +37,15 @@ def parse_duration(value: Any) -> timedelta:
 
 def _format_duration(value: timedelta) -> str:
     return f"{value.total_seconds():g}s"
+
+
+def duration_text(value: timedelta) -> str:
+    """A duration for messages, as a config writes it: ``15m``, ``2h``, ``7d``, ``90s`` (the largest whole unit)."""
+    seconds = value.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 Duration = Annotated[

@@ -121,9 +121,14 @@ def test_offset_evaluates_earlier(prom):
 
 
 def test_max_age_makes_old_observation_stale(prom):
-    m = prom.fetch(metric("time()", offset="10m", max_age="5m"), datetime.now(UTC))
+    """Judged from the slot time: the sample is stamped at ``at - offset``, 10 minutes before (module docstring)."""
+    at = datetime.now(UTC).replace(microsecond=0)
+    m = prom.fetch(metric("time()", offset="10m", max_age="5m"), at)
     assert m.status == "no_data"
-    assert "older than max_age 300 s" in m.detail
+    observed = (at - timedelta(minutes=10)).isoformat()
+    assert m.detail == f"stale: last observation at {observed} is older than max_age 5m (as of {at.isoformat()})"
+    assert m.lineage["evaluated_at"] == observed, "the lineage of the query stays"
+    assert prom.fetch(metric("time()", offset="10m", max_age="10m"), at).status == "ok", "exactly max_age old counts"
 
 
 def test_several_series_is_an_error_naming_the_count(prom):

@@ -1,14 +1,16 @@
-"""The Prometheus connector's HTTP path for instant queries: a keep-alive pool, and what it must keep from requests.
+"""The Prometheus connector's HTTP path: prometheus-api-client on one requests session per source.
 
-Instant queries go over one urllib3 pool per source (connectors/prometheus.py, ``_DirectQueries``); these tests
-hold it to what prometheus-api-client on requests did: connections reused, redirects and environment proxies
-followed, TLS checked against ca_file, and the same messages for broken answers. Servers are real, on loopback:
-the Prometheus fixture, or a small scripted HTTP(S) server below.
+connectors/prometheus_http.py configures ``PrometheusConnect`` through public options only (no retries in the
+client, a keep-alive pool sized to the fetch threads, ``Accept-Encoding: identity``, a response hook for
+non-200 answers); these tests hold it to what a requests user expects: connections reused, cookies kept,
+redirects and environment proxies followed, TLS checked against ca_file, and the same messages for broken
+answers. Servers are real, on loopback: the Prometheus fixture, or a small scripted HTTP(S) server below.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import ssl
 import time
 import urllib.parse
@@ -17,14 +19,14 @@ import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from connectors.prometheus import POOL_SIZE
+from connectors.prometheus import POOL_SIZE, SourceQueryError
 from tests.fixtures.loopback import QuietHandler, serving
 from tests.fixtures.receivers import _self_signed
 from tests.integration.test_prometheus_connector import build, metric
@@ -139,9 +141,63 @@ def test_what_is_sent(scripted):
     assert float(sent["params"]["time"]) == at.timestamp()
     assert sent["headers"]["User-Agent"] == "okrflow"
     assert sent["headers"]["X-Scope-OrgID"] == "team-a"
+    assert sent["headers"]["Accept-Encoding"] == "identity", "gzip costs more than it saves on a tiny answer"
 
 
-# --- what requests did and the pool must keep doing --------------------------------------------
+def test_the_error_prometheus_gives_is_shown_as_written(scripted):
+    """Quotes, backslashes and non-ASCII in Prometheus's error reach the user unchanged, from both query kinds."""
+    error = 'unknown label "café" in \\d+ it\'s {x=\'y\'}'
+    scripted.reply = lambda handler, params: send(
+        handler, 422, json.dumps({"status": "error", "errorType": "execution", "error": error})
+    )
+    connector = build({"url": scripted.url, "retries": 2})
+    m = connector.fetch(metric("up"), datetime.now(UTC))
+    assert m.detail == f"prometheus at {scripted.url} rejected the query (HTTP 422): {error} (execution)"
+    end = datetime.now(UTC)
+    with pytest.raises(SourceQueryError) as info:
+        connector.fetch_range(metric("up"), end - timedelta(minutes=5), end)
+    connector.close()
+    assert str(info.value) == m.detail
+    assert len(scripted.seen) == 2, "an answer is not retried"
+
+
+def test_range_queries_from_sixteen_threads_keep_their_connections(prometheus_server, caplog):
+    """A backfill fetches several KRs' ranges at once: no connection is opened only to be thrown away."""
+    connector = build({"url": prometheus_server.url, "timeout_s": 5})
+    end = datetime.now(UTC)
+    span = (end - timedelta(seconds=30), end)
+    connector.fetch_range(metric("vector(0)"), *span, timedelta(seconds=5))  # one connection, opened before counting
+    before = accepted_connections(prometheus_server.url)
+    with caplog.at_level(logging.WARNING, logger="urllib3"), ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(
+            pool.map(lambda i: connector.fetch_range(metric(f"vector({i})"), *span, timedelta(seconds=5)), range(160))
+        )
+    after = accepted_connections(prometheus_server.url)
+    connector.close()
+    assert [{v for _, v in points} for points in results] == [{float(i)} for i in range(160)]
+    assert [r.getMessage() for r in caplog.records if "pool is full" in r.getMessage()] == []
+    assert after - before - 1 <= 16, f"{after - before - 1} connections for 160 queries on 16 threads"
+
+
+def test_cookies_the_server_sets_are_sent_back(scripted):
+    """A Prometheus behind a load balancer or an auth proxy that keeps its session in a cookie."""
+
+    def sticky(handler: QuietHandler, params: dict[str, str]) -> None:
+        if "lb=node-2" in handler.headers.get("Cookie", ""):
+            answer_42(handler, params)
+        else:
+            send(handler, 200, json.dumps({"status": "success", "data": {"resultType": "vector", "result": []}}),
+                 **{"Set-Cookie": "lb=node-2; Path=/"})  # fmt: skip
+
+    scripted.reply = sticky
+    connector = build({"url": scripted.url})
+    first, second = (connector.fetch(metric("up"), datetime.now(UTC)) for _ in range(2))
+    connector.close()
+    assert (first.status, second.status, second.value) == ("no_data", "ok", 42.0)
+    assert scripted.seen[1]["headers"].get("Cookie") == "lb=node-2"
+
+
+# --- what requests does for any user, and the connector keeps ------------------------------------
 
 
 def test_a_redirect_is_followed(scripted):
