@@ -130,10 +130,8 @@ def worker(
         step("score, roll up, pace, forecast")
         run = run_record(config, slot, datetime.now(UTC), results, objectives)
         step("run record")
-        store.write_run(run)
-        step("write run")
-        notify(config, store, run)
-        step("alerts (judge, outbox, deliver)")
+        notify(config, store, run)  # the run's write and its judging share one transaction (issue 13)
+        step("write run + alerts (judge, outbox, deliver)")
     return {
         "krs": krs,
         "load_s": load_s,
