@@ -24,9 +24,13 @@ from okr_model.config import Config, KeyResult, MetricBinding, SourceConfig
 from okr_model.dotenv import read_dotenv
 from okr_model.errors import ConfigError, ConfigIssue
 from okr_model.paths import anchor_config
+from okr_model.rollup import tree_shape
 from okr_model.yaml_safety import UnsafeYamlError, compose, read_config_text
 
 __all__ = ["SchemaResolver", "format_path", "load_config", "parse_config"]
+
+MAX_TREE_DEPTH = 32
+"""Levels of the objective tree; rollup, statuses and the report walk it recursively."""
 
 _VAR_HEAD = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(\}|:-)")
 
@@ -319,19 +323,19 @@ def _reference_issues(config: Config) -> list[ConfigIssue]:
             issues.append(
                 ConfigIssue(f"objectives[{o_index}].owner", _unknown("owner", objective.owner, config.owners))
             )
+    depth, loops = tree_shape(parents)
     for o_index, objective in enumerate(config.objectives):
-        chain = [objective.id]
-        node = objective.parent
-        while node is not None and node in parents:
-            if node in chain:
-                loop = " -> ".join([*chain[chain.index(node) :], node])
-                if node == objective.id:
-                    issues.append(
-                        ConfigIssue(f"objectives[{o_index}].parent", f"the objective tree has a cycle: {loop}")
-                    )
-                break
-            chain.append(node)
-            node = parents[node]
+        if objective.id in loops:
+            issues.append(
+                ConfigIssue(f"objectives[{o_index}].parent", f"the objective tree has a cycle: {loops[objective.id]}")
+            )
+        elif depth[objective.id] == MAX_TREE_DEPTH + 1:  # once per branch, where it passes the limit
+            issues.append(
+                ConfigIssue(
+                    f"objectives[{o_index}].parent",
+                    f"the objective tree is deeper than {MAX_TREE_DEPTH} levels here (company -> team -> individual is 3)",
+                )
+            )
     for name, owner in config.owners.items():
         for c_index, channel in enumerate(owner.channels):
             if channel not in config.channels:

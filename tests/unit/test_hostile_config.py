@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.base import ConnectorContext
 from connectors.registry import default_registry
@@ -29,7 +31,7 @@ from connectors.sql import SqlConnector
 from okr_model.config import KeyResult
 from okr_model.errors import ConfigError, ScoringError
 from okr_model.loader import load_config, parse_config
-from okr_model.rollup import weighted_mean
+from okr_model.rollup import tree_shape, weighted_mean
 from okr_model.scoring import progress
 from okr_model.types import Band
 
@@ -215,6 +217,69 @@ def test_placeholder_defaults_keep_their_meaning(monkeypatch: pytest.MonkeyPatch
     ]:
         text = BASE.replace("Resolve tickets without an agent", f'"{raw}"')
         assert parse_config(text).objectives[0].title == expected, raw
+
+
+def objective_chain(length: int) -> str:
+    """``length`` objectives, each the parent of the next, under the base config's objective."""
+    return BASE + "".join(
+        f"  - {{id: o{i}, title: t, parent: {'support' if i == 0 else f'o{i - 1}'}}}\n" for i in range(length)
+    )
+
+
+def test_a_deep_objective_tree_is_refused_quickly(tmp_path: Path) -> None:
+    """3,000 objectives in one parent chain (150 KB): validate walked every chain to the root (minutes),
+    and a run's rollup recursed per level (RecursionError)."""
+    path = tmp_path / "okrflow.yaml"
+    path.write_text(objective_chain(3000))
+    code, output, seconds = run_okrflow(["-c", str(path), "validate"], tmp_path, timeout=20)
+    assert code == 2, output[-500:]
+    assert output.count("deeper than") == 1 and "objectives[32].parent" in output  # o31 is the 33rd level
+    assert seconds < 3.0
+
+
+def test_objective_tree_depth_limit_is_exact() -> None:
+    assert len(parse_config(objective_chain(31)).objectives) == 32  # 32 levels
+    error = loads(objective_chain(32))
+    assert [(i.path, i.message) for i in error.issues] == [
+        (
+            "objectives[32].parent",
+            "the objective tree is deeper than 32 levels here (company -> team -> individual is 3)",
+        )
+    ]
+
+
+def test_a_long_cycle_is_reported_once_per_member() -> None:
+    text = objective_chain(100).replace("parent: support}", "parent: o99}")  # o0 -> o99 -> ... -> o0
+    error = loads(text)
+    assert len(error.issues) == 100 and all("the objective tree has a cycle: " in i.message for i in error.issues)
+    assert error.issues[0].message.startswith("the objective tree has a cycle: o0 -> o99 -> o98 -> ")
+
+
+def naive_shape(parents: dict[str, str | None]) -> tuple[dict[str, int], dict[str, str]]:
+    """The walk-every-chain definition that ``tree_shape`` must equal."""
+    depth, loops = {}, {}
+    for start in parents:
+        chain, node = [start], parents[start]
+        while node is not None and node in parents and node not in chain:
+            chain.append(node)
+            node = parents[node]
+        if node is not None and node in chain:
+            depth[start] = -1
+            if node == start:
+                loops[start] = " -> ".join([*chain, start])
+        else:
+            depth[start] = len(chain)
+    return depth, loops
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from([f"o{i}" for i in range(8)]), st.sampled_from([None, "gone", *[f"o{i}" for i in range(8)]])
+    )
+)
+def test_tree_shape_matches_walking_every_chain(parents: dict[str, str | None]) -> None:
+    assert tree_shape(parents) == naive_shape(parents)
 
 
 # -- the limits, in process ---------------------------------------------------------------------------------
