@@ -1,11 +1,12 @@
-"""okrflow's domain: config schema, scoring, rollup and pacing. Pure code, no I/O beyond reading a config."""
+"""okrflow's domain: config schema, scoring, rollup, pacing and statuses. Pure code, no I/O beyond reading a config."""
 
 from okr_model.config import Config, Cycle, KeyResult, MetricBinding, Objective, SourceConfig
 from okr_model.errors import ConfigError, ConfigIssue, OkrflowError
 from okr_model.loader import SchemaResolver, load_config, parse_config
-from okr_model.pacing import Status, elapsed_share, kr_status, pace_status
+from okr_model.pacing import Judgement, Status, elapsed_share, expected_score, kr_status, pace_status
 from okr_model.rollup import rollup, weighted_mean
 from okr_model.scoring import GateInputs, KRScore, score_key_result
+from okr_model.status import judge_key_result, judge_objectives
 
 __all__ = [
     "Config",
@@ -13,6 +14,7 @@ __all__ = [
     "ConfigIssue",
     "Cycle",
     "GateInputs",
+    "Judgement",
     "KRScore",
     "KeyResult",
     "MetricBinding",
@@ -22,6 +24,9 @@ __all__ = [
     "SourceConfig",
     "Status",
     "elapsed_share",
+    "expected_score",
+    "judge_key_result",
+    "judge_objectives",
     "kr_status",
     "load_config",
     "pace_status",
