@@ -101,10 +101,9 @@ def facts(alert: Alert) -> list[tuple[str, str]]:
     elif alert.kr_id:
         rows += [("Value", value_text(alert)), ("Target", target_text(alert)), ("Score", scored_text(alert))]
     rows.append(("Status", alert.status))
-    if alert.forecast is not None and (alert.forecast_drove or alert.status in ("at_risk", "off_track")):
+    if alert.forecast is not None and alert.forecast_drove:  # shown when it, not today's pace, set the status
         fc = alert.forecast
-        drove = " (this projection set the status)" if alert.forecast_drove else ""
-        rows.append(("Forecast", f"{fc.score:.2f} at the end of the cycle, interval {fc.low:.2f}-{fc.high:.2f}{drove}"))
+        rows.append(("Forecast", f"{fc.score:.2f} at the end of the cycle, interval {fc.low:.2f}-{fc.high:.2f}"))
     if alert.held_share is not None:
         rows.append(("Held", f"threshold held {alert.held_share:.0%} of the time this cycle"))
     if alert.level_before is not None and alert.level_after is not None:
