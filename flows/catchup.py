@@ -70,8 +70,12 @@ def catch_up(
     lookback: timedelta | None = None,
     **evaluate_options: Any,
 ) -> list[RunRecord]:
-    """Evaluate the missed slots of this cycle before ``now`` (as of each slot) and write them."""
-    start, _ = config.cycle_bounds()
+    """Evaluate the missed slots of this cycle before ``now`` (as of each slot) and write them.
+
+    Never past the cycle's end: its result is frozen then (a start-up after the end catches up to the end only).
+    """
+    start, end = config.cycle_bounds()
+    now = min(now, end)
     since = max(start, now - lookback) if lookback else start
     runs = store.runs_between(deployment, since, now)
     if not runs:

@@ -283,7 +283,7 @@ def load_scoring_inputs(store: Store, config: Config, at: datetime) -> ScoringIn
     progress = [kr.id for kr in krs if kr.kind not in MAINTAIN]
     return ScoringInputs(
         held_time=store.held_durations(maintain, start, at),
-        previous_scores=store.previous_scores(held, at),
+        previous_scores=store.previous_scores(held, at, since=start),
         annotations=store.annotations([kr.id for kr in krs], until=at),
         score_history=store.score_series(progress, start, at, max_points=FORECAST_POINTS),
     )

@@ -24,6 +24,7 @@ def store_url(config: Config, environ: Mapping[str, str] = os.environ) -> str:
     (anchored to the config's folder by ``load_config``). The one place this rule is written."""
     return environ.get(STORE_URL_ENV) or config.store
 
+
 _SQLITE_URL = re.compile(r"^(sqlite(?:\+\w+)?:///)(.*)$", re.DOTALL)
 
 

@@ -452,14 +452,18 @@ class Store:
 
         return held_durations(self.engine, limits, start, before)
 
-    def previous_scores(self, kr_ids: Sequence[str], before: datetime) -> dict[str, float]:
-        """Each KR's latest computed score before a slot (what a held quality gate keeps)."""
+    def previous_scores(
+        self, kr_ids: Sequence[str], before: datetime, since: datetime | None = None
+    ) -> dict[str, float]:
+        """Each KR's latest computed score in [since, before) (what a held quality gate keeps: never one of an
+        earlier cycle)."""
         if not kr_ids:
             return {}
         known = KRScoreRow.computed_score.is_not(None)
+        window = [KRScoreRow.slot < before] + ([KRScoreRow.slot >= since] if since is not None else [])
         latest = (
             select(KRScoreRow.kr_id, func.max(KRScoreRow.slot).label("slot"))
-            .where(KRScoreRow.kr_id.in_(list(kr_ids)), KRScoreRow.slot < before, known)
+            .where(KRScoreRow.kr_id.in_(list(kr_ids)), *window, known)
             .group_by(KRScoreRow.kr_id)
             .subquery()
         )

@@ -86,7 +86,17 @@ def test_an_abandon_can_be_undone_from_the_cli(tmp_path, sqlite_warehouse, env):
     abandon = ["-c", str(config), "abandon", "hours", "--reason", "source retired", "--at", "2026-11-01T00:00:00Z"]
     assert runner.invoke(app, abandon).exit_code == 0
     assert hours_at("2026-11-10T00:00:00Z") == (0.4, ["abandoned"])
-    undo = ["-c", str(config), "abandon", "hours", "--undo", "--reason", "source is back", "--at", "2026-11-12T00:00:00Z"]
+    undo = [
+        "-c",
+        str(config),
+        "abandon",
+        "hours",
+        "--undo",
+        "--reason",
+        "source is back",
+        "--at",
+        "2026-11-12T00:00:00Z",
+    ]
     assert runner.invoke(app, undo).exit_code == 0
     assert hours_at("2026-11-13T00:00:00Z") == (0.5, [])
     assert hours_at("2026-11-10T00:00:00Z") == (0.4, ["abandoned"]), "before the undo it was abandoned"

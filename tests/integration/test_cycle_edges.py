@@ -160,16 +160,52 @@ def test_nothing_outside_a_cycle_changes_its_stored_result(inside, before, after
         with Store.open(f"sqlite:///{root / 'mixed.db'}") as mixed:
             for slot in sorted(early):
                 evaluate(q3, mixed, slot, alerts=False)
-            attempts = [*sorted(in_slots), *late]
             late_order = list(late)
             order.shuffle(late_order)
-            for slot in attempts:
-                if slot in late:
-                    with pytest.raises(OutsideCycle):
-                        evaluate(q4, mixed, slot, alerts=False)
-                else:
-                    evaluate(q4, mixed, slot, alerts=False)
-                    for refused in late_order[:1]:
-                        with pytest.raises(OutsideCycle):
-                            evaluate(q4, mixed, refused, alerts=False)
+            for index, slot in enumerate(sorted(in_slots)):  # each run of the cycle, then a refused late one
+                evaluate(q4, mixed, slot, alerts=False)
+                with pytest.raises(OutsideCycle):
+                    evaluate(q4, mixed, late_order[index % len(late_order)], alerts=False)
             assert snapshot(mixed) == expected
+
+
+def test_catch_up_after_the_end_stops_at_the_end(tmp_path):
+    """``okrflow serve`` starting in January catches up the missed December slots, none after the end."""
+    from flows.catchup import catch_up
+
+    url = warehouse(tmp_path, {datetime(2026, 12, 1, tzinfo=UTC): 99.9})
+    daily = 'version: 1\nschedule: "@daily"\ncatchup: all\nmax_catchup_runs: 10\n'
+    (tmp_path / "q4.yaml").write_text(
+        CONFIG.format(warehouse=url, store="unused", tz="UTC", **Q4).replace("version: 1\n", daily)
+    )
+    config = load(tmp_path / "q4.yaml")
+    with Store.open(f"sqlite:///{tmp_path / 'h.db'}") as store:
+        evaluate(config, store, datetime(2026, 12, 28, tzinfo=UTC), alerts=False)
+        caught = catch_up(config, store, datetime(2027, 1, 20, tzinfo=UTC))
+        assert [r.slot for r in caught] == [datetime(2026, 12, d, tzinfo=UTC) for d in (29, 30, 31)]
+        assert store.status().run.slot == datetime(2026, 12, 31, tzinfo=UTC)
+
+
+HELD = """
+cycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}
+sources: {db: {type: sql, url: "sqlite:///x.db"}, gx: {type: great_expectations, suites: {s: {data: {path: x.csv}}}}}
+objectives:
+  - id: o
+    title: t
+    key_results:
+      - {id: a, kind: increase, baseline: 0, target: 10, metric: {source: db, sql: "SELECT 1"},
+         quality_gate: {source: gx, suite: s, on_fail: hold}}
+"""
+
+
+def test_a_held_gate_never_keeps_a_score_of_an_earlier_cycle(store):
+    """A held quality gate keeps the previous score of this cycle; with none, the KR has no score, not Q3's."""
+    from flows.pipeline import load_scoring_inputs
+    from tests.integration.test_store import kr_result, run_record
+
+    config = parse_config(HELD)
+    at = Q4_START + timedelta(days=2)
+    store.write_run(run_record(Q4_START - timedelta(days=3), [kr_result("a", 9.0, 0.9)]))  # Q3
+    assert load_scoring_inputs(store, config, at).previous_scores == {}
+    store.write_run(run_record(Q4_START + timedelta(days=1), [kr_result("a", 3.0, 0.3)]))
+    assert load_scoring_inputs(store, config, at).previous_scores == {"a": 0.3}

@@ -30,9 +30,7 @@ def test_held_durations_weigh_each_value_until_the_next_one(store):
     # run did not measure b: its time after that is unknown, not held), 7.0 stood 600 s (breach).
     assert got == {"a": (2400.0, 2414.0), "b": (14.0, 614.0), "zz": (0.0, 0.0)}
     # the window ends before the run being scored: nothing at or after it is read
-    assert store.held_durations({"a": (1.5, False, 1800.0)}, start, SLOT + timedelta(seconds=14)) == {
-        "a": (0.0, 14.0)
-    }
+    assert store.held_durations({"a": (1.5, False, 1800.0)}, start, SLOT + timedelta(seconds=14)) == {"a": (0.0, 14.0)}
 
 
 CONFIG = """
