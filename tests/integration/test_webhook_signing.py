@@ -283,3 +283,24 @@ def test_refused_and_timed_out_receivers_get_the_same_words(http_receiver, refus
         messages.append(str(failed.value).replace(url.rsplit("/", 1)[0], "<receiver>"))
     refused, timed_out = messages
     assert refused == timed_out, messages
+
+
+def test_smtp_refused_and_silent_servers_get_the_same_words(refused_port) -> None:
+    import socket
+
+    from okr_model.config import EmailChannel
+    from okrflow.alerts.channels import send_email
+
+    with socket.socket() as silent:  # accepts connections (backlog) and never greets
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        messages = []
+        for port in (refused_port, silent.getsockname()[1]):
+            channel = EmailChannel(
+                type="email", host="127.0.0.1", port=port, sender="a@example.com", to=["b@example.com"], timeout_s=0.5
+            )
+            with pytest.raises(DeliveryError) as failed:
+                send_email("mail", channel, make_message())
+            assert failed.value.retryable
+            messages.append(str(failed.value).replace(f":{port})", ":<port>)"))
+    assert messages[0] == messages[1], messages
