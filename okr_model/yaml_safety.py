@@ -34,6 +34,7 @@ __all__ = [
     "MAX_BYTES_ENV",
     "MAX_DEPTH",
     "MAX_NUMBER_CHARS",
+    "MAX_VALUE_CHARS",
     "Finding",
     "UnsafeYamlError",
     "check_size",
@@ -53,6 +54,8 @@ MAX_ALIASES = 10_000
 """Alias references (``*name``) in one file."""
 MAX_ALIAS_VALUES = 100_000
 """Values (scalars, lists, mappings) that aliases add once expanded; 1,000 KRs sharing a metric add ~5,000."""
+MAX_VALUE_CHARS = 100_000
+"""One scalar (a title, a query): parsers downstream (sqlglot for SQL: ~2 GB for a 3 MB query) stay bounded."""
 MAX_NUMBER_CHARS = 1_000
 """A plain scalar YAML reads as a number: PyYAML's ``1:2:3...`` (base 60) is quadratic in its length."""
 _NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
@@ -267,9 +270,13 @@ def scan(parser: Any) -> list[Finding]:
         kind = type(event)
         if kind is scalar:
             nodes += 1
-            if len(event.value) > MAX_NUMBER_CHARS and _is_number(parser, event):
-                why = f"a number written with more than {MAX_NUMBER_CHARS:,} characters: the limit"
-                return [Finding(_loc(stack), why, event.start_mark.line + 1)]
+            if len(event.value) > MAX_NUMBER_CHARS:
+                if len(event.value) > MAX_VALUE_CHARS:
+                    why = f"a value of more than {MAX_VALUE_CHARS:,} characters: the limit"
+                    return [Finding(_loc(stack), why, event.start_mark.line + 1)]
+                if _is_number(parser, event):
+                    why = f"a number written with more than {MAX_NUMBER_CHARS:,} characters: the limit"
+                    return [Finding(_loc(stack), why, event.start_mark.line + 1)]
             if event.anchor:
                 sizes[event.anchor] = 1
             if stack:

@@ -146,7 +146,12 @@ HOSTILE = [
     Hostile(
         "a 400 KB sexagesimal number (quadratic int())",
         text_file(BASE.replace("target: 2\n", "target: 1" + ":1" * 100_000 + "\n")),
-        (f"{KR}.target", "a number written with more than 1,000 characters"),
+        (f"{KR}.target", "a value of more than 100,000 characters"),
+    ),
+    Hostile(
+        "a 3 MB SQL query (the SQL check took 19 s and 2 GB)",
+        text_file(BASE.replace("avg(hours) FROM tickets", "1+" * 1_500_000 + "1")),
+        (f"{KR}.metric.sql", "a value of more than 100,000 characters"),
     ),
     Hostile(
         "environment value spliced into SQL",
@@ -196,7 +201,7 @@ def test_validate_refuses_a_hostile_file_quickly(case: Hostile, tmp_path: Path) 
 def test_placeholders_are_found_in_linear_time(tmp_path: Path) -> None:
     """``${A:-`` repeated without a ``}`` made the ``${VAR:-default}`` regex backtrack quadratically (hours)."""
     path = tmp_path / "okrflow.yaml"
-    title = "${A:-" * 200_000
+    title = "${A:-" * 19_000  # 95 KB: under the value limit; about 35 s with the old regex
     path.write_text(BASE.replace("Resolve tickets without an agent", title) + "channels: {a: {type: slack, url: x}}\n")
     code, output, seconds = run_okrflow(["-c", str(path), "validate"], tmp_path, timeout=20)
     assert code == 2 and "channels.a.url" in output, output[-500:]  # the file is read to its end: the later issue
@@ -346,6 +351,14 @@ def test_number_length_limit() -> None:
     assert (finding.loc, finding.line) == (("x", 0), 1)
     [finding] = scan(parser("x: 1" + ":1" * 1000))
     assert "a number written with more than 1,000 characters" in finding.message
+
+
+def test_value_length_limit() -> None:
+    from okr_model.yaml_safety import MAX_VALUE_CHARS, scan
+
+    assert scan(parser("x: '" + "a" * MAX_VALUE_CHARS + "'")) == []
+    [finding] = scan(parser("x: {sql: 'SELECT " + "1+" * MAX_VALUE_CHARS + "1'}"))
+    assert finding.loc == ("x", "sql") and f"more than {MAX_VALUE_CHARS:,} characters" in finding.message
 
 
 def test_size_limit_can_be_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
