@@ -572,7 +572,6 @@ class AlertDefaults(Model):
         description="alert group: configs sharing a store with their own alert state name distinct groups",
     )
 
-
     @model_validator(mode="before")
     @classmethod
     def _for_runs_alone(cls, data: Any) -> Any:
