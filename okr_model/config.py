@@ -532,9 +532,7 @@ class AlertmanagerChannel(Model):
         return self
 
 
-Channel = Annotated[
-    WebhookChannel | SlackChannel | EmailChannel | AlertmanagerChannel, Field(discriminator="type")
-]
+Channel = Annotated[WebhookChannel | SlackChannel | EmailChannel | AlertmanagerChannel, Field(discriminator="type")]
 
 
 class Owner(Model):
