@@ -148,3 +148,13 @@ class AlertLifecycle(RuleBasedStateMachine):
 
 AlertLifecycle.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
 TestAlertLifecycle = AlertLifecycle.TestCase
+
+
+def test_config_for_defaults_to_30_minutes_and_for_runs_alone_keeps_its_meaning():
+    from okr_model.config import AlertDefaults
+
+    assert Timing.of(AlertDefaults()) == Timing(timedelta(minutes=30), 1, DAILY)
+    assert Timing.of(AlertDefaults.model_validate({"for_runs": 2})) == Timing(timedelta(0), 2, DAILY)
+    both = AlertDefaults.model_validate({"for": "1h", "for_runs": 3, "repeat_interval": "6h"})
+    assert Timing.of(both) == Timing(timedelta(hours=1), 3, timedelta(hours=6))
+    assert Timing.of(AlertDefaults.model_validate({"for": "15m"})).runs == 1
