@@ -80,7 +80,7 @@ def _versions(r: KRResult, *earlier: Any) -> tuple[str | None, str | None]:
 
 def _pace_words(kr: KeyResult, r: KRResult, fc: Forecast | None, drove: bool) -> str:
     """Why the status is what it is: the status rule applied to this KR's numbers."""
-    reason = getattr(r, "reason", "")  # the scorer's own words where the store has them
+    reason = r.reason  # the scorer's own words (empty in runs stored before it kept them)
     value = f"value {_num(r.value, kr.unit)} against target {_target(kr)}"
     if kr.kind in _MAINTAIN:
         share = r.computed_score if r.computed_score is not None else r.score
@@ -170,7 +170,7 @@ def objective_facts(
         key=lambda r: r.score if r.score is not None else 0.0,
     )
     worst = tuple(WorstKR(r.kr_id, r.score, r.status) for r in scored[:WORST_SHOWN])
-    reason = getattr(o, "reason", "")
+    reason = o.reason
     if o.score is None:
         words = reason or "no key result under it has a score this run"
     else:
