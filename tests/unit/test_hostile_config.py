@@ -14,7 +14,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -164,12 +163,19 @@ HOSTILE = [
 def run_okrflow(
     args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
 ) -> tuple[int, str, float]:
-    """(exit code, stderr + stdout, seconds) of ``okrflow ARGS`` in a child under 2 GiB, killed after ``timeout``."""
+    """(exit code, stderr + stdout, CPU seconds) of ``okrflow ARGS`` in a child under 2 GiB, killed after ``timeout``.
+
+    CPU time, not wall time: tests share a busy machine. A refusal costs about 0.3 s, mostly interpreter start-up.
+    """
 
     def limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
 
-    started = time.perf_counter()
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # children waited for: this one, once it ends
+        return usage.ru_utime + usage.ru_stime
+
+    started = cpu()
     try:
         done = subprocess.run(
             [sys.executable, "-m", "okrflow.cli", *args],
@@ -182,8 +188,8 @@ def run_okrflow(
             timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        return -1, f"timed out after {timeout:g} s", time.perf_counter() - started
-    return done.returncode, done.stderr + done.stdout, time.perf_counter() - started
+        return -1, f"timed out after {timeout:g} s", timeout
+    return done.returncode, done.stderr + done.stdout, cpu() - started
 
 
 @pytest.mark.parametrize("case", HOSTILE, ids=[c.name for c in HOSTILE])
@@ -195,7 +201,7 @@ def test_validate_refuses_a_hostile_file_quickly(case: Hostile, tmp_path: Path) 
     assert output.startswith(f"invalid config:\n{path}"), output[:500]
     for words in case.says:
         assert words in output, output[:1000]
-    assert seconds < 3.0  # about 0.3 s each, mostly interpreter start-up; 3 s leaves room for a loaded machine
+    assert seconds < 1.5  # CPU seconds
 
 
 def test_placeholders_are_found_in_linear_time(tmp_path: Path) -> None:
@@ -205,7 +211,7 @@ def test_placeholders_are_found_in_linear_time(tmp_path: Path) -> None:
     path.write_text(BASE.replace("Resolve tickets without an agent", title) + "channels: {a: {type: slack, url: x}}\n")
     code, output, seconds = run_okrflow(["-c", str(path), "validate"], tmp_path, timeout=20)
     assert code == 2 and "channels.a.url" in output, output[-500:]  # the file is read to its end: the later issue
-    assert seconds < 3.0
+    assert seconds < 1.5  # CPU seconds
 
 
 def test_placeholder_defaults_keep_their_meaning(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -239,7 +245,7 @@ def test_a_deep_objective_tree_is_refused_quickly(tmp_path: Path) -> None:
     code, output, seconds = run_okrflow(["-c", str(path), "validate"], tmp_path, timeout=20)
     assert code == 2, output[-500:]
     assert output.count("deeper than") == 1 and "objectives[32].parent" in output  # o31 is the 33rd level
-    assert seconds < 3.0
+    assert seconds < 1.5  # CPU seconds
 
 
 def test_objective_tree_depth_limit_is_exact() -> None:
