@@ -75,7 +75,8 @@ def verify(
     ``payload`` is the raw request body (verify before parsing: re-serialised JSON does not match).
     ``headers`` may use any letter case. The message is refused when a header is missing, when its
     timestamp is more than ``tolerance`` (default five minutes) before or after ``now``, or when no
-    ``v1`` signature matches (compared in constant time with ``hmac.compare_digest``).
+    ``v1`` signature matches (compared in constant time with ``hmac.compare_digest``). A ``whsec_`` secret
+    that is not base64 is the receiver's configuration error: ``ValueError``, not a verification failure.
     """
     lowered = {name.lower(): value for name, value in headers.items()}
     msg_id, stamp, signatures = (lowered.get(name) for name in (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER))
