@@ -336,7 +336,11 @@ class KeyResult(Model):
     requires_production: bool = False
     quality_gate: QualityGate | None = None
     drift: DriftRule | None = None
-    abandoned: Abandoned | None = None
+    abandoned: Abandoned | None = Field(
+        None,
+        description="stopped on purpose: a date (abandoned: 2026-11-15) or {since, reason}",
+        json_schema_extra=lambda schema: schema["anyOf"].insert(1, {"type": "string", "format": "date"}),  # bare date
+    )
 
     @model_validator(mode="after")
     def _check_kind(self) -> KeyResult:

@@ -139,3 +139,20 @@ def test_requires_production_is_refused_where_the_source_has_no_production(metri
 def test_requires_production_is_accepted_on_an_mlflow_model() -> None:
     text = SQL_CONFIG.replace('{source: db, sql: "SELECT 1"}', "{source: ml, model: m, alias: champion, name: f1}")
     assert parse_config(text + "        requires_production: true\n", "okrflow.yaml", default_registry())
+
+
+def test_the_json_schema_offers_the_bare_date_for_editors() -> None:
+    import jsonschema
+
+    from connectors.registry import Registry
+    from okrflow.schema import config_schema
+
+    validator = jsonschema.Draft202012Validator(config_schema(Registry()))
+    doc = {
+        "version": 1,
+        "cycle": {"name": "q", "start": "2026-10-01", "end": "2026-12-31"},
+        "objectives": [{"id": "o", "title": "t", "key_results": [{"id": "k", "kind": "manual", "target": 3}]}],
+    }
+    for written in ("2026-11-15", {"since": "2026-11-15", "reason": "bad bet"}):
+        doc["objectives"][0]["key_results"][0]["abandoned"] = written
+        assert not list(validator.iter_errors(doc)), written
