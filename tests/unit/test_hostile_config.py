@@ -478,6 +478,7 @@ def test_abandoned_date_is_in_range_too() -> None:
         BASE.replace("kind: decrease\n", "kind: decrease\n        abandoned: {reason: r, since: 9999-12-31}\n")
     )
     assert [i.path for i in error.issues] == [f"{KR}.abandoned.since"]
+    assert "date 9999-12-31 is outside 2000-01-01..2100-12-31" in error.issues[0].message
 
 
 def test_run_at_the_edge_of_the_range_works(tmp_path: Path) -> None:
