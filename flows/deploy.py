@@ -72,12 +72,14 @@ def require_api() -> str:
     return url
 
 
-def serve(config_path: str | Path, config: Config, name: str | None = None) -> None:
-    """Run the flow on the config's schedule in this process until stopped (Ctrl-C stops cleanly)."""
-    require_api()
-    from prefect import serve as prefect_serve
+def serve(config_path: str | Path, config: Config, name: str | None = None) -> int:
+    """Run the flow on the config's schedule in this process until Ctrl-C or SIGTERM; the exit status.
 
+    The stop is ``flows.serving``'s: runs in flight are cancelled, Ctrl-C twice quits at once.
+    """
+    require_api()
     from flows.evaluate import evaluate_flow
+    from flows.serving import serve_until_stopped
 
     name = deployment_name(config_path, name)
     _catch_up_on_start(config, name)
@@ -87,7 +89,7 @@ def serve(config_path: str | Path, config: Config, name: str | None = None) -> N
         description=f"okrflow evaluation of {Path(config_path).resolve()} ({config.schedule})",
         **schedule_kwargs(config),
     )
-    prefect_serve(deployment)
+    return serve_until_stopped(deployment)
 
 
 def _catch_up_on_start(config: Config, deployment: str) -> None:

@@ -332,14 +332,19 @@ def abandon(
 
 @app.command()
 def serve() -> None:
-    """Run the evaluate flow on the config's schedule with Prefect (``flow.serve``) until stopped."""
+    """Run the evaluate flow on the config's schedule with Prefect until stopped.
+
+    Ctrl-C (or SIGTERM) cancels the runs in flight and exits 0; a second Ctrl-C quits at once (130).
+    """
     config = load()
     from flows.deploy import serve as serve_deployment
 
     try:
-        serve_deployment(state.config_path, config)
+        code = serve_deployment(state.config_path, config)
     except OkrflowError as exc:
         _fail(str(exc), 1)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -2,7 +2,9 @@
 
 Schedules need Prefect's scheduler service, which the ephemeral server (and so ``prefect_test_harness``)
 does not run: these tests start a real ``prefect server start`` on loopback (SQLite, the one-machine
-set-up). The slots in the history store must be the scheduled start times that Prefect gave the runs.
+set-up). The slots in the history store must be the scheduled start times that Prefect gave the runs, and
+Ctrl-C (SIGINT to the process group, as a terminal sends it) must stop ``serve`` cleanly and promptly, also
+while a run is in flight and the machine is loaded.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ import sqlalchemy
 from okr_model.config import Config
 from okrflow.store import RunSummary, Store
 from tests.fixtures.databases import free_port
+from tests.fixtures.polling import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENT = "serve-test"  # the config file's stem
 INTERVAL_S = 4
 SCHEDULER_CRASH = "Can't evaluate bulk DML statement"
+STOP_BOUND_S = 30
+"""How long Ctrl-C may take to stop ``serve``, in-flight run included, on a loaded 2-core machine."""
 
 CONFIG = """
 version: 1
@@ -67,15 +72,19 @@ def prefect_env(home: Path, api_url: str | None = None, **extra: str) -> dict[st
     return env
 
 
-def start(cmd: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
-    """A subprocess in its own process group (so teardown reaches its children), output to ``log``."""
-    with log.open("ab") as out:
+def start(
+    cmd: list[str], env: dict[str, str], log: Path, cwd: Path | None = None, errors: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """A subprocess in its own process group (so teardown reaches its children), output to ``log`` (and its
+    stderr to ``errors`` when given)."""
+    with log.open("ab") as out, contextlib.ExitStack() as stack:
+        err = stack.enter_context(errors.open("ab")) if errors else subprocess.STDOUT
         return subprocess.Popen(
             cmd,
             env=env,
             cwd=cwd,
             stdout=out,
-            stderr=subprocess.STDOUT,
+            stderr=err,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
@@ -91,6 +100,48 @@ def stop_process_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT, 
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # children (flow runs, uvicorn) that outlived their parent
     proc.wait(timeout=10)
+
+
+def ctrl_c(proc: subprocess.Popen[bytes], bound_s: float = STOP_BOUND_S) -> float:
+    """SIGINT to the process group, as Ctrl-C in a terminal; the seconds until the process exited.
+
+    Fails (after killing the group) when it did not exit within ``bound_s``.
+    """
+    assert proc.poll() is None, f"{proc.args} had exited before Ctrl-C ({proc.returncode})"
+    sent = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=bound_s)
+    except subprocess.TimeoutExpired:
+        stop_process_group(proc, signal.SIGKILL, grace_s=0)
+        pytest.fail(f"{proc.args} did not stop within {bound_s:g} s of Ctrl-C (killed: {proc.returncode})")
+    return time.monotonic() - sent
+
+
+def group_is_gone(pgid: int) -> bool:
+    """No process of the group is left (flow-run children of ``serve`` included)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def half_written_runs(store_url: str) -> list[tuple[Any, ...]]:
+    """Runs whose stored rows do not match their ``kr_count`` (a write interrupted half-way)."""
+    query = sqlalchemy.text(
+        "SELECT r.id, r.slot, r.kr_count,"
+        " (SELECT count(*) FROM kr_scores k WHERE k.run_id = r.id),"
+        " (SELECT count(*) FROM measurements m WHERE m.run_id = r.id)"
+        " FROM runs r"
+    )
+    engine = sqlalchemy.create_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(query).tuples().all()
+    finally:
+        engine.dispose()
+    return [row for row in rows if not row[2] == row[3] == row[4]]
 
 
 def tail(path: Path, chars: int = 3000) -> str:
@@ -134,16 +185,13 @@ def prefect_server(workdir: Path, database_url: str | None = None, timeout_s: fl
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     proc = start(cmd, prefect_env(home, **extra), log)
     server = PrefectServer(f"http://127.0.0.1:{port}/api", home, log, proc)
+
+    def healthy() -> bool:
+        assert proc.poll() is None, f"prefect server exited with {proc.returncode}\n{server.problems()}"
+        return httpx.get(f"{server.api_url}/health", timeout=2).status_code == 200
+
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            assert proc.poll() is None, f"prefect server exited with {proc.returncode}\n{server.problems()}"
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{server.api_url}/health", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"prefect server not healthy after {timeout_s:.0f} s\n{server.problems()}")
-            time.sleep(0.5)
+        wait_for(healthy, timeout_s, 0.5, lambda: f"prefect server health\n{server.problems()}", (httpx.HTTPError,))
         yield server
     finally:
         stop_process_group(proc, signal.SIGTERM, grace_s=15)
@@ -178,17 +226,16 @@ def wait_for_runs(
 ) -> None:
     """Poll until the store holds ``count`` runs and Prefect calls as many flow runs completed (a run writes
     its slot before Prefect marks it completed); ``why()`` explains a failure."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def done() -> bool:
         server.check_scheduler()
         for proc in procs:
             assert proc.poll() is None, f"{proc.args} exited with {proc.returncode}\n{why()}"
         with Store.open(store_url) as store:
             stored = len(store.runs())
-        if stored >= count and len(completed_slots(server.api_url, deployment)) >= count:
-            return
-        time.sleep(1)
-    pytest.fail(f"fewer than {count} completed runs in the store after {timeout_s:.0f} s\n{why()}")
+        return stored >= count and len(completed_slots(server.api_url, deployment)) >= count
+
+    wait_for(done, timeout_s, 1, lambda: f"{count} completed runs in the store\n{why()}")
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +244,11 @@ def sqlite_prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
         yield server
 
 
+def serve_env(server: PrefectServer) -> dict[str, str]:
+    return server.env(PREFECT_RUNNER_POLL_FREQUENCY="2")  # default 10 s: pick up each 4 s slot promptly
+
+
+@pytest.mark.slow
 @pytest.mark.prefect
 @pytest.mark.timeout(180)
 def test_served_deployment_writes_one_run_per_scheduled_slot(tmp_path, sqlite_warehouse, sqlite_prefect_server):
@@ -204,21 +256,24 @@ def test_served_deployment_writes_one_run_per_scheduled_slot(tmp_path, sqlite_wa
     store_url = f"sqlite:///{tmp_path / 'history.db'}"
     config = tmp_path / f"{DEPLOYMENT}.yaml"
     config.write_text(CONFIG.format(interval=INTERVAL_S, store=store_url, warehouse=sqlite_warehouse))
-    log = tmp_path / "serve.log"
+    log, errors = tmp_path / "serve.log", tmp_path / "serve.err"
     started = datetime.now(UTC)
     proc = start(
-        [sys.executable, "-m", "okrflow.cli", "-c", str(config), "serve"],
-        server.env(PREFECT_RUNNER_POLL_FREQUENCY="2"),  # default 10 s: pick up each 4 s slot promptly
-        log,
-        cwd=tmp_path,
+        [sys.executable, "-m", "okrflow.cli", "-c", str(config), "serve"], serve_env(server), log, tmp_path, errors
     )
+
+    def why() -> str:
+        return f"okrflow serve said:\n{tail(log)}\n{tail(errors)}\n{server.problems()}"
+
     try:
-        wait_for_runs(
-            store_url, DEPLOYMENT, 2, 90, server, lambda: f"okrflow serve said:\n{tail(log)}\n{server.problems()}", proc
-        )
+        wait_for_runs(store_url, DEPLOYMENT, 2, 90, server, why, proc)
+        stopped_in = ctrl_c(proc)  # while later slots fall due and a run may be in flight
     finally:
-        stop_process_group(proc)  # Ctrl-C
-    assert proc.returncode == 0, f"okrflow serve did not stop cleanly on SIGINT ({proc.returncode}):\n{tail(log)}"
+        stop_process_group(proc)
+    assert proc.returncode == 0, f"okrflow serve did not stop cleanly on Ctrl-C ({proc.returncode}):\n{why()}"
+    assert "Traceback" not in errors.read_text(errors="replace"), why()
+    print(f"okrflow serve stopped {stopped_in:.1f} s after Ctrl-C")
+    assert half_written_runs(store_url) == []
 
     with Store.open(store_url) as store:
         runs: list[RunSummary] = store.runs()
@@ -239,6 +294,109 @@ def test_served_deployment_writes_one_run_per_scheduled_slot(tmp_path, sqlite_wa
     assert all(slot.microsecond == 0 and int(slot.timestamp()) % INTERVAL_S == 0 for slot in slots)
     for fr in flow_runs:
         assert fr.parameters == {"config_path": str(config.resolve()), "deployment": DEPLOYMENT}
+    # Nothing is left running: every flow run the stop interrupted was cancelled, none stays Running.
+    assert not [fr for fr in flow_runs if fr.state is not None and fr.state.is_running()], why()
+
+
+HANGING_CONFIG = """
+version: 1
+cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}}
+schedule: "@every {interval}s"
+store: "{store}"
+sources:
+  prom: {{type: prometheus, url: "{url}", timeout_s: 600, retries: 0}}
+objectives:
+  - id: team
+    title: Team objective
+    key_results:
+      - id: uptime
+        kind: increase
+        baseline: 0.9
+        target: 0.99
+        metric: {{source: prom, query: "avg(up)"}}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.prefect
+@pytest.mark.timeout(240)
+def test_ctrl_c_cancels_an_in_flight_run_and_stops_serve_cleanly(tmp_path, hanging_http_server, sqlite_prefect_server):
+    """A run stuck on a source that never answers (for up to 600 s) must not hold Ctrl-C up: it is cancelled,
+    Prefect records it as cancelled, no row of it is stored, and ``serve`` exits 0 without a traceback."""
+    server = sqlite_prefect_server
+    deployment = "serve-hanging"
+    store_url = f"sqlite:///{tmp_path / 'history.db'}"
+    config = tmp_path / f"{deployment}.yaml"
+    config.write_text(HANGING_CONFIG.format(interval=INTERVAL_S, store=store_url, url=hanging_http_server))
+    log, errors = tmp_path / "serve.log", tmp_path / "serve.err"
+    proc = start(
+        [sys.executable, "-m", "okrflow.cli", "-c", str(config), "serve"], serve_env(server), log, tmp_path, errors
+    )
+
+    def why() -> str:
+        return f"okrflow serve said:\n{tail(log)}\n{tail(errors)}\n{server.problems()}"
+
+    def running() -> list[Any]:
+        server.check_scheduler()
+        assert proc.poll() is None, f"okrflow serve exited with {proc.returncode}\n{why()}"
+        return [fr for fr in read_flow_runs(server.api_url, deployment) if fr.state and fr.state.is_running()]
+
+    try:
+        in_flight = wait_for(running, 120, 0.5, lambda: f"a running flow run\n{why()}")
+        stopped_in = ctrl_c(proc)
+    finally:
+        stop_process_group(proc)
+    print(f"okrflow serve stopped {stopped_in:.1f} s after Ctrl-C with a run in flight")
+    assert proc.returncode == 0, f"okrflow serve did not stop cleanly on Ctrl-C ({proc.returncode}):\n{why()}"
+    assert "Traceback" not in errors.read_text(errors="replace"), why()
+    wait_for(lambda: group_is_gone(proc.pid), 10, 0.2, f"no process left in serve's group {proc.pid}")
+
+    states = {fr.id: fr.state for fr in read_flow_runs(server.api_url, deployment)}
+    for flow_run in in_flight:
+        state = states[flow_run.id]
+        assert state is not None and (state.is_cancelled() or state.is_completed()), (state, why())
+    assert not [s for s in states.values() if s is not None and s.is_running()], (states, why())
+    with Store.open(store_url) as store:
+        assert store.runs() == [], "a run whose source never answered was stored"
+    assert half_written_runs(store_url) == []
+
+
+@pytest.mark.slow
+@pytest.mark.prefect
+@pytest.mark.timeout(240)
+def test_a_second_ctrl_c_quits_at_once(tmp_path, hanging_http_server, sqlite_prefect_server):
+    """Ctrl-C twice: no waiting for the cancellations to be recorded; the run processes are killed, exit 130."""
+    from flows.serving import EXIT_AT_ONCE
+
+    server = sqlite_prefect_server
+    deployment = "serve-twice"
+    config = tmp_path / f"{deployment}.yaml"
+    store_url = f"sqlite:///{tmp_path / 'history.db'}"
+    config.write_text(HANGING_CONFIG.format(interval=INTERVAL_S, store=store_url, url=hanging_http_server))
+    log, errors = tmp_path / "serve.log", tmp_path / "serve.err"
+    proc = start(
+        [sys.executable, "-m", "okrflow.cli", "-c", str(config), "serve"], serve_env(server), log, tmp_path, errors
+    )
+
+    def why() -> str:
+        return f"okrflow serve said:\n{tail(log)}\n{tail(errors)}\n{server.problems()}"
+
+    def running() -> list[Any]:
+        assert proc.poll() is None, f"okrflow serve exited with {proc.returncode}\n{why()}"
+        return [fr for fr in read_flow_runs(server.api_url, deployment) if fr.state and fr.state.is_running()]
+
+    try:
+        wait_for(running, 120, 0.5, lambda: f"a running flow run\n{why()}")
+        os.killpg(proc.pid, signal.SIGINT)
+        wait_for(lambda: "stopping" in errors.read_text(errors="replace"), 10, 0.05, why)
+        stopped_in = ctrl_c(proc, 10)
+    finally:
+        stop_process_group(proc)
+    print(f"okrflow serve quit {stopped_in:.1f} s after the second Ctrl-C")
+    assert proc.returncode == EXIT_AT_ONCE, why()
+    assert "Traceback" not in errors.read_text(errors="replace"), why()
+    wait_for(lambda: group_is_gone(proc.pid), 10, 0.2, f"no process left in serve's group {proc.pid}")
+    assert half_written_runs(store_url) == []
 
 
 def test_serve_without_a_prefect_server_says_how_to_start_one(tmp_path, sqlite_warehouse):
