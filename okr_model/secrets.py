@@ -94,8 +94,14 @@ def split_url(url: str) -> UrlParts:
 
 
 def hide_password(url: str) -> str:
-    """The URL with its password shown as ``***`` (user, host, path and query kept): for any URL kind."""
+    """The URL with its password shown as ``***`` (user, host, path and query kept): for any URL kind.
+
+    Text that is not ``scheme://...`` but holds an ``@`` (``postgresql//user:pw@host``, a typo) may hold a
+    password where no rule can find it: it is shown as ``<unparseable URL>``.
+    """
     parts = split_url(url)
+    if "://" not in url and "@" in url:
+        return "<unparseable URL>"
     if parts.password is None:
         return url
     return f"{parts.prefix}{parts.username}:{MASK}@{parts.rest}"

@@ -137,6 +137,10 @@ def test_a_store_url_password_is_never_shown(tmp_path) -> None:
         assert f"cannot open the history store {scheme}://bob:***@127.0.0.1:" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
         _assert_clean(result.stdout + result.stderr)
+    env["OKRFLOW_STORE_URL"] = f"postgresql+psycopg//bob:{PASSWORD}@127.0.0.1/okr"  # a typo: no "://"
+    result = _okrflow("-c", str(_config(tmp_path)), "status", env=env, cwd=tmp_path)
+    assert result.returncode == 1 and "cannot open the history store <unparseable URL>" in result.stderr
+    _assert_clean(result.stdout + result.stderr)
 
 
 def test_a_postgres_store_password_with_at_connects(tmp_path, make_postgres_db, postgres_server) -> None:

@@ -88,6 +88,11 @@ def test_any_quoted_password_round_trips_through_sqlalchemy(password) -> None:
     assert parsed.password == password and parsed.host == "127.0.0.1" and parsed.database == "db"
 
 
+def test_a_malformed_url_with_user_info_is_not_shown() -> None:
+    assert hide_password(f"postgresql+psycopg//bob:{ODD}@127.0.0.1/db") == "<unparseable URL>"
+    assert hide_password("sqlite:relative.db") == "sqlite:relative.db"
+
+
 def test_urls_without_user_info_are_unchanged() -> None:
     for url in ["sqlite:////tmp/a@b/okr.db", "sqlite:///relative@dir/x.db", "http://host/api/@me", "mysql://root@h/db"]:
         assert hide_password(url) == url
