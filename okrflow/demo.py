@@ -80,9 +80,8 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
             history = prometheus_history(slots[:-1], start, end)  # the last slot reads the live exporter
             prom = stack.enter_context(LocalPrometheus(workdir / "prometheus", [exporter.target], history=history))
             os.environ["PROMETHEUS_URL"] = prom.url
-            prom.wait_for("rate(request_latency_seconds_count{instance!='history'}[1m]) > 0")
-            time.sleep(2)  # a slot truncated to the second must still see two scrapes
-            slots[-1] = datetime.now(UTC).replace(microsecond=0)  # the live slot: the exporter has data now
+            # the live slot: the first whole second at which the exporter's rate (two scrapes) is there
+            slots[-1] = _first_slot_with(prom.url, "rate(request_latency_seconds_count{instance!='history'}[1m]) > 0")
             console.print(f"  prometheus at {prom.url}: cycle history imported, scraping the demo exporter")
         config = load_config(EXAMPLE_CONFIG, default_registry())  # picks up PROMETHEUS_URL
         with Store.open(os.environ["OKRFLOW_STORE_URL"]) as store:
@@ -104,14 +103,16 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
 
             console.print("\n[bold]Alerts[/]: the champion model is swapped for a worse one, then restored")
             tracking = os.environ["MLFLOW_TRACKING_URI"]
+            slot = slots[-1]
             for label, change in (("degraded", "swap"), ("restored", "restore")):
                 if change == "swap":
                     previous = move_alias(tracking, "champion", "challenger")
                 else:
                     restore_alias(tracking, "champion", previous)
-                time.sleep(1.1)  # a new slot (slots are whole seconds)
+                # a new slot (slots are whole seconds; the same slot would replace the run before)
+                slot = max(datetime.now(UTC).replace(microsecond=0), slot + timedelta(seconds=1))
                 before = len(hook.messages)
-                record = evaluate(config, store, datetime.now(UTC))
+                record = evaluate(config, store, slot)
                 f1 = next(kr for kr in record.key_results if kr.kr_id == "classifier-f1")
                 console.print(f"  champion {label}: classifier-f1 = {f1.value:.4f}, score {f1.score:.2f}")
                 for message in hook.messages[before:]:
@@ -128,6 +129,21 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
         f"  export OKRFLOW_STORE_URL={os.environ['OKRFLOW_STORE_URL']}\n"
         f"  okrflow -c {EXAMPLE_CONFIG} history classifier-f1"
     )
+
+
+def _first_slot_with(prometheus_url: str, query: str, timeout_s: float = 30) -> datetime:
+    """The current whole second, once ``query`` evaluated at it has data (polled: as soon as it is there)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        slot = datetime.now(UTC).replace(microsecond=0)
+        params = {"query": query, "time": f"{slot.timestamp():.0f}"}
+        if httpx.get(f"{prometheus_url}/api/v1/query", params=params, timeout=2).json().get("data", {}).get("result"):
+            return slot
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no data for {query!r} after {timeout_s:.0f} s")
+        time.sleep(0.1)
 
 
 def _scored_by_kind(config, record) -> dict[str, tuple[int, int]]:

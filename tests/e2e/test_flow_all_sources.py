@@ -4,13 +4,19 @@ scores and gates are read back through ``okrflow status``."""
 from __future__ import annotations
 
 import json
+import math
 import time
+import urllib.parse
+import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
 
 from okrflow.cli import app
+from tests.fixtures.polling import wait_for
+
+P95 = "histogram_quantile(0.95, sum(rate(request_latency_seconds_bucket[1m])) by (le))"
 
 CONFIG = """
 version: 1
@@ -87,12 +93,21 @@ EXPECTED = {
 }
 
 
+def finite_at_this_second(prometheus_url: str, promql: str) -> bool:
+    """``promql`` evaluated at the current whole second has a finite result: a run whose slot is now (slots are
+    truncated to the second) sees the two scrapes a ``rate`` needs, however fresh the server is."""
+    query = urllib.parse.urlencode({"query": promql, "time": int(time.time())})
+    with urllib.request.urlopen(f"{prometheus_url}/api/v1/query?{query}", timeout=5) as response:
+        result = json.load(response)["data"]["result"]
+    return bool(result) and all(math.isfinite(float(item["value"][1])) for item in result)
+
+
+@pytest.mark.slow
 @pytest.mark.prefect
 def test_flow_mixing_all_four_sources(tmp_path, prefect_harness, prometheus_server, mlflow_store, gx_warehouse_factory):
     from flows.evaluate import evaluate_flow
 
-    prometheus_server.wait_for("histogram_quantile(0.95, sum(rate(request_latency_seconds_bucket[1m])) by (le))")
-    time.sleep(2)  # the run's slot is truncated to the second: it must still see two scrapes of a fresh server
+    wait_for(lambda: finite_at_this_second(prometheus_server.url, P95), 30, 0.2, f"{P95} at this second", (OSError,))
     today = datetime.now(UTC).date()
     warehouse = gx_warehouse_factory(5)
     config = tmp_path / "okrflow.yaml"

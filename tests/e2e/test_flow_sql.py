@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 from okrflow.cli import app
 from tests.e2e.okrs import AT, EXPECTED_SCORES, EXPECTED_STATUS, EXPECTED_TEAM, write_config
 
+pytestmark = pytest.mark.slow  # every test enters the Prefect test harness
+
 runner = CliRunner()
 
 

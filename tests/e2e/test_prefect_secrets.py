@@ -13,7 +13,7 @@ from okrflow.cli import app
 from tests.e2e.okrs import AT, write_config
 from tests.integration.test_secret_leaks import PASSWORD, PIECES, _with_password
 
-pytestmark = pytest.mark.prefect
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
 
 async def _parameters() -> list[dict]:

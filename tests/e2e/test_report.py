@@ -32,6 +32,7 @@ from okr_model.loader import load_config
 from okrflow.cli import app
 from okrflow.store import AnnotationRecord, Store
 from tests.fixtures import unavailable
+from tests.fixtures.polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -284,6 +285,10 @@ def chromium_binary() -> str:
     return found
 
 
+PAGE_IDLE = "new Promise(done => requestAnimationFrame(() => requestIdleCallback(() => done(true), {timeout: 5000})))"
+"""Resolves once the page has drawn a frame and then has nothing left to do (deferred timers have run)."""
+
+
 class Browser:
     """A headless Chromium driven over the DevTools protocol: console errors, exceptions, requests, DOM, screenshot."""
 
@@ -328,15 +333,12 @@ class Browser:
             self.events.append(message)
 
     def open(self, url: str, ready: str, timeout: float = 30) -> list[dict]:
-        """Navigate, wait until the JS expression ``ready`` is true; return the events of this page."""
+        """Navigate, wait until the JS expression ``ready`` is true and the page is idle (the work it deferred,
+        timers and resize handlers, has run and its errors are in the events); return the events of this page."""
         self.events.clear()
         self.call("Page.navigate", url=url)
-        deadline = time.monotonic() + timeout
-        while not self.evaluate(ready):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{url}: not ready ({ready}) after {timeout} s")
-            time.sleep(0.1)
-        time.sleep(0.3)  # late errors (timers, resize handlers) still land in the events
+        wait_for(lambda: self.evaluate(ready), timeout, 0.1, f"{url}: ready ({ready})")
+        self.call("Runtime.evaluate", expression=PAGE_IDLE, awaitPromise=True, returnByValue=True, timeout=timeout)
         self.evaluate("1")
         return list(self.events)
 
@@ -416,9 +418,13 @@ def test_the_browser_check_sees_errors_and_network_requests(browser, tmp_path):
     page.write_text(
         "<html><body><script>console.error('boom-console')</script>"
         "<script>throw new Error('boom-uncaught')</script>"
-        "<img src='http://127.0.0.1:9/pixel.png'><script>document.title = 'done'</script></body></html>"
+        "<img src='http://127.0.0.1:9/pixel.png'><script>document.title = 'done'</script>"
+        "<script>addEventListener('load', () => requestAnimationFrame(() => setTimeout(() => console.error('boom-late'))))"
+        "</script>"
+        "</body></html>"
     )
     found = problems(browser.open(page.as_uri(), "document.title === 'done'"))
     assert any("boom-console" in p for p in found), found
+    assert any("boom-late" in p for p in found), found  # deferred work is awaited, not slept for
     assert any("boom-uncaught" in p for p in found), found
     assert any("network request: http://127.0.0.1:9/pixel.png" in p for p in found), found

@@ -89,6 +89,7 @@ def wait_for_both_workers(logs: list[Path], timeout_s: float, why: Callable[[], 
         time.sleep(1)
 
 
+@pytest.mark.slow
 @pytest.mark.prefect
 @pytest.mark.postgres
 @pytest.mark.timeout(240)
@@ -190,6 +191,7 @@ def test_prefect_yaml_declares_the_evaluate_deployment():
     assert set(deployment["parameters"]) <= set(flow.parameters.properties)
 
 
+@pytest.mark.slow
 @pytest.mark.prefect
 @pytest.mark.postgres
 def test_prefect_deploy_accepts_prefect_yaml(tmp_path, postgres_prefect_server):
