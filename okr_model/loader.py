@@ -100,11 +100,11 @@ def parse_config(
     issues: list[ConfigIssue] = []
     data = _interpolate(data, (), issues, os.environ if environ is None else environ)
     if issues:
-        raise ConfigError(file, [lines.locate(i) for i in issues])
+        raise ConfigError(file, lines.report(issues))
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(file, [lines.locate(i) for i in _issues_from(exc, (), data)]) from None
+        raise ConfigError(file, lines.report(_issues_from(exc, (), data))) from None
 
     issues.extend(_reference_issues(config))  # on the generic config, which still has every source and KR
     if resolver is not None:
@@ -112,7 +112,7 @@ def parse_config(
     if resolver is not None and not issues:
         issues.extend(resolver.check(config))
     if issues:
-        raise ConfigError(file, [lines.locate(i) for i in issues])
+        raise ConfigError(file, lines.report(issues))
     return config
 
 
@@ -350,11 +350,23 @@ def _reference_issues(config: Config) -> list[ConfigIssue]:
     return issues
 
 
+MAX_ISSUES = 100
+"""Issues reported at once; a file with 600,000 unknown keys gets the first ones and a count."""
+
+
 class _LineFinder:
     """Maps a key path back to its line in the YAML text."""
 
     def __init__(self, root: yaml.Node | None):
         self.root = root
+        self._keys: dict[int, dict[str, yaml.Node]] = {}  # id(mapping node) -> its children by key
+
+    def report(self, issues: list[ConfigIssue]) -> list[ConfigIssue]:
+        """The first ``MAX_ISSUES`` issues with their lines, then how many more there are."""
+        located = [self.locate(issue) for issue in issues[:MAX_ISSUES]]
+        if len(issues) > MAX_ISSUES:
+            located.append(ConfigIssue("", f"... and {len(issues) - MAX_ISSUES:,} more issues (fix these first)"))
+        return located
 
     def locate(self, issue: ConfigIssue) -> ConfigIssue:
         if issue.line is not None or self.root is None:
@@ -367,13 +379,17 @@ class _LineFinder:
             node = child
         return ConfigIssue(issue.path, issue.message, node.start_mark.line + 1)
 
-    @staticmethod
-    def _child(node: yaml.Node, part: str) -> yaml.Node | None:
+    def _child(self, node: yaml.Node, part: str) -> yaml.Node | None:
         if isinstance(node, yaml.SequenceNode) and part.startswith("["):
             index = int(part[1:-1])
             return node.value[index] if index < len(node.value) else None
         if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == part:
-                    return value if isinstance(value, (yaml.MappingNode, yaml.SequenceNode)) else key
+            keys = self._keys.get(id(node))
+            if keys is None:  # indexed once: a linear search per issue was quadratic in a mapping's size
+                keys = self._keys[id(node)] = {}
+                for key, value in node.value:
+                    keys.setdefault(
+                        key.value, value if isinstance(value, (yaml.MappingNode, yaml.SequenceNode)) else key
+                    )
+            return keys.get(part)
         return None
