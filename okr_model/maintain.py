@@ -2,7 +2,7 @@
 
 Each valid measurement stands from its slot until the next measurement of the KR (whatever its status), for at
 most a cap: the metric's ``max_age`` when set, else the schedule's interval (an observation is not assumed to
-hold longer than the next scheduled run). The newest one stands for that cap too (until the next scheduled run),
+hold longer than the next scheduled run). The newest one stands until the next scheduled run (at most its cap),
 never past the cycle's end. So a schedule change or two ad-hoc runs 14 s apart weigh by the time they stood for;
 with a regular schedule the share equals the share of runs.
 """
@@ -75,9 +75,12 @@ def standing_cap(config: Config, kr: KeyResult) -> timedelta:
 
 
 def weight_now(config: Config, kr: KeyResult, at: datetime) -> float:
-    """Seconds the measurement taken at ``at`` stands for: its cap, never past the cycle's end."""
-    _, end = config.cycle_bounds()
-    return max(0.0, min(standing_cap(config, kr), end - at).total_seconds())
+    """Seconds the measurement taken at ``at`` stands for: until the next scheduled run (at most its cap, never
+    past the cycle's end). Not ``max_age`` alone: with 15-minute runs and ``max_age: 2h`` the newest value would
+    weigh as much as eight of the runs before it."""
+    start, end = config.cycle_bounds()
+    interval = schedule_gap(config.schedule, config.timezone, config.schedule_interval, start)
+    return max(0.0, min(interval, standing_cap(config, kr), end - at).total_seconds())
 
 
 def format_span(seconds: float) -> str:

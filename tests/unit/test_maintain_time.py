@@ -62,6 +62,15 @@ def test_the_newest_measurement_never_stands_past_the_cycle_end() -> None:
     assert weight_now(c, uptime(c), datetime(2026, 11, 1, tzinfo=UTC)) == 86400
 
 
+def test_the_newest_measurement_stands_until_the_next_scheduled_run_not_max_age() -> None:
+    """With 15-minute runs and max_age 2h an earlier value may stand 2 h (a run was missed), but the newest one
+    is expected to be replaced in 15 minutes: weighing it 2 h would count one breach as eight runs."""
+    c = config("*/15 * * * *", max_age="2h")
+    assert standing_cap(c, uptime(c)) == timedelta(hours=2)
+    assert weight_now(c, uptime(c), datetime(2026, 11, 1, tzinfo=UTC)) == 900
+    assert weight_now(config("@daily", max_age="2h"), uptime(c), datetime(2026, 11, 1, tzinfo=UTC)) == 7200
+
+
 def test_two_degraded_runs_14_s_apart_weigh_14_s_not_two_days() -> None:
     """Ten daily runs held (10 days), then a manual degraded run stood 14 s until the next one: the current
     degraded measurement stands for one schedule interval (a day). Runs would say 10/12; time says ~10/11."""
