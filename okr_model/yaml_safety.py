@@ -2,14 +2,16 @@
 
 A config is read as at most ``OKRFLOW_MAX_CONFIG_BYTES`` bytes (default 2 MiB) of strict UTF-8, then its YAML
 event stream is scanned once: nesting depth, alias references, the size the document has once its aliases are
-expanded, recursive aliases and duplicated mapping keys. Only then is the node tree composed. Why before:
+expanded, recursive aliases, the length of each value and duplicated mapping keys. Only then is the node tree
+composed. Why before:
 
 - PyYAML's composer recurses per nesting level (30,000 ``[`` overflow the C stack: a segfault), while the event
   parser keeps its own stack, so the depth is counted from events and a deep file never reaches the composer;
 - an alias is expanded by everything that walks the data afterwards (a 783-byte "billion laughs" file is
   ~10^9 values), so the expanded size is added up per anchor, without expanding anything;
 - ``&x [*x]`` builds a structure that contains itself: an alias inside its own anchor's node is refused;
-- a key written twice silently keeps the last value: both lines are named instead.
+- a key written twice silently keeps the last value: both lines are named instead;
+- one huge value feeds superlinear code later (PyYAML's base-60 numbers, the SQL parser).
 
 Each limit costs one comparison per event; a 1,000-KR config (30,000 events) scans in about 30 ms.
 """
