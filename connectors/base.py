@@ -31,6 +31,7 @@ __all__ = [
     "Measurement",
     "MeasurementStatus",
     "OnlineFinding",
+    "Probe",
     "QualityGateProvider",
     "apply_max_age",
     "query_hash",
@@ -111,6 +112,31 @@ class OnlineFinding:
     message: str
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What ``okrflow probe`` shows of one binding: what it reads, what else the source holds there (``holds``:
+    heading -> lines), the measurement it gives now, and findings: an ``error`` means the binding cannot be read
+    (exit 1), a ``warning`` that it reads but may mislead (e.g. a target no histogram bucket can resolve)."""
+
+    reads: str
+    holds: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    measurement: Measurement | None = None
+    findings: tuple[OnlineFinding, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        reads: str,
+        measurement: Measurement,
+        holds: Mapping[str, Sequence[str]] | None = None,
+        findings: Sequence[OnlineFinding] = (),
+    ) -> Probe:
+        """A probe whose measurement, when it is an ``error``, is also its first finding."""
+        found = [OnlineFinding("error", measurement.detail)] if measurement.status == "error" else []
+        shown = tuple((k, tuple(v)) for k, v in (holds or {}).items())
+        return cls(reads, shown, measurement, (*found, *findings))
+
+
 @runtime_checkable
 class QualityGateProvider(Protocol):
     """A connector that can run a named data-quality suite (Great Expectations) for a quality gate."""
@@ -187,6 +213,20 @@ class Connector(ABC, Generic[S, M]):
         """Checks against the live source (run by ``okrflow validate --online``): e.g. a role that can write.
         None by default; a connector that overrides it connects, checks, and never raises."""
         return []
+
+    def probe(self, metric: M, at: datetime) -> Probe:
+        """``okrflow probe``: what the binding reads and what else the source holds; connectors that can list
+        more (metric names, series, columns) override it. By default: the measurement as of ``at``."""
+        reads = f"{self.type_name} binding {metric.model_dump(mode='json', exclude_none=True)}"
+        return Probe.of(reads, self.fetch(metric, at))
+
+    @classmethod
+    def history_gap(cls, name: str, config: Any, metric: Any) -> str | None:
+        """Why ``fetch`` as of a past slot cannot read what ``metric`` said then (None: it can); backfill stores
+        such KRs as no_data with this reason. By default from ``keeps_history``."""
+        if cls.keeps_history:
+            return None
+        return f"source {name!r} ({config.type}) keeps no history: it can only measure the data as it is now"
 
     def fetch_series(self, metric: M, slots: Sequence[datetime]) -> dict[datetime, Measurement]:
         """Measurements as of each past slot, for backfill and catch-up. The default asks ``fetch`` once

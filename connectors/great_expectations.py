@@ -1,14 +1,15 @@
 """Great Expectations suites as metrics (percent of expectations passed, one expectation's figure) and as quality gates.
 
-A suite validates one dataframe: a table or query of a ``sql`` source of the same config (read
-read-only through that source's engine, so its timeout and read-only session apply) or a CSV/Parquet
-file. Each suite runs at most once per connector instance, i.e. once per run, however many KRs and
-gates read it; results are cached under a lock because the pipeline fetches from several threads.
-What GX needs to validate a suite (data source, asset, batch definition, suite, validation definition)
-is built once per process and suite definition, then reused by later runs with each run's dataframe.
+A suite is inline (``connectors.gx_inline``: a table or query of a ``sql`` source of the same config, read through
+that source's ``SqlConnector.read_frame``, or a CSV/Parquet file) or belongs to the team's GX project
+(``connectors.gx_project``: run a checkpoint or suite, or read the latest stored result as of the slot). The config
+shapes live in ``connectors.gx_config``; results as plain data in ``connectors.gx_results``.
 
-great_expectations takes seconds to import, so it is imported only when a suite runs; config-time
-checks (``okrflow validate``) use the generated catalog in ``connectors.gx_catalog`` instead.
+Each suite runs at most once per connector instance and slot, i.e. once per run, however many KRs and gates read
+it; results are cached under a lock because the pipeline fetches from several threads.
+
+great_expectations takes seconds to import, so it is imported only when a suite runs; config-time checks
+(``okrflow validate``) use the generated catalog in ``connectors.gx_catalog`` instead.
 """
 
 from __future__ import annotations
@@ -16,201 +17,94 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-
-from connectors.base import Connector, ConnectorContext, GateOutcome, Measurement, OnlineFinding
-from connectors.gx_catalog import check_source, describe
-from okr_model.config import Config, MetricBinding, SourceConfig
+from connectors.base import Connector, ConnectorContext, GateOutcome, Measurement, OnlineFinding, Probe
+from connectors.gx_catalog import check_source
+from connectors.gx_config import DataRef, GxMetric, GxSource, ProjectSuite, Suite
+from connectors.gx_inline import ephemeral_context, read_file, validate_frame
+from connectors.gx_project import GxProject, explain, project_problem
+from connectors.gx_results import SuiteRun, broken, first_line, gate, number
+from okr_model.config import Config
 from okr_model.errors import ConfigIssue
 from okr_model.paths import anchor_file
-from okr_model.types import Id
 
 __all__ = ["DataRef", "GreatExpectationsConnector", "GxMetric", "GxSource", "Suite", "ephemeral_context"]
 
 log = logging.getLogger(__name__)
 
-QUERY_BINDS = ("cycle_start", "cycle_end", "now")
-FILE_SUFFIXES = (".csv", ".parquet", ".pq")
-_GX_LOCK = threading.Lock()
-"""GX keeps process-wide state (the current project); suites of all connectors validate one at a time."""
-
-
-class DataRef(BaseModel):
-    """The data a suite validates: ``table`` or ``query`` on a ``sql`` source, or a file ``path``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    source: Id | None = Field(None, description="a sql source of this config (with table or query)")
-    table: str | None = Field(None, pattern=r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$", description="[schema.]table")
-    query: str | None = Field(None, min_length=1, description="one SELECT; binds :cycle_start, :cycle_end, :now")
-    path: str | None = Field(
-        None, min_length=1, description="CSV or Parquet file, relative to the config file's folder"
-    )
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> DataRef:
-        given = [key for key in ("table", "query", "path") if getattr(self, key) is not None]
-        if len(given) != 1:
-            raise ValueError(f"give exactly one of table, query or path (got {', '.join(given) or 'none'})")
-        if self.path is not None:
-            if self.source is not None:
-                raise ValueError("a file path takes no source (source names the sql source of a table or query)")
-            if not self.path.lower().endswith(FILE_SUFFIXES):
-                raise ValueError(f"path must end with {', '.join(FILE_SUFFIXES)} (got {self.path!r})")
-        elif self.source is None:
-            raise ValueError(f"{given[0]} needs source: the name of a sql source of this config")
-        if self.query is not None:
-            from connectors.sql import _bind_names
-
-            unknown = sorted(_bind_names(self.query) - set(QUERY_BINDS))
-            if unknown:
-                raise ValueError(
-                    f"the query uses {', '.join(':' + n for n in unknown)}; only :cycle_start, :cycle_end, :now exist"
-                )
-        return self
-
-    def label(self) -> str:
-        if self.path is not None:
-            return f"file {self.path}"
-        return f"table {self.table} of source {self.source!r}" if self.table else f"query on source {self.source!r}"
-
-
-def _one_expectation(value: Any) -> Any:
-    """``- expect_x: {kwargs}`` (kwargs may be empty); anything else is explained."""
-    if isinstance(value, str):
-        return {value: {}}
-    if not isinstance(value, dict) or len(value) != 1:
-        raise ValueError(
-            "each expectation is a one-key mapping, e.g. - expect_column_values_to_not_be_null: {column: x}"
-        )
-    (name, kwargs), *_ = value.items()
-    if kwargs is None:
-        kwargs = {}
-    if not isinstance(name, str) or not isinstance(kwargs, dict):
-        raise ValueError(f"the arguments of {name} must be a mapping, e.g. {{column: x}} (got {kwargs!r})")
-    return {name: kwargs}
-
-
-class Suite(BaseModel):
-    """A named list of expectations over one data reference."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    data: DataRef
-    expectations: list[Annotated[dict[str, dict[str, Any]], BeforeValidator(_one_expectation)]] = Field(min_length=1)
-
-    def items(self) -> list[tuple[str, dict[str, Any]]]:
-        return [next(iter(e.items())) for e in self.expectations]
-
-
-class GxSource(SourceConfig):
-    """A Great Expectations source: named suites, each over a table, query or file."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    type: Literal["great_expectations"]
-    suites: dict[Id, Suite] = Field(min_length=1)
-
-
-class GxMetric(MetricBinding):
-    """``{suite}``: percent of expectations passed; ``{suite, expectation: N, result}``: that expectation's figure."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    suite: Id
-    expectation: int | None = Field(None, ge=0, description="index into the suite's expectations (from 0)")
-    result: Literal["unexpected_percent", "observed_value", "success_percent"] | None = None
-
-    @model_validator(mode="after")
-    def _result_fits(self) -> GxMetric:
-        if self.expectation is None and self.result not in (None, "success_percent"):
-            raise ValueError(f"result {self.result} is a figure of one expectation: add expectation: N (from 0)")
-        if self.expectation is not None and self.result in (None, "success_percent"):
-            raise ValueError("with expectation: N, say which figure: result: unexpected_percent or observed_value")
-        return self
-
-    @property
-    def figure(self) -> str:
-        return self.result or "success_percent"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One expectation's result, as plain data (no GX objects outlive a validation)."""
-
-    label: str
-    success: bool
-    figures: dict[str, Any]
-    exception: str | None = None
-
-    def summary(self) -> str:
-        if self.exception:
-            return f"{self.label} [raised: {self.exception}]"
-        if isinstance(self.figures.get("unexpected_percent"), (int, float)):
-            return f"{self.label} [{self.figures['unexpected_percent']:.4g}% unexpected]"
-        if "observed_value" in self.figures:
-            return f"{self.label} [observed {str(self.figures['observed_value'])[:60]}]"
-        return self.label
-
-
-@dataclass(frozen=True)
-class SuiteRun:
-    """A suite's validation, or why it could not run (``error``)."""
-
-    data: str
-    error: str | None = None
-    rows: int = 0
-    success_percent: float | None = None
-    outcomes: tuple[Outcome, ...] = ()
-
 
 class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
-    """Runs suites with one ephemeral GX context per instance (= per run); each suite at most once."""
+    """Runs or reads suites for one run; each suite at most once per slot it is asked about."""
 
     type_name = "great_expectations"
     config_model = GxSource
     metric_model = GxMetric
     keeps_history = False
-    """A suite validates the data as it is now; backfill reports its KRs instead of inventing the past."""
+    """Most suites validate the data as it is now; ``history_gap`` names the ones that can read the past."""
 
     def __init__(self, name: str, config: GxSource, context: ConnectorContext):
         super().__init__(name, config, context)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant: a suite's first run opens its sql source under it
         self._runs: dict[tuple[str, datetime | None], SuiteRun] = {}
         self._sql: dict[str, Any] = {}
+        self._project = GxProject(config.context_root_dir) if config.context_root_dir else None
         self.runs_executed = 0
-        """Suites actually validated by this instance (cached results are not counted)."""
+        """Suites actually validated or read by this instance (cached results are not counted)."""
 
     @classmethod
     def anchor(cls, config: GxSource, base: Path) -> GxSource:
-        """A suite's relative data ``path`` is relative to the config file's folder."""
+        """A suite's relative data ``path`` and ``context_root_dir`` are relative to the config file's folder."""
         suites = dict(config.suites)
         for name, suite in config.suites.items():
-            if suite.data.path is not None:
+            if isinstance(suite, Suite) and suite.data.path is not None:
                 data = suite.data.model_copy(update={"path": anchor_file(suite.data.path, base)})
                 suites[name] = suite.model_copy(update={"data": data})
-        return config.model_copy(update={"suites": suites})
+        update: dict[str, Any] = {"suites": suites}
+        if config.context_root_dir is not None:
+            update["context_root_dir"] = anchor_file(config.context_root_dir, base)
+        return config.model_copy(update=update)
 
     @classmethod
     def check(cls, name: str, config: GxSource, full: Config) -> list[ConfigIssue]:
-        """Expectation names and arguments (from the catalog), data sources, the suites KRs name, and that each
-        query is one read statement (as a sql metric's)."""
+        """Expectation names and arguments (from the catalog), data sources, the suites KRs name, that each
+        query is one read statement (as a sql metric's), and that ``context_root_dir`` holds a GX project."""
         from connectors.sql import query_problem
 
         issues = check_source(name, config, full)
+        root = config.context_root_dir  # a relative one is anchored after checks: validate --online reads it
+        if root is not None and Path(root).is_absolute() and (problem := project_problem(root)):
+            issues.append(ConfigIssue(f"sources.{name}.context_root_dir", problem))
         for suite_name, suite in config.suites.items():
-            data = suite.data
-            if data.query is not None and (problem := query_problem(data.query, full.sources.get(data.source or ""))):
+            data = suite.data if isinstance(suite, Suite) else None
+            if (
+                data
+                and data.query is not None
+                and (problem := query_problem(data.query, full.sources.get(data.source or "")))
+            ):
                 issues.append(ConfigIssue(f"sources.{name}.suites.{suite_name}.data.query", f"refused: {problem}"))
         return issues
+
+    @classmethod
+    def history_gap(cls, name: str, config: Any, metric: Any) -> str | None:
+        """A stored result and a query over a time window (``:now``) read the past; other suites only today."""
+        suite = config.suites.get(getattr(metric, "suite", ""))
+        if suite is None or suite.past_readable():
+            return None
+        if isinstance(suite, ProjectSuite):
+            what = (
+                f"runs checkpoint {suite.checkpoint!r}" if suite.checkpoint else f"runs project suite {suite.suite!r}"
+            )
+            fix = "bind stored: true to read the results your pipeline stored"
+        else:
+            what, fix = f"validates the {suite.data.label()}", "a query with :now validates each past window"
+        return (
+            f"source {name!r} (great_expectations) keeps no history: suite {metric.suite!r} {what} as it is now ({fix})"
+        )
 
     def fetch(self, metric: GxMetric, at: datetime) -> Measurement:
         as_of = at - metric.offset if metric.offset else at
@@ -220,14 +114,19 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
             return Measurement.error(f"suite {metric.suite!r} is not defined in source {self.name!r}", **lineage)
         lineage["query_hash"] = _suite_hash(metric, suite)
         run = self._run_suite(metric.suite, as_of)
-        lineage["data"] = run.data
+        lineage.update(data=run.data, **dict(run.lineage))
+        if run.missing:
+            return Measurement.no_data(run.error or "", **lineage)
         if run.error is not None:
             return Measurement.error(f"suite {metric.suite!r} could not run: {run.error}", **lineage)
-        lineage.update(rows=run.rows, success_percent=run.success_percent)
+        if run.rows is not None:
+            lineage["rows"] = run.rows
+        lineage["success_percent"] = run.success_percent
+        observed = run.validated_at or as_of
         if metric.expectation is None:
-            if broken := _broken(metric.suite, run):  # a share that counts a broken check as failed data
-                return Measurement.error(broken, **lineage)
-            return _number(run.success_percent, "success_percent of the suite", as_of, lineage)
+            if problem := broken(metric.suite, run):  # a share that counts a broken check as failed data
+                return Measurement.error(problem, **lineage)
+            return number(run.success_percent, "success_percent of the suite", observed, lineage)
         if metric.expectation >= len(run.outcomes):
             return Measurement.error(
                 f"suite {metric.suite!r} has {len(run.outcomes)} expectations; there is no index {metric.expectation}",
@@ -239,7 +138,7 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
         if metric.figure not in outcome.figures:
             reported = ", ".join(sorted(outcome.figures)) or "nothing"
             return Measurement.no_data(f"{outcome.label} reports no {metric.figure} (it reports {reported})", **lineage)
-        return _number(outcome.figures[metric.figure], f"{metric.figure} of {outcome.label}", as_of, lineage)
+        return number(outcome.figures[metric.figure], f"{metric.figure} of {outcome.label}", observed, lineage)
 
     def check_suite(self, suite: str, at: datetime) -> GateOutcome:
         """Run (or reuse this run's result of) ``suite`` as a quality gate; never raises."""
@@ -250,32 +149,29 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
         except Exception as exc:  # defensive: _run_suite already turns failures into run.error
             log.exception("suite %s of %s", suite, self.name)
             return GateOutcome("error", f"suite {suite!r} could not run: {type(exc).__name__}: {exc}")
-        if run.error is not None:
-            return GateOutcome("error", f"suite {suite!r} could not run: {run.error}")
-        if broken := _broken(suite, run):
-            return GateOutcome("error", broken)
-        failed = [o for o in run.outcomes if not o.success]
-        if not failed:
-            return GateOutcome(
-                "passed", f"all {len(run.outcomes)} expectations passed on {run.rows} rows of {run.data}"
-            )
-        return GateOutcome(
-            "failed",
-            f"{len(failed)} of {len(run.outcomes)} expectations failed on {run.rows} rows of {run.data}: "
-            + "; ".join(o.summary() for o in failed),
-        )
+        return gate(suite, run)
 
     def check_online(self) -> list[OnlineFinding]:
-        """``okrflow validate --online``: every suite runs on its data now (within the cycle); a suite that cannot
-        run, or names a column its data does not have, is an error."""
+        """``okrflow validate --online``: every suite runs (or its stored result is read) now, within the cycle;
+        a suite that cannot, or names a column its data does not have, is an error."""
         at = min(datetime.now(UTC), self.context.cycle_end - timedelta(seconds=1)).replace(microsecond=0)
         findings = []
-        for name in self.config.suites:
+        if self._project is not None and (problem := project_problem(self._project.root)):
+            return [OnlineFinding("error", problem)]
+        for name, suite in self.config.suites.items():
+            if isinstance(suite, ProjectSuite) and suite.checkpoint is not None:
+                continue  # running the team's checkpoint (and its actions) is not a check: probe it instead
             run = self._run_suite(name, at)
-            problem = f"suite {name!r} could not run: {run.error}" if run.error is not None else _broken(name, run)
+            problem = f"suite {name!r} could not run: {run.error}" if run.error is not None else broken(name, run)
             if problem:
                 findings.append(OnlineFinding("error", problem))
         return findings
+
+    def probe(self, metric: GxMetric, at: datetime) -> Probe:
+        """The suite's expectations and the columns they name (and what the project holds), then the value."""
+        from connectors.gx_probe import probe_suite
+
+        return probe_suite(self, metric, at)
 
     def close(self) -> None:
         with self._lock:
@@ -284,10 +180,9 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
             connector.close()
 
     def _run_suite(self, name: str, as_of: datetime) -> SuiteRun:
-        """The suite's result for this run: validated on first use, then cached."""
+        """The suite's result for this run and slot: validated (or read) on first use, then cached."""
         suite = self.config.suites[name]
-        uses_time = suite.data.query is not None and "now" in _binds(suite.data.query)
-        key = (name, as_of if uses_time else None)
+        key = (name, as_of if suite.past_readable() else None)
         with self._lock:
             if key not in self._runs:
                 started = time.monotonic()
@@ -296,252 +191,70 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
                 log.debug("suite %s of %s ran in %.2f s", name, self.name, time.monotonic() - started)
             return self._runs[key]
 
-    def _execute(self, name: str, suite: Suite, as_of: datetime) -> SuiteRun:
+    def _execute(self, name: str, suite: Suite | ProjectSuite, as_of: datetime) -> SuiteRun:
+        if isinstance(suite, ProjectSuite):
+            return self._project_run(suite, as_of)
         label = suite.data.label()
         try:
             frame = self._read(suite.data, as_of)
         except Exception as exc:
-            return SuiteRun(label, error=f"reading the {label} failed: {self._explain(suite.data, exc)}")
+            return SuiteRun(label, error=f"reading the {label} failed: {first_line(exc)}")
         if len(frame) == 0:
             return SuiteRun(label, error=f"the {label} has no rows to validate")
         try:
-            return self._validate(name, suite, frame, label)
+            return validate_frame(self.name, name, suite, frame, label)
         except Exception as exc:
             log.debug("suite %s of %s failed to validate", name, self.name, exc_info=True)
-            return SuiteRun(label, error=f"Great Expectations could not validate it: {_first_line(exc)}")
+            return SuiteRun(label, error=f"Great Expectations could not validate it: {first_line(exc)}")
+
+    def _project_run(self, suite: ProjectSuite, as_of: datetime) -> SuiteRun:
+        project = self.project()
+        try:
+            if suite.checkpoint is not None:
+                return project.run_checkpoint(suite.checkpoint)
+            if not suite.stored:
+                return project.run_suite(suite.suite or "")
+            stored = project.stored(suite.suite or "", as_of)
+        except Exception as exc:
+            log.debug("%s of %s failed", suite.label(), self.name, exc_info=True)
+            return SuiteRun(suite.label(), error=explain(exc))
+        if stored is None:
+            moment = as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+            reason = f"no validation result of suite {suite.suite!r} stored before {moment}"
+            return SuiteRun(suite.label(), error=reason, rows=None, missing=True)
+        return stored
+
+    def project(self) -> GxProject:
+        if self._project is None:  # the source model refuses project suites without context_root_dir
+            raise LookupError(f"source {self.name!r} has no context_root_dir")
+        return self._project
 
     def _read(self, data: DataRef, as_of: datetime) -> Any:
-        import pandas as pd
-
         if data.path is not None:
-            path = Path(data.path)
-            if not path.is_file():
-                raise FileNotFoundError(f"no such file: {path.resolve()}")
-            return pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
-        from sqlalchemy import literal_column, select, table, text
+            return read_file(data)
+        return self.sql_connector(data.source or "").read_frame(query=data.query, table=data.table, now=as_of)
 
-        from connectors.retry import retry_call
-
-        sql = self._sql_connector(data.source or "")
-        if sql._backend == "sqlite" and not Path(sql._url.database.removeprefix("file:")).is_file():
-            raise FileNotFoundError(f"the SQLite file {sql._url.database} of source {data.source!r} does not exist")
-        if data.table is not None:
-            schema, _, name = data.table.rpartition(".")
-            statement: Any = select(literal_column("*")).select_from(table(name, schema=schema or None))
-            binds: dict[str, Any] = {}
-        else:
-            from okr_model.sql_check import read_query_problem
-
-            if problem := read_query_problem(data.query or "", sql._dialect):
-                raise _Refused(f"refused before running: {problem}")
-            statement = text(data.query or "")
-            available = {
-                "cycle_start": sql._bind_time(self.context.cycle_start),
-                "cycle_end": sql._bind_time(self.context.cycle_end),
-                "now": sql._bind_time(as_of),
-            }
-            binds = {key: available[key] for key in _binds(data.query or "")}
-        return retry_call(
-            lambda: self._read_sql(sql, statement, binds),
-            retries=sql.config.retries,
-            is_transient=lambda exc: sql._is_transient(_unwrap(exc)),
-        )
-
-    @staticmethod
-    def _read_sql(sql: Any, statement: Any, binds: dict[str, Any]) -> Any:
-        """One read through the sql source's connection in a fresh read-only transaction, bounded by its timeout."""
-        import pandas as pd
-
-        with sql.reading() as conn:
-            return pd.read_sql(statement, conn, params=binds or None)
-
-    def _sql_connector(self, source: str) -> Any:
+    def sql_connector(self, source: str) -> Any:
         """The sql source's own connector: its engine is read-only and bounded by its ``timeout_s``."""
         from connectors.sql import SqlConnector, SqlSource
 
-        if source not in self._sql:
-            config = self.context.config.sources.get(source)
-            if not isinstance(config, SqlSource) and getattr(config, "type", None) == "sql":
-                config = SqlSource.model_validate(config.model_dump())  # a config read without the registry
-            if not isinstance(config, SqlSource):
-                kind = getattr(config, "type", None)
-                raise LookupError(
-                    f"source {source!r} is {'not defined' if kind is None else kind}; a sql source is needed"
-                )
-            self._sql[source] = SqlConnector(source, config, self.context)
-        return self._sql[source]
-
-    def _explain(self, data: DataRef, exc: Exception) -> str:
-        if data.path is not None or isinstance(exc, (LookupError, FileNotFoundError, _Refused)):
-            return _first_line(exc)
-        sql = self._sql.get(data.source or "")
-        return sql._scrub(sql._describe(_unwrap(exc))) if sql is not None else _first_line(exc)
-
-    def _validate(self, name: str, suite: Suite, frame: Any, label: str) -> SuiteRun:
-        with _GX_LOCK:
-            prepared = self._prepared(name, suite)
-            result = prepared.validation.run(batch_parameters={"dataframe": frame}, result_format="BASIC")
-        by_id = {r.expectation_config.id: r for r in result.results}
-        outcomes = []
-        for (expectation, kwargs), eid in zip(suite.items(), prepared.ids, strict=True):
-            r = by_id[eid]
-            figures = {
-                k: _plain(r.result[k]) for k in ("unexpected_percent", "observed_value") if k in (r.result or {})
-            }
-            outcomes.append(
-                Outcome(describe(expectation, kwargs), bool(r.success), figures, _exception(r.exception_info))
-            )
-        percent = result.statistics.get("success_percent")
-        return SuiteRun(label, None, len(frame), _plain(percent), tuple(outcomes))
-
-    def _prepared(self, name: str, suite: Suite) -> _Prepared:
-        """The suite's validation definition, built once per process (under ``_GX_LOCK``) and reused by later
-        runs: registering a data source, asset, batch definition and suite costs GX more than validating."""
-        import great_expectations as gx
-        from great_expectations.expectations.registry import get_expectation_impl
-
-        blob = json.dumps([self.name, name, suite.model_dump(mode="json")], sort_keys=True, default=str)
-        key = hashlib.sha256(blob.encode()).hexdigest()[:24]
-        prepared = _PREPARED.get(key)
-        if prepared is not None:
-            return prepared
-        if len(_PREPARED) >= _PREPARED_MAX:  # many edited suites in one long-lived process: start afresh
-            _PREPARED.clear()
-            _CONTEXT.clear()
-        expectations = []
-        for index, (expectation, kwargs) in enumerate(suite.items()):
-            try:
-                expectations.append(get_expectation_impl(expectation)(**kwargs))
-            except Exception as exc:
-                raise ValueError(f"expectation {index} ({expectation}) is invalid: {_pydantic(exc)}") from exc
-        context = _shared_context()
-        unique = f"{self.name}.{name}.{key}"
-        batch = (
-            context.data_sources.add_pandas(name=unique)
-            .add_dataframe_asset(name=name)
-            .add_batch_definition_whole_dataframe(name="whole")
-        )
-        gx_suite = context.suites.add(gx.ExpectationSuite(name=unique, expectations=expectations))
-        validation = gx.ValidationDefinition(name=unique, data=batch, suite=gx_suite)
-        prepared = _PREPARED[key] = _Prepared(validation, [e.id for e in gx_suite.expectations])
-        return prepared
+        with self._lock:
+            if source not in self._sql:
+                config = self.context.config.sources.get(source)
+                if not isinstance(config, SqlSource) and getattr(config, "type", None) == "sql":
+                    config = SqlSource.model_validate(config.model_dump())  # a config read without the registry
+                if not isinstance(config, SqlSource):
+                    kind = getattr(config, "type", None)
+                    raise LookupError(
+                        f"source {source!r} is {'not defined' if kind is None else kind}; a sql source is needed"
+                    )
+                self._sql[source] = SqlConnector(source, config, self.context)
+            return self._sql[source]
 
 
-class _Refused(Exception):
-    """The suite's query is not one read statement (checked before it reaches the database)."""
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    validation: Any
-    ids: list[str]
-    """The suite's expectation ids, in the config's order (results are matched by id)."""
-
-
-_PREPARED: dict[str, _Prepared] = {}
-"""Validation definitions by (source, suite, definition) hash, shared by the process's runs (under ``_GX_LOCK``)."""
-_PREPARED_MAX = 256
-_CONTEXT: list[Any] = []
-
-
-def _shared_context() -> Any:
-    """One ephemeral GX context per process (under ``_GX_LOCK``)."""
-    if not _CONTEXT:
-        _CONTEXT.append(ephemeral_context())
-    return _CONTEXT[0]
-
-
-def ephemeral_context() -> Any:
-    """A new in-memory GX context with analytics and progress bars off."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
-
-    project = DataContextConfig(
-        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-        analytics_enabled=False,
-        progress_bars=ProgressBarsConfig(globally=False),
-    )
-    return gx.get_context(project_config=project, mode="ephemeral")
-
-
-def _binds(query: str) -> set[str]:
-    from connectors.sql import _bind_names
-
-    return _bind_names(query)
-
-
-def _suite_hash(metric: GxMetric, suite: Suite) -> str:
+def _suite_hash(metric: GxMetric, suite: Suite | ProjectSuite) -> str:
     """Which binding and suite definition produced a number: changes when either changes."""
     blob = json.dumps(
         [metric.model_dump(mode="json", exclude={"source"}), suite.model_dump(mode="json")], sort_keys=True, default=str
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def _number(value: Any, what: str, at: datetime, lineage: dict[str, Any]) -> Measurement:
-    if value is None:
-        return Measurement.no_data(f"{what} is empty (no rows it applies to)", **lineage)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return Measurement.no_data(f"{what} is not a finite number (got {str(value)[:60]!r})", **lineage)
-    return Measurement.ok(float(value), observed_at=at, **lineage)
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python numbers, so results compare, hash and serialise plainly."""
-    item = getattr(value, "item", None)
-    if callable(item) and not isinstance(value, (list, dict, str)):
-        try:
-            return item()
-        except (TypeError, ValueError):
-            return value
-    return value
-
-
-def _broken(suite: str, run: SuiteRun) -> str | None:
-    """Why a suite is a broken check (an expectation raised, e.g. it names a missing column), or None."""
-    raised = [o.summary() for o in run.outcomes if o.exception is not None]
-    if not raised:
-        return None
-    return (
-        f"suite {suite!r} is a broken check, not bad data: {len(raised)} of {len(run.outcomes)} expectations "
-        f"could not be evaluated on {run.data}: " + "; ".join(raised)
-    )
-
-
-def _exception(info: Any) -> str | None:
-    """The first exception message GX recorded for an expectation (flat or keyed by metric)."""
-    if not isinstance(info, dict):
-        return None
-    if info.get("raised_exception"):
-        return str(info.get("exception_message") or "raised an exception")
-    for nested in info.values():
-        if isinstance(nested, dict) and nested.get("raised_exception"):
-            return str(nested.get("exception_message") or "raised an exception")
-    return None
-
-
-def _pydantic(exc: BaseException) -> str:
-    """A GX (pydantic v1) validation error as ``field: message; ...`` instead of its multi-line text."""
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        try:
-            return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors())[:300]
-        except (TypeError, KeyError):
-            pass
-    return _first_line(exc)
-
-
-def _unwrap(exc: BaseException) -> BaseException:
-    """The database error behind pandas' ``DatabaseError`` wrapper (whose text repeats the whole query)."""
-    while type(exc).__module__.startswith("pandas") and exc.__cause__ is not None:
-        exc = exc.__cause__
-    return exc
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:300]

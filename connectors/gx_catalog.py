@@ -178,6 +178,8 @@ def check_source(name: str, source: Any, full: Config) -> list[ConfigIssue]:
     """
     issues = []
     for suite_name, suite in source.suites.items():
+        if not hasattr(suite, "data"):
+            continue  # a checkpoint or suite of the GX project: checked online (okrflow probe, validate --online)
         base = f"sources.{name}.suites.{suite_name}"
         ref = suite.data.source
         if ref is not None and (other := full.sources.get(ref)) is None:
@@ -210,7 +212,7 @@ def _metric_issues(metric: Any, source: Any, path: str) -> list[ConfigIssue]:
     suite = source.suites.get(metric.suite)
     if suite is None:
         return [ConfigIssue(f"{path}.suite", _unknown_suite(metric.suite, source))]
-    if metric.expectation is None:
+    if metric.expectation is None or not hasattr(suite, "items"):
         return []
     items = suite.items()
     if metric.expectation >= len(items):

@@ -35,7 +35,7 @@ from pydantic import ConfigDict, Field, SecretStr, StringConstraints, field_vali
 
 from connectors.base import Connector, ConnectorContext, Measurement, OnlineFinding, query_hash
 from connectors.retry import retry_call
-from connectors.sql_errors import QueryShapeError, classify, db_message
+from connectors.sql_errors import QueryShapeError, SqlReadError, classify, db_message, unwrap_pandas
 from okr_model.config import Config, MetricBinding, SourceConfig
 from okr_model.errors import ConfigIssue
 from okr_model.paths import anchor_sqlite_url
@@ -175,6 +175,34 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
                 raise QueryShapeError("the statement returned no result set; a metric query must be a SELECT")
             return list(result.keys()), result.fetchmany(2)
 
+    def read_frame(self, query: str | None = None, table: str | None = None, now: datetime | None = None) -> Any:
+        """A read ``query`` (binds :cycle_start, :cycle_end, :now) or a whole ``[schema.]table`` as a pandas
+        dataframe, read as a metric query is: parser-checked, read-only, bounded, retried when the connection
+        drops. Great Expectations suites validate it. Raises ``SqlReadError`` saying why, free of secrets."""
+        import pandas as pd
+        from sqlalchemy import literal_column, select, text
+        from sqlalchemy import table as named
+
+        if self._backend == "sqlite" and not Path(sqlite := _sqlite_path(self._url) or "").is_file():
+            raise SqlReadError(f"the SQLite file {sqlite} of source {self.name!r} does not exist")
+        statement: Any = text(query or "")
+        binds = {k: v for k, v in self._time_binds(now).items() if k in _bind_names(query or "")}
+        if table is not None:
+            schema, _, name = table.rpartition(".")
+            statement, binds = select(literal_column("*")).select_from(named(name, schema=schema or None)), {}
+        elif problem := read_query_problem(query or "", self._dialect):
+            raise SqlReadError(_REFUSED + problem)
+
+        def read() -> Any:
+            with self.reading() as conn:
+                return pd.read_sql(statement, conn, params=binds or None)
+
+        try:
+            transient = lambda exc: self._is_transient(unwrap_pandas(exc))  # noqa: E731
+            return retry_call(read, retries=self.config.retries, is_transient=transient)
+        except Exception as exc:
+            raise SqlReadError(self._scrub(self._describe(unwrap_pandas(exc)))) from exc
+
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         """A pooled connection inside a fresh read-only transaction, bounded by ``timeout_s``.
@@ -206,13 +234,7 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
                 return Measurement.error(f"the SQLite file {path} does not exist", **lineage)
         if problem := read_query_problem(metric.sql, self._dialect):
             return Measurement.error(_REFUSED + problem, **lineage)
-        now = at - metric.offset if metric.offset else at
-        available = {
-            "cycle_start": self._bind_time(self.context.cycle_start),
-            "cycle_end": self._bind_time(self.context.cycle_end),
-            "now": self._bind_time(now),
-            **metric.params,
-        }
+        available = {**self._time_binds(at - metric.offset if metric.offset else at), **metric.params}
         used = _bind_names(metric.sql)
         if missing := sorted(used - available.keys()):
             return Measurement.error(f"the query uses unbound parameter(s) {', '.join(missing)}", **lineage)
@@ -229,6 +251,10 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
             if self._engine is None:
                 self._engine = _create_engine(self._url, self.config.timeout_s)
             return self._engine
+
+    def _time_binds(self, now: datetime | None) -> dict[str, datetime | str]:
+        times = {"cycle_start": self.context.cycle_start, "cycle_end": self.context.cycle_end, "now": now}
+        return {key: self._bind_time(value) for key, value in times.items() if value is not None}
 
     def _bind_time(self, value: datetime) -> datetime | str:
         """Naive UTC; SQLite gets the text form its timestamps use (the sqlite3 adapter is deprecated)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["QueryShapeError", "classify", "db_message"]
+__all__ = ["QueryShapeError", "SqlReadError", "classify", "db_message", "unwrap_pandas"]
 
 _PG_CONNECTION_STATES = ("08", "57P01", "57P02", "57P03", "53300")
 _PG_LOGIN_REFUSED = re.compile(r"does not exist|authentication failed|pg_hba\.conf|permission denied")
@@ -17,6 +17,17 @@ _MYSQL_PERMISSION, _MYSQL_CONNECTION = {1044, 1142, 1143, 1227}, {1040, 1053, 20
 
 class QueryShapeError(Exception):
     """The statement ran but cannot be a metric (it returned no result set)."""
+
+
+class SqlReadError(Exception):
+    """``SqlConnector.read_frame`` could not read: the message says why, without secrets."""
+
+
+def unwrap_pandas(exc: BaseException) -> BaseException:
+    """The database error behind pandas' ``DatabaseError`` wrapper (whose text repeats the whole query)."""
+    while type(exc).__module__.startswith("pandas") and exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
 
 
 def classify(exc: BaseException) -> str:

@@ -7,8 +7,9 @@ count the slots written just before) and written with ``backfilled=True``.
 
 What is not reconstructed is said, never invented:
 
-- KRs of a source that keeps no history (``Connector.keeps_history = False``: Great Expectations
-  validates a table as it is now) are stored as ``no_data`` and listed in ``BackfillReport.no_history``;
+- KRs whose binding cannot read the past (``Connector.history_gap``: a Great Expectations suite over a table
+  validates it as it is now; a suite over a ``:now`` window or a stored GX result can be read as of each slot,
+  as ``run --at`` does) are stored as ``no_data`` and listed in ``BackfillReport.no_history``;
 - quality gates are not applied (a suite judges today's data, not the data of a past slot);
 - MLflow aliases have no history: the model form reads the run its alias points to now.
 
@@ -201,23 +202,24 @@ def fetch_series_all(
     max_workers: int = 4,
 ) -> tuple[dict[str, Series], dict[str, str]]:
     """Every metric-bound KR's measurement per slot (KR id -> slot -> measurement), and the KRs whose
-    source keeps no history (KR id -> reason). One connector per source, KRs fetched concurrently."""
+    binding cannot read the past (KR id -> reason). One connector per source, KRs fetched concurrently."""
     registry = registry or default_registry()
     series: dict[str, Series] = {}
     no_history: dict[str, str] = {}
-    historic = []
+    readable: dict[str, list[KeyResult]] = {}
     for name in sorted(set(groups) - {MANUAL}):
         source = config.sources.get(name)
-        if source is not None and not registry.get(source.type).keeps_history:
-            reason = f"source {name!r} ({source.type}) keeps no history: it can only measure the data as it is now"
-            for kr in groups[name]:
+        for kr in groups[name]:
+            reason = registry.get(source.type).history_gap(name, source, kr.metric) if source is not None else None
+            if reason is None:
+                readable.setdefault(name, []).append(kr)
+            else:
                 no_history[kr.id] = reason
                 series[kr.id] = dict.fromkeys(slots, Measurement.no_data(reason, source=name))
-        else:
-            historic.append(name)
+    historic = list(readable)
     connectors = open_connectors(config, historic, registry)
     try:
-        jobs = [(connectors.get(name), kr) for name in historic for kr in groups[name]]
+        jobs = [(connectors.get(name), kr) for name in historic for kr in readable[name]]
         if jobs:
             with ThreadPoolExecutor(max_workers=min(max_workers, len(jobs)), thread_name_prefix="backfill") as pool:
                 results = pool.map(lambda job: _one(*job, slots), jobs)

@@ -405,7 +405,10 @@ def test_sql_gx_manual_and_a_failing_connector(tmp_path: Path) -> None:
         # maintain: the share of this cycle's valid values that held >= 15, counting the slots written before
         assert [p.result.score for p in store.history("held")] == [None, 0.0, 0.5, pytest.approx(2 / 3, abs=1e-6)]
 
-        reason = "source 'quality' (great_expectations) keeps no history: it can only measure the data as it is now"
+        reason = (
+            "source 'quality' (great_expectations) keeps no history: suite 'tickets_quality' validates the table "
+            "tickets of source 'warehouse' as it is now (a query with :now validates each past window)"
+        )
         assert report.no_history == {"data-valid": reason}
         assert {(p.result.measurement, p.result.detail) for p in store.history("data-valid")} == {("no_data", reason)}
 
