@@ -44,6 +44,7 @@ from flows.pipeline import (
 )
 from okr_model.config import Config, KeyResult
 from okr_model.errors import OkrflowError
+from okr_model.types import duration_text
 from okrflow.store import Store
 
 __all__ = ["MAX_SLOTS", "BackfillError", "BackfillReport", "backfill", "plan_slots"]
@@ -270,8 +271,4 @@ def _when(moment: datetime) -> str:
 
 
 def _step(step: timedelta) -> str:
-    seconds = step.total_seconds()
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
+    return duration_text(step)
