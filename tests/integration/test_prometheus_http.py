@@ -229,6 +229,21 @@ def test_a_proxy_from_the_environment_is_used(scripted, monkeypatch):
     assert scripted.seen[0]["target"].startswith("http://prometheus.invalid:9090/api/v1/query?")
 
 
+def test_netrc_and_ca_bundle_from_the_environment_are_used(tls_scripted, certificate, tmp_path, monkeypatch):
+    """The environment is read once per source (then ``trust_env`` is off): what requests would read still counts."""
+    cert_file, _ = certificate
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login okr password pa55word-netrc\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_file))
+    connector = build({"url": tls_scripted.url})
+    values = [connector.fetch(metric("up"), datetime.now(UTC)).value for _ in range(2)]
+    connector.close()
+    assert values == [42.0, 42.0]
+    assert [r["headers"].get("Authorization") for r in tls_scripted.seen] == ["Basic b2tyOnBhNTV3b3JkLW5ldHJj"] * 2
+
+
 def test_tls_is_checked_against_ca_file(tls_scripted, certificate):
     cert_file, _ = certificate
     url = tls_scripted.url
