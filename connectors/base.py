@@ -25,6 +25,7 @@ from okr_model.errors import ConfigIssue
 from okr_model.types import duration_text
 
 __all__ = [
+    "AliasHistory",
     "Connector",
     "ConnectorContext",
     "GateOutcome",
@@ -151,11 +152,22 @@ def query_hash(metric: BaseModel) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+@runtime_checkable
+class AliasHistory(Protocol):
+    """okrflow's own record of where model aliases pointed (MLflow keeps none): the version each measurement of
+    an alias-bound KR saw, kept in its lineage. Implemented over the history store (``okrflow.store``)."""
+
+    def alias_versions(self, kr_ids: Sequence[str], model: str, alias: str, until: datetime) -> list[tuple[datetime, str]]:
+        """(slot, model version) of the scheduled runs before ``until`` in which these KRs saw the alias, oldest first."""
+
+
 @dataclass(frozen=True)
 class ConnectorContext:
-    """What a connector may know about the run besides its own source: the cycle and sibling sources."""
+    """What a connector may know about the run besides its own source: the cycle, sibling sources, and
+    ``alias_history`` (earlier observations of model aliases; None when there is no store to read)."""
 
     config: Config
+    alias_history: AliasHistory | None = None
 
     @property
     def cycle_start(self) -> datetime:

@@ -23,9 +23,11 @@ from okr_model.cycles import check_in_cycle
 from okr_model.forecast import Forecast, forecast
 from okr_model.maintain import detail_now, standing_cap, weight_now
 from okr_model.pacing import elapsed_share, expected_score
+from okr_model.paths import store_url
 from okr_model.scoring import GateInputs, maintain_threshold, score_key_result
 from okr_model.status import ChildResult, judge_key_result, judge_objectives
 from okrflow.store import AnnotationRecord, KRResult, ObjectiveResult, RunRecord, Store
+from okrflow.store.alias_history import StoredAliasHistory
 
 __all__ = [
     "ScoringInputs",
@@ -76,7 +78,7 @@ def open_connectors(
 ) -> dict[str, Connector[Any, Any]]:
     """One connector per source for this run (clients and connections are reused across its KRs)."""
     registry = registry or default_registry()
-    context = ConnectorContext(config)
+    context = ConnectorContext(config, alias_history=StoredAliasHistory(store_url(config)))
     return {
         name: registry.get(config.sources[name].type)(name, config.sources[name], context)
         for name in names

@@ -8,6 +8,8 @@ scores, values and statuses from the latest run. No Prefect, MLflow or Great Exp
 Labels: ``key_result``, ``objective``, ``team`` (the objective's, else its nearest ancestor's) and ``owner``
 (the KR's, else its objective's); state sets (``*_status``, ``*_measurement``) export one sample per state,
 1 for the current one and 0 for the others, so ``okrflow_key_result_status{status="off_track"} == 1`` selects.
+``okrflow_key_result_model_info`` adds ``model``, ``version``, ``alias`` and ``run_id`` for MLflow KRs: a
+separate gauge, so a new model version does not split the score series.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
+from connectors.mlflow_lineage import model_of
 from okr_model.config import Config, KeyResult, Objective
 from okr_model.errors import OkrflowError
 from okr_model.types import Band
@@ -80,6 +83,10 @@ METRICS: Mapping[str, Gauge] = {
     ),
     "okrflow_key_result_info": Gauge(
         (*KR_LABELS, "title", "kind", "track", "unit"), "Always 1: descriptive labels of the key result."
+    ),
+    "okrflow_key_result_model_info": Gauge(
+        (*KR_LABELS, "model", "version", "alias", "run_id"),
+        "Always 1: the MLflow model version (and run) behind the key result's latest value; a new series per version.",
     ),
     "okrflow_objective_score": Gauge(
         OBJECTIVE_LABELS, "Rolled-up score of the objective in the latest run (0-1); absent without one."
@@ -195,6 +202,7 @@ def _run_families(snapshot: StatusSnapshot, labels: _Labels) -> list[GaugeMetric
     forecast = _gauge("okrflow_key_result_forecast")
     status = _gauge("okrflow_key_result_status")
     measurement = _gauge("okrflow_key_result_measurement")
+    model_info = _gauge("okrflow_key_result_model_info")
     for result in snapshot.key_results:
         kr_labels = labels.kr(result)
         if _finite(result.score):
@@ -209,6 +217,11 @@ def _run_families(snapshot: StatusSnapshot, labels: _Labels) -> list[GaugeMetric
                 forecast.add_metric([*kr_labels, bound], projected)
         _state_set(status, kr_labels, KR_STATUSES, result.status)
         _state_set(measurement, kr_labels, MEASUREMENTS, result.measurement)
+        model = model_of(result.lineage)
+        if model is not None:  # a separate info gauge: a version label on the scores would split their series
+            model_info.add_metric(
+                [*kr_labels, model.model or "", model.version or "", model.alias or "", model.run_id or ""], 1.0
+            )
     objective_score = _gauge("okrflow_objective_score")
     objective_status = _gauge("okrflow_objective_status")
     scored = _gauge("okrflow_objective_key_results_scored")
@@ -233,6 +246,7 @@ def _run_families(snapshot: StatusSnapshot, labels: _Labels) -> list[GaugeMetric
         forecast,
         status,
         measurement,
+        model_info,
         objective_score,
         objective_status,
         scored,

@@ -23,6 +23,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from connectors.mlflow_lineage import describe_model
 from okr_model.config import Config, KeyResult, Objective
 from okr_model.pacing import elapsed_share
 from okr_model.rollup import children_of
@@ -162,6 +163,9 @@ class Formatter:
             parts.append("score held")
         if r.measurement != "ok" and r.detail:
             parts.append(f"{r.measurement}: {r.detail}")
+        model = describe_model(r.lineage)  # which model version produced the value (MLflow KRs)
+        if model:
+            parts.append(f"model {model}")
         return "; ".join(parts)
 
 

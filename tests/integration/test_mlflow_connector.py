@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from connectors.base import ConnectorContext, Measurement
-from connectors.mlflow import MlflowConnector, MlflowFetchError, MlflowMetric
+from connectors.mlflow import MlflowConnector, MlflowMetric
 from connectors.registry import Registry
 from okr_model.errors import ConfigError
 from okr_model.loader import parse_config
@@ -248,18 +248,6 @@ def test_max_age_turns_an_old_observation_into_no_data(local):
     assert fresh.status == "ok"
 
 
-def test_fetch_history_returns_the_entries_in_the_window(local, mlflow_store):
-    connector, binding = build(local, CHAMPION)
-    points = mlflow_store.f1["champion"]
-    with connector:
-        got = connector.fetch_history(binding, points[0][0], points[1][0] + timedelta(minutes=1))
-        assert got == [(points[0][0], pytest.approx(0.85)), (points[1][0], pytest.approx(0.86))]
-        missing, m = build(local, {**CHAMPION, "alias": "nope"})
-        with pytest.raises(MlflowFetchError) as info:
-            missing.fetch_history(m, T0, LATER)
-        assert info.value.status == "no_data" and "alias 'nope'" in info.value.detail
-
-
 # -- no data: the detail names what is missing ---------------------------------------------------------
 
 
@@ -290,7 +278,7 @@ def test_missing_pieces_are_no_data_naming_them(local, metric, expected):
 def test_missing_metric_on_the_aliased_run_names_the_run(local, mlflow_store):
     m = fetch(local, {**CHAMPION, "name": "precision"})
     assert m.status == "no_data"
-    assert m.detail == f"run {mlflow_store.run_ids['champion']} has no metric 'precision'"
+    assert m.detail == f"run {mlflow_store.run_ids['champion']} has no metric 'precision'; it has: f1"
     assert m.lineage["model_version"] == "2"
 
 
@@ -516,7 +504,7 @@ def test_a_transient_failure_is_not_the_answer_for_later_krs():
         ({**CHAMPION, "experiment": "ticket-classifier"}, "either a registered model (model, alias) or an experiment"),
         ({"name": "f1"}, "needs model + alias"),
         ({"model": "ticket-classifier", "name": "f1"}, "needs alias (e.g. alias: champion)"),
-        ({**EXPERIMENT, "alias": "champion"}, "alias applies to the model form"),
+        ({**EXPERIMENT, "alias": "champion"}, "alias and version apply to the model form"),
         ({**CHAMPION, "run": "best"}, "run apply to the experiment form only"),
         ({**EXPERIMENT, "run": "first"}, "'latest' or 'best'"),
     ],
@@ -530,10 +518,12 @@ def test_mixed_or_incomplete_forms_are_config_errors(local, metric, message):
     assert message in issues[0].message
 
 
-def test_stage_is_not_a_metric_key(local):
+def test_stage_is_refused_pointing_to_aliases(local):
     with pytest.raises(ConfigError) as info:
         build(local, {**CHAMPION, "stage": "Production"})
     assert info.value.issues[0].path == "objectives[0].key_results[0].metric.stage"
+    assert "MLflow 3 dropped model stages" in info.value.issues[0].message
+    assert "alias: champion" in info.value.issues[0].message
 
 
 def test_importing_the_connector_does_not_import_mlflow():
