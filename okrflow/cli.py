@@ -577,6 +577,43 @@ def init(
     out.print(f"next: okrflow -c {written.config} validate, then edit the queries and run --dry-run")
 
 
+import_app = typer.Typer(help="Turn other tools' definitions into okrflow config (written for review).", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("openslo")
+def import_openslo(
+    paths: Annotated[list[Path], typer.Argument(help="OpenSLO v1 YAML files or folders (searched for *.yaml).")],
+    output: Annotated[Path | None, typer.Option("--out", "-o", help="Write the config here (default: stdout).")] = None,
+) -> None:
+    """SLO/SLI/DataSource documents with Prometheus sources -> maintain KRs; lists what it cannot translate."""
+    from datetime import date
+
+    from okrflow.openslo import read_documents, translate
+    from okrflow.openslo_yaml import render_config
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        _fail(f"no such file or folder: {', '.join(missing)}", 2)
+    documents, unreadable = read_documents(paths)
+    result = translate(documents)
+    result.skipped[:0] = unreadable
+    for skipped in result.skipped:
+        print(f"not translated: {skipped.render()}", file=sys.stderr)
+    if not result.key_results:
+        _fail(f"nothing to write: no SLO translated ({len(result.skipped)} not translated, listed above)", 1)
+    text = render_config(result, [str(p) for p in paths], date.today())
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+    print(
+        f"{len(result.key_results)} key results written{f' to {output}' if output else ''}, "
+        f"{len(result.skipped)} not translated",
+        file=sys.stderr,
+    )
+
+
 def main() -> None:
     state.own_process = True
     try:
