@@ -26,6 +26,7 @@ from okr_model.pacing import elapsed_share, expected_score
 from okr_model.paths import store_url
 from okr_model.scoring import GateInputs, maintain_threshold, score_key_result
 from okr_model.status import ChildResult, judge_key_result, judge_objectives
+from okr_model.types import MAINTAIN_KINDS
 from okrflow.store import AnnotationRecord, KRResult, ObjectiveResult, RunRecord, Store
 from okrflow.store.alias_history import StoredAliasHistory
 
@@ -44,7 +45,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("okrflow.pipeline")
-MAINTAIN = ("maintain_above", "maintain_below")
 FORECAST_POINTS = 64
 """Most history points a forecast reads: the last run of each of this many equal spans of the cycle so far.
 Theil-Sen's slope is as robust on 64 spread points as on thousands, and the run's cost stays flat."""
@@ -279,10 +279,10 @@ def load_scoring_inputs(store: Store, config: Config, at: datetime) -> ScoringIn
     maintain = {
         kr.id: (maintain_threshold(kr), kr.kind == "maintain_below", standing_cap(config, kr).total_seconds())
         for kr in krs
-        if kr.kind in MAINTAIN
+        if kr.kind in MAINTAIN_KINDS
     }
     held = [kr.id for kr in krs if kr.quality_gate and kr.quality_gate.on_fail == "hold"]
-    progress = [kr.id for kr in krs if kr.kind not in MAINTAIN]
+    progress = [kr.id for kr in krs if kr.kind not in MAINTAIN_KINDS]
     return ScoringInputs(
         held_time=store.held_durations(maintain, start, at),
         previous_scores=store.previous_scores(held, at, since=start),
@@ -377,9 +377,9 @@ def _score_one(
         gate_inputs,
         config.defaults.caps,
         inputs.held_time.get(kr.id, (0, 0)),
-        weight_now(config, kr, at) if kr.kind in MAINTAIN else 1.0,
+        weight_now(config, kr, at) if kr.kind in MAINTAIN_KINDS else 1.0,
     )
-    if kr.kind in MAINTAIN and scored.progress is not None and not detail:
+    if kr.kind in MAINTAIN_KINDS and scored.progress is not None and not detail:
         detail = detail_now(config, kr, inputs.held_time.get(kr.id, (0.0, 0.0)), usable, at)
     projection = _forecast(config, kr, inputs.score_history.get(kr.id, []), scored.score, elapsed)
     start, end = config.cycle_bounds()
@@ -420,7 +420,7 @@ def _forecast(
     config: Config, kr: KeyResult, history: Sequence[tuple[datetime, float]], score: float | None, elapsed: float
 ) -> Forecast | None:
     """End-of-cycle projection of a progress KR from this cycle's scores (maintain KRs have none)."""
-    if kr.kind in ("maintain_above", "maintain_below") or score is None:
+    if kr.kind in MAINTAIN_KINDS or score is None:
         return None
     start, end = config.cycle_bounds()
     points = [(elapsed_share(start, end, slot), value) for slot, value in history]

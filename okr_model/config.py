@@ -29,7 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from okr_model.addresses import blocked_host
 from okr_model.secrets import MIN_SIGNING_KEY_BYTES, signing_key, split_url
-from okr_model.types import Band, Duration, Id, Target, parse_duration
+from okr_model.types import MAINTAIN_KINDS, Band, Duration, Id, Target, parse_duration
 
 __all__ = [
     "DEFAULT_DRIFT",
@@ -345,7 +345,7 @@ class KeyResult(Model):
     @model_validator(mode="after")
     def _check_kind(self) -> KeyResult:
         band = isinstance(self.target, Band)
-        if self.kind in ("maintain_above", "maintain_below") and band:
+        if self.kind in MAINTAIN_KINDS and band:
             raise ValueError(f"kind {self.kind} takes one threshold as target, not a band")
         if self.kind in ("increase", "decrease") and self.baseline is None:
             raise ValueError(f"kind {self.kind} needs a baseline (the value at the start of the cycle)")

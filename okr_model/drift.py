@@ -48,6 +48,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from okr_model.config import DriftRule
+from okr_model.formatting import number
 
 __all__ = ["SLIDE_BOUND_RUNS", "Alarm", "DriftResult", "check_drift", "cusum", "detector_scale", "page_hinkley"]
 
@@ -150,10 +151,6 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.0f}" if abs(x) >= 1e4 else f"{x:.4g}"
-
-
 def _window_label(window: timedelta) -> str:
     seconds = window.total_seconds()
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
@@ -181,7 +178,7 @@ def _beyond(rule: DriftRule, reference: float, latest: float, up: bool) -> float
 
 def _size(bad: float, reference: float) -> str:
     share = f" ({100 * bad / abs(reference):.1f}%)" if reference != 0 else ""
-    return f"{_fmt(bad)}{share}"
+    return f"{number(bad)}{share}"
 
 
 def _max_drop(points: list[tuple[datetime, float]], rule: DriftRule, up: bool, name: str) -> DriftResult | None:
@@ -199,7 +196,7 @@ def _max_drop(points: list[tuple[datetime, float]], rule: DriftRule, up: bool, n
     verb, side = ("dropped", "below") if up else ("rose", "above")
     description = (
         f"{name} {verb} {_size(bad, reference)} {side} its {_window_label(rule.window)} {rule.reference} "
-        f"{_fmt(reference)}"
+        f"{number(reference)}"
     )
     return DriftResult("max_drop", at, latest, reference, latest - reference, description)
 
@@ -216,7 +213,7 @@ def _still_dropped(
         return None
     side = "below" if up else "above"
     description = (
-        f"{name} {_fmt(latest)} is still {_size(bad, level)} {side} the level {_fmt(level)} it {'dropped' if up else 'rose'} from "
+        f"{name} {number(latest)} is still {_size(bad, level)} {side} the level {number(level)} it {'dropped' if up else 'rose'} from "
         f"(resolves within max_drop {rule.limit_text} of it)"
     )
     return DriftResult("max_drop", at, latest, level, latest - level, description)
@@ -244,7 +241,7 @@ def _detector(points: list[tuple[datetime, float]], rule: DriftRule, up: bool, n
     runs = len(values) - alarm.start
     description = (
         f"{name}: slow slide detected by {_NAMES[rule.detector]} after {runs} run{'s' if runs != 1 else ''} "
-        f"({_fmt(latest)}, {'down' if up else 'up'} from {_fmt(reference)})"
+        f"({number(latest)}, {'down' if up else 'up'} from {number(reference)})"
     )
     return DriftResult(rule.detector, at, latest, reference, latest - reference, description, runs)
 

@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass
 from typing import Literal, NamedTuple
 
 from okr_model.config import Config, KeyResult, Objective
-from okr_model.types import Band
+from okr_model.rollup import ancestors
+from okr_model.types import MAINTAIN_KINDS, Band
 
 __all__ = ["RULES", "Finding", "Rule", "lint"]
 
@@ -101,9 +102,7 @@ def _is_ml(config: Config, kr: KeyResult) -> bool:
 def _is_monitoring(config: Config, kr: KeyResult) -> bool:
     """Watches something already running: a threshold held, a drift rule, live serving or data checks."""
     return (
-        kr.kind in ("maintain_above", "maintain_below")
-        or config.drift_rule(kr) is not None
-        or _source_type(config, kr) in MONITORING_SOURCES
+        kr.kind in MAINTAIN_KINDS or config.drift_rule(kr) is not None or _source_type(config, kr) in MONITORING_SOURCES
     )
 
 
@@ -113,19 +112,6 @@ def _level(objective: Objective) -> str:
     if objective.team is not None:
         return "team"
     return "company" if objective.parent is None else "individual"
-
-
-def _ancestors(config: Config, objective: Objective) -> list[Objective]:
-    """Parent, grandparent, ... (stops at a missing parent or a loop: lint never raises)."""
-    by_id = {o.id: o for o in config.objectives}
-    out: list[Objective] = []
-    seen = {objective.id}
-    node = by_id.get(objective.parent) if objective.parent else None
-    while node is not None and node.id not in seen:
-        out.append(node)
-        seen.add(node.id)
-        node = by_id.get(node.parent) if node.parent else None
-    return out
 
 
 def _label(kr: KeyResult) -> str:
@@ -198,9 +184,7 @@ def activity_kr(config: Config) -> Iterator[Hit]:
     for _, kr in config.key_results():
         if not kr.title or not _ACTIVITY_TITLE.match(kr.title):
             continue
-        outcome = kr.kind in ("increase", "decrease", "maintain_above", "maintain_below") and not _is_technical(
-            config, kr
-        )
+        outcome = kr.kind in ("increase", "decrease", *MAINTAIN_KINDS) and not _is_technical(config, kr)
         if not outcome:
             yield Hit(
                 kr.id,
@@ -212,13 +196,14 @@ def activity_kr(config: Config) -> Iterator[Hit]:
 def missing_the_user(config: Config) -> Iterator[Hit]:
     """Only technical KRs is fine when an objective it rolls up to, or its team, names the user outcome."""
     business_teams = {o.team for o, kr in config.key_results() if o.team is not None and not _is_technical(config, kr)}
+    by_id = {o.id: o for o in config.objectives}
     for objective in config.objectives:
         krs = objective.key_results
         if not krs or not all(_is_technical(config, kr) for kr in krs):
             continue
         if objective.team in business_teams:
             continue
-        if any(not _is_technical(config, kr) for a in _ancestors(config, objective) for kr in a.key_results):
+        if any(not _is_technical(config, kr) for a in ancestors(objective, by_id) for kr in a.key_results):
             continue
         yield Hit(
             objective.id,
@@ -248,7 +233,7 @@ def false_precision(config: Config) -> Iterator[Hit]:
     for _, kr in config.key_results():
         if kr.track != "aspirational" or isinstance(kr.target, Band):
             continue
-        if kr.kind in ("maintain_above", "maintain_below"):
+        if kr.kind in MAINTAIN_KINDS:
             continue  # a threshold to hold takes one number (the schema refuses a band)
         if _is_ml(config, kr) or _ML_TITLE.search(kr.title or ""):
             point = kr.target

@@ -14,6 +14,7 @@ from typing import Literal
 
 from okr_model.config import KeyResult
 from okr_model.scoring import holds_threshold, is_valid, maintain_threshold
+from okr_model.types import MAINTAIN_KINDS
 
 __all__ = [
     "AT_RISK_MARGIN",
@@ -32,7 +33,6 @@ __all__ = [
 Status = Literal["on_track", "at_risk", "off_track", "no_data"]
 ON_TRACK_MARGIN = 0.1
 AT_RISK_MARGIN = 0.25
-MAINTAIN_KINDS = ("maintain_above", "maintain_below")
 _TOLERANCE = 1e-9
 """Float slack at the boundaries: 0.8 - 0.1 is 0.7000000000000001, yet a score of 0.7 there is on track."""
 

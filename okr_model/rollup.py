@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from okr_model.config import Objective
 from okr_model.errors import ScoringError
 
-__all__ = ["children_of", "rollup", "tree_shape", "weighted_mean"]
+__all__ = ["ancestors", "children_of", "rollup", "tree_shape", "weighted_mean"]
 
 
 def weighted_mean(items: Sequence[tuple[float | None, float]]) -> float | None:
@@ -38,6 +38,26 @@ def children_of(objectives: Sequence[Objective]) -> dict[str | None, list[Object
     for objective in objectives:
         tree.setdefault(objective.parent, []).append(objective)
     return tree
+
+
+def ancestors(
+    objective: Objective | None, by_id: Mapping[str, Objective], include_self: bool = False
+) -> list[Objective]:
+    """The objective's parent, grandparent, ... up to its root; with ``include_self``, the objective first.
+
+    The one walk up the tree (owners, teams, lint's business outcome above). It stops at a parent that is not in
+    ``by_id`` and at a loop, each objective once: lint and reports also read configs that failed validation.
+    """
+    if objective is None:
+        return []
+    chain: list[Objective] = []
+    seen: set[str] = set() if include_self else {objective.id}
+    node = objective if include_self else (by_id.get(objective.parent) if objective.parent else None)
+    while node is not None and node.id not in seen:
+        chain.append(node)
+        seen.add(node.id)
+        node = by_id.get(node.parent) if node.parent else None
+    return chain
 
 
 def tree_shape(parents: Mapping[str, str | None]) -> tuple[dict[str, int], dict[str, str]]:

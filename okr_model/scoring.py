@@ -18,7 +18,7 @@ from typing import Literal
 
 from okr_model.config import Caps, KeyResult
 from okr_model.errors import ScoringError
-from okr_model.types import Band
+from okr_model.types import MAINTAIN_KINDS, Band
 
 __all__ = [
     "BAND_COMMIT_SCORE",
@@ -140,7 +140,7 @@ def score_key_result(
     A maintain KR's earlier measurements come as ``cycle_values``, as (held, valid) time in ``earlier``, or both;
     each of ``cycle_values`` stands for ``weight``. Only gates that changed the score are listed.
     """
-    if kr.kind in ("maintain_above", "maintain_below"):
+    if kr.kind in MAINTAIN_KINDS:
         raw = maintain_share(kr, cycle_values, earlier, weight) if is_valid(value) else None
     else:
         raw = progress(kr, value) if is_valid(value) else None  # type: ignore[arg-type]

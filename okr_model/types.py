@@ -10,7 +10,10 @@ from typing import Annotated, Any, NamedTuple
 from pydantic import BeforeValidator, PlainSerializer, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-__all__ = ["Band", "Duration", "Id", "Target", "duration_text", "parse_duration", "parse_target"]
+__all__ = ["MAINTAIN_KINDS", "Band", "Duration", "Id", "Target", "duration_text", "parse_duration", "parse_target"]
+
+MAINTAIN_KINDS = ("maintain_above", "maintain_below")
+"""Kinds that hold a threshold all cycle long (scored by the share of time held), not progress toward a target."""
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$", max_length=128)]
 """An identifier users type on the command line: letters, digits, ``_ . : -``."""

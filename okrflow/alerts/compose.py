@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from okr_model import formatting
 from okr_model.config import Config, KeyResult
 from okr_model.types import Band
 from okrflow.alerts.explain import Facts, kr_facts, objective_facts, source_facts
@@ -41,12 +42,12 @@ def _change(before: Mapping[str, object] | None, now: Mapping[str, object]) -> s
     parts = []
     for key in ("value", "score", "status"):
         if key in now and before.get(key) != now.get(key):
-            parts.append(f"{key} {_short(before.get(key))} -> {_short(now.get(key))}")
+            parts.append(f"{key} {_shown(before.get(key))} -> {_shown(now.get(key))}")
     return "; ".join(parts) or "no change since the last message"
 
 
-def _short(value: object) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else ("-" if value is None else str(value))
+def _shown(value: object) -> str:
+    return formatting.number(value) if isinstance(value, float) else ("-" if value is None else str(value))
 
 
 def _query(kr: KeyResult | None) -> str:

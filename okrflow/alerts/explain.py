@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
+from okr_model import formatting
 from okr_model.config import Config, KeyResult, Objective
 from okr_model.drift import DriftResult
 from okr_model.pacing import AT_RISK_MARGIN, ON_TRACK_MARGIN, elapsed_share, pace_status
 from okr_model.rollup import children_of, rollup
-from okr_model.types import Band
+from okr_model.types import MAINTAIN_KINDS
 from okrflow.alerts.message import Forecast, WorstKR
 from okrflow.store import KRResult, ObjectiveResult
 
@@ -26,7 +28,6 @@ __all__ = ["WORST_SHOWN", "Facts", "kr_facts", "objective_facts", "source_facts"
 
 WORST_SHOWN = 3
 """An objective's alert names this many of its lowest-scoring key results."""
-_MAINTAIN = ("maintain_above", "maintain_below")
 _TOLERANCE = 1e-9
 
 
@@ -46,17 +47,7 @@ class Facts:
     worst: tuple[WorstKR, ...] = ()
 
 
-def _num(x: float | None, unit: str | None = None) -> str:
-    if x is None:
-        return "no data"
-    text = f"{x:.4g}"
-    return text if not unit else (f"{text}{unit}" if unit == "%" else f"{text} {unit}")
-
-
-def _target(kr: KeyResult) -> str:
-    if isinstance(kr.target, Band):
-        return f"{_num(kr.target.low, kr.unit)} to {_num(kr.target.high, kr.unit)}"
-    return _num(kr.target, kr.unit)
+_num = partial(formatting.quantity, missing="no data")
 
 
 def _forecast(kr: KeyResult, r: KRResult) -> tuple[Forecast | None, bool]:
@@ -81,8 +72,8 @@ def _versions(r: KRResult, *earlier: Any) -> tuple[str | None, str | None]:
 def _pace_words(kr: KeyResult, r: KRResult, fc: Forecast | None, drove: bool) -> str:
     """Why the status is what it is: the status rule applied to this KR's numbers."""
     reason = r.reason  # the scorer's own words (empty in runs stored before it kept them)
-    value = f"value {_num(r.value, kr.unit)} against target {_target(kr)}"
-    if kr.kind in _MAINTAIN:
+    value = f"value {_num(r.value, kr.unit)} against target {formatting.target_words(kr.target, kr.unit)}"
+    if kr.kind in MAINTAIN_KINDS:
         share = r.computed_score if r.computed_score is not None else r.score
         held = f"threshold held {share:.0%} of the time this cycle" if share is not None else ""
         words = "; ".join(w for w in (reason, "" if "held" in reason else held) if w)
@@ -117,7 +108,7 @@ def kr_facts(
     ``lineage_before`` the KR's measurement lineage in the previous run (where an MLflow alias pointed then)."""
     fc, drove = _forecast(kr, r)
     version, earlier = _versions(r, (lineage_before or {}).get("model_version"), (before or {}).get("model_version"))
-    held = (r.computed_score if r.computed_score is not None else r.score) if kr.kind in _MAINTAIN else None
+    held = (r.computed_score if r.computed_score is not None else r.score) if kr.kind in MAINTAIN_KINDS else None
     common: dict[str, Any] = {
         "expected": r.expected,
         "forecast": fc,

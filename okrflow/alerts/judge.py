@@ -19,6 +19,7 @@ from typing import Any
 
 from okr_model.config import Config, KeyResult, Objective
 from okr_model.drift import DriftResult
+from okr_model.rollup import ancestors
 from okrflow.alerts.alertmanager import has_alertmanager, lease, refresh_messages
 from okrflow.alerts.compose import alert_of, seen
 from okrflow.alerts.message import Alert, Message
@@ -151,26 +152,13 @@ def route(config: Config, condition: Condition) -> list[str]:
 
 
 def _objective_owner(objective: Objective, objectives: Mapping[str, Objective]) -> str | None:
-    node: Objective | None = objective
-    while node is not None:
-        if node.owner:
-            return node.owner
-        node = objectives.get(node.parent) if node.parent else None
-    return None
+    """The objective's owner, else its nearest ancestor's."""
+    return next((node.owner for node in ancestors(objective, objectives, include_self=True) if node.owner), None)
 
 
 def channels_of(config: Config, owner: str) -> list[str]:
     entry = config.owners.get(owner)
     return list(entry.channels) if entry and entry.channels else list(config.defaults.alerts.channels)
-
-
-def _ancestors(objective: Objective | None, objectives: Mapping[str, Objective], include_self: bool) -> list[str]:
-    chain = []
-    node = objective if include_self else (objectives.get(objective.parent) if objective and objective.parent else None)
-    while node is not None:
-        chain.append(node.id)
-        node = objectives.get(node.parent) if node.parent else None
-    return chain
 
 
 def judge(
@@ -281,9 +269,9 @@ def _alerts(
         if condition.kind in ("off_track", "at_risk") and transition.state == "firing":
             parent = next(
                 (
-                    a
-                    for a in _ancestors(condition.objective, objectives, include_self=condition.kr is not None)
-                    if a != condition.subject and (condition.kind, a) in firing_objectives
+                    a.id
+                    for a in ancestors(condition.objective, objectives, include_self=condition.kr is not None)
+                    if a.id != condition.subject and (condition.kind, a.id) in firing_objectives
                 ),
                 None,
             )

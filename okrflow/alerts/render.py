@@ -17,6 +17,7 @@ import re
 from functools import cache
 from typing import Any
 
+from okr_model import formatting
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.payload import WEBHOOK_SCHEMA_VERSION, webhook_payload
 
@@ -24,7 +25,6 @@ __all__ = [
     "WEBHOOK_SCHEMA_VERSION",
     "email_parts",
     "facts",
-    "format_number",
     "slack_escape",
     "slack_payload",
     "summary",
@@ -45,41 +45,30 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 # --- shared wording -------------------------------------------------------------------------------
 
 
-def format_number(x: float) -> str:
-    """Short and exact enough to read: 0.4123 -> 0.4123, 12345.678 -> 12345.68, 1e-07 -> 1e-07."""
-    if x == int(x) and abs(x) < 1e15:
-        return str(int(x))
-    if 1e-3 <= abs(x) < 1e6:
-        return f"{x:.6g}" if abs(x) < 1 else f"{x:.2f}".rstrip("0").rstrip(".")
-    return f"{x:.4g}"
-
-
-def _with_unit(x: float, unit: str | None) -> str:
-    if not unit:
-        return format_number(x)
-    return f"{format_number(x)}{unit}" if unit == "%" else f"{format_number(x)} {unit}"
+def _exact(x: float | None, unit: str | None) -> str:
+    """An alert carries the value someone acts on: ``exact_number``'s precision, not a table's four digits."""
+    return formatting.quantity(x, unit, missing="no data", digits=formatting.exact_number)
 
 
 def value_text(alert: Alert) -> str:
-    return "no data" if alert.value is None else _with_unit(alert.value, alert.unit)
+    return _exact(alert.value, alert.unit)
 
 
 def target_text(alert: Alert) -> str:
-    if alert.target is None:
-        return "none"
-    if isinstance(alert.target, tuple):
-        low, high = (_with_unit(t, alert.unit) for t in alert.target)
-        return f"{low} to {high}"
-    return _with_unit(alert.target, alert.unit)
+    return formatting.target_words(alert.target, alert.unit, missing="none", digits=formatting.exact_number)
 
 
 def score_text(alert: Alert) -> str:
-    return "not scored" if alert.score is None else f"{alert.score:.2f}"
+    return formatting.score(alert.score, missing="not scored")
 
 
 def scored_text(alert: Alert) -> str:
     """``0.35 (expected 0.62 now)``: the score against the score expected at this point of the cycle."""
-    expected = f" (expected {alert.expected:.2f} now)" if alert.expected is not None and alert.score is not None else ""
+    expected = (
+        f" (expected {formatting.score(alert.expected)} now)"
+        if alert.expected is not None and alert.score is not None
+        else ""
+    )
     return score_text(alert) + expected
 
 
@@ -95,7 +84,7 @@ def facts(alert: Alert) -> list[tuple[str, str]]:
         rows.append(("Score", scored_text(alert)))
         if alert.worst:
             worst = ", ".join(
-                f"{w.kr_id} {'no data' if w.score is None else f'{w.score:.2f}'} ({w.status})" for w in alert.worst
+                f"{w.kr_id} {formatting.score(w.score, missing='no data')} ({w.status})" for w in alert.worst
             )
             rows.append(("Worst key results", worst))
     elif alert.kr_id:
@@ -103,11 +92,12 @@ def facts(alert: Alert) -> list[tuple[str, str]]:
     rows.append(("Status", alert.status))
     if alert.forecast is not None and alert.forecast_drove:  # shown when it, not today's pace, set the status
         fc = alert.forecast
-        rows.append(("Forecast", f"{fc.score:.2f} at the end of the cycle, interval {fc.low:.2f}-{fc.high:.2f}"))
+        low, high = formatting.score(fc.low), formatting.score(fc.high)
+        rows.append(("Forecast", f"{formatting.score(fc.score)} at the end of the cycle, interval {low}-{high}"))
     if alert.held_share is not None:
         rows.append(("Held", f"threshold held {alert.held_share:.0%} of the time this cycle"))
     if alert.level_before is not None and alert.level_after is not None:
-        before, after = (_with_unit(x, alert.unit) for x in (alert.level_before, alert.level_after))
+        before, after = (_exact(x, alert.unit) for x in (alert.level_before, alert.level_after))
         rows.append(("Level", f"{before} -> {after}"))
     if alert.model_version:
         was = f" (was {alert.model_version_before})" if alert.model_version_before else ""

@@ -26,14 +26,14 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Protocol
 
+from okr_model import formatting
 from okr_model.config import KeyResult
 from okr_model.scoring import BAND_COMMIT_SCORE
-from okr_model.types import Band
+from okr_model.types import MAINTAIN_KINDS, Band
 from okrflow.store import HistoryPoint
 
 __all__ = ["AlertMark", "kr_chart", "value_at_score"]
 
-MAINTAIN = ("maintain_above", "maintain_below")
 HEIGHT = 440
 COLORS = {
     "value": "#1f5fa8",
@@ -116,7 +116,7 @@ def _value_traces(kr: KeyResult, points: Sequence[HistoryPoint], start: datetime
             _line(
                 [x0, x1],
                 [high, high],
-                f"target band {low:g}-{high:g}",
+                f"target band {formatting.target((low, high))}",
                 1,
                 fill="tonexty",
                 fillcolor=COLORS["band"],
@@ -125,23 +125,27 @@ def _value_traces(kr: KeyResult, points: Sequence[HistoryPoint], start: datetime
             )
         )
     else:
-        name = "threshold" if kr.kind in MAINTAIN else "target"
+        name = "threshold" if kr.kind in MAINTAIN_KINDS else "target"
         traces.append(
             _line(
-                [x0, x1], [kr.target] * 2, f"{name} {kr.target:g}", 1, line={"color": COLORS["target"], "dash": "dash"}
+                [x0, x1],
+                [kr.target] * 2,
+                f"{name} {formatting.number(kr.target)}",
+                1,
+                line={"color": COLORS["target"], "dash": "dash"},
             )
         )
-    if kr.kind not in MAINTAIN or kr.baseline is not None:
+    if kr.kind not in MAINTAIN_KINDS or kr.baseline is not None:
         traces.append(
             _line(
                 [x0, x1],
                 [kr.start_value] * 2,
-                f"baseline {kr.start_value:g}",
+                f"baseline {formatting.number(kr.start_value)}",
                 1,
                 line={"color": COLORS["muted"], "dash": "dot"},
             )
         )
-    if kr.kind not in MAINTAIN:
+    if kr.kind not in MAINTAIN_KINDS:
         shares = pace_shares(kr)
         traces.append(
             _line(
@@ -168,7 +172,7 @@ def _value_traces(kr: KeyResult, points: Sequence[HistoryPoint], start: datetime
 
 def _score_traces(kr: KeyResult, points: Sequence[HistoryPoint], start: datetime, end: datetime, show: TimeAxis):
     x0, x1 = show.axis(start), show.axis(end)
-    expected = [kr.success_score] * 2 if kr.kind in MAINTAIN else [0.0, kr.success_score]
+    expected = [kr.success_score] * 2 if kr.kind in MAINTAIN_KINDS else [0.0, kr.success_score]
     traces = [_line([x0, x1], expected, "expected score", 2, line={"color": COLORS["pace"], "dash": "dashdot"})]
     scored = [p for p in points if p.result.score is not None]
     traces.append(
@@ -225,7 +229,7 @@ def _score_traces(kr: KeyResult, points: Sequence[HistoryPoint], start: datetime
             _line(
                 [at, x1],
                 [score, fc["score"]],
-                f"forecast {fc['score']:.2f}",
+                f"forecast {formatting.score(fc['score'])}",
                 2,
                 line={"color": COLORS["score"], "dash": "dash"},
             )

@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from connectors.mlflow_lineage import model_of
 from okr_model.config import Config, KeyResult, Objective
 from okr_model.errors import OkrflowError
+from okr_model.rollup import ancestors
 from okr_model.types import Band
 from okrflow.store import KRResult, StatusSnapshot, Store, StoreError
 
@@ -127,13 +128,7 @@ def _finite(value: float | None) -> bool:
 
 def _team(objective: Objective | None, by_id: Mapping[str, Objective]) -> str:
     """The objective's team, else the nearest ancestor's (a cycle in parents cannot loop forever)."""
-    seen: set[str] = set()
-    while objective is not None and objective.id not in seen:
-        if objective.team:
-            return objective.team
-        seen.add(objective.id)
-        objective = by_id.get(objective.parent) if objective.parent else None
-    return ""
+    return next((o.team for o in ancestors(objective, by_id, include_self=True) if o.team), "")
 
 
 @dataclass(frozen=True)

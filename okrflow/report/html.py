@@ -24,12 +24,13 @@ import jinja2
 from markupsafe import Markup
 
 from connectors.mlflow_lineage import describe_model
+from okr_model import formatting
 from okr_model.config import Config, KeyResult, Objective
 from okr_model.pacing import elapsed_share
 from okr_model.rollup import children_of
 from okr_model.scoring import describe_gates
-from okr_model.types import Band
-from okrflow.report.charts import MAINTAIN, AlertMark, kr_chart
+from okr_model.types import MAINTAIN_KINDS
+from okrflow.report.charts import AlertMark, kr_chart
 from okrflow.store import AnnotationRecord, HistoryPoint, KRResult, ObjectiveResult, StatusSnapshot, Store
 
 __all__ = ["build_report", "write_report"]
@@ -116,15 +117,8 @@ class Formatter:
         """Plotly reads naive date strings (it drops zones), so chart times are written in the config's zone."""
         return value.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S")
 
-    @staticmethod
-    def num(value: float | None, unit: str | None = None) -> str:
-        if value is None:
-            return "-"
-        return f"{value:.4g} {unit}" if unit else f"{value:.4g}"
-
-    @staticmethod
-    def score(value: float | None) -> str:
-        return "-" if value is None else f"{value:.2f}"
+    num = staticmethod(formatting.quantity)  # value with unit, "-" when missing
+    score = staticmethod(formatting.score)
 
     @staticmethod
     def status(value: str | None) -> str:
@@ -135,19 +129,17 @@ class Formatter:
         return self.num(result.value if result and result.measurement == "ok" else None, unit)
 
     def target(self, kr: KeyResult) -> str:
-        if isinstance(kr.target, Band):
-            return f"{kr.target.low:g}-{kr.target.high:g}" + (f" {kr.unit}" if kr.unit else "")
-        return self.num(kr.target, kr.unit)
+        return formatting.target(kr.target, kr.unit)
 
     def expected(self, kr: KeyResult, result: KRResult | None) -> str:
         """The score the KR is judged against: maintain KRs must hold their success score all cycle long."""
         if result is None:
             return "-"
-        return self.score(kr.success_score if kr.kind in MAINTAIN else result.expected)
+        return self.score(kr.success_score if kr.kind in MAINTAIN_KINDS else result.expected)
 
     def forecast(self, result: KRResult | None) -> str:
         fc = result.forecast if result else None
-        return f"{fc['score']:.2f} ({fc['low']:.2f}-{fc['high']:.2f})" if fc else "-"
+        return f"{self.score(fc['score'])} ({self.score(fc['low'])}-{self.score(fc['high'])})" if fc else "-"
 
     def note(self, r: KRResult | None) -> str:
         """Why the status, and why a score is not simply the rules applied to the value: overrides, gates, held
