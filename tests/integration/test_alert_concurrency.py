@@ -309,3 +309,27 @@ def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
         for opener in openers:
             opener.join(timeout=30)
         assert outcomes == ["ok"] * 3, outcomes
+
+
+def test_two_okrflow_alerts_deliver_commands_send_each_queued_message_once(race_store, tmp_path, http_receiver):
+    """Messages queued while the channel was down, then two ``okrflow alerts --deliver`` at once."""
+    from connectors.registry import default_registry
+    from flows.pipeline import evaluate
+    from okr_model.loader import load_config
+
+    config_path, warehouse = write_config(tmp_path, race_store, http_receiver.url)
+    config = load_config(config_path, default_registry())
+    http_receiver.respond(503, times=1000)
+    with Store.open(race_store) as store:
+        for i in range(6):  # the source goes down and comes back three times: six messages queued
+            set_source(warehouse, up=i % 2 == 1)
+            evaluate(config, store, T0 + timedelta(hours=i))
+        queued = [item.message_id for item in store.alerts.outbox("queued")]
+    assert len(queued) == 6
+    http_receiver.reset()  # the channel is back
+    deliverers = [okrflow("-c", str(config_path), "alerts", "--deliver") for _ in range(2)]
+    for deliverer in deliverers:
+        _, err = deliverer.communicate(timeout=180)
+        assert deliverer.returncode == 0 and "Traceback" not in err, err
+    ids = message_ids(http_receiver)
+    assert sorted(ids) == sorted(queued), Counter(ids)  # each message once, none twice
