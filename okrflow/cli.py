@@ -13,6 +13,7 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -119,8 +120,25 @@ def parse_time(value: str | None, option: str, config: Config | None = None) -> 
     return read_instant(parsed, config.tz if config is not None else UTC)
 
 
+CONFIG_FILES_HELP = "Config files to check instead of -c (pre-commit passes the changed files); exit with the worst code."
+
+
+def for_each_config(configs: list[Path] | None, check: Callable[[], None]) -> None:
+    """Run ``check`` on every config file given (or the -c one), all of them even after a failure."""
+    worst = 0
+    for path in configs or [state.config_path]:
+        state.config_path = path
+        try:
+            check()
+        except typer.Exit as exc:
+            worst = max(worst, exc.exit_code)
+    if worst:
+        raise typer.Exit(worst)
+
+
 @app.command()
 def validate(
+    configs: Annotated[list[Path] | None, typer.Argument(help=CONFIG_FILES_HELP, show_default=False)] = None,
     online: Annotated[
         bool,
         typer.Option(
@@ -129,6 +147,10 @@ def validate(
     ] = False,
 ) -> None:
     """Parse and check the config; exit 2 with file, key path and reason on error."""
+    for_each_config(configs, lambda: validate_one(online))
+
+
+def validate_one(online: bool) -> None:
     config = load()
     krs = len(config.key_results())
     out.print(
@@ -476,8 +498,15 @@ def _iso(value: datetime | None) -> str | None:
 
 
 @app.command()
-def lint(output: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table) -> None:
+def lint(
+    configs: Annotated[list[Path] | None, typer.Argument(help=CONFIG_FILES_HELP, show_default=False)] = None,
+    output: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table,
+) -> None:
     """Check the OKRs for anti-patterns; exit 1 when a rule of severity error fires (gate a pull request)."""
+    for_each_config(configs, lambda: lint_one(output))
+
+
+def lint_one(output: TableFormat) -> None:
     config = load()
     from okr_model.lint import lint as lint_config
 

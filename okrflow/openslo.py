@@ -33,7 +33,7 @@ __all__ = ["ImportResult", "Skipped", "TranslatedKR", "read_documents", "transla
 
 API_VERSION = "openslo/v1"
 DEFAULT_SOURCE = "prometheus"
-DEFAULT_URL = "${PROMETHEUS_URL}"
+DEFAULT_URL = "${PROMETHEUS_URL:-http://127.0.0.1:9090}"  # validates without the variable; set it to use yours
 _UNITS = {"m": ("m", 1), "h": ("h", 1), "d": ("d", 1), "w": ("w", 1), "M": ("d", 30), "Q": ("d", 90), "Y": ("d", 365)}
 _DURATION = re.compile(r"^(\d+)([mhdwMQY])$")
 _SELECTOR = re.compile(r"^\s*(?:[A-Za-z_:][A-Za-z0-9_:]*\s*)?(?:\{[^{}]*\})?\s*$")

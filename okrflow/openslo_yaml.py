@@ -2,7 +2,7 @@
 
 Every KR carries comments naming the OpenSLO document it came from and what the translation approximated;
 what was not translated is listed at the top with its reason. One objective per OpenSLO ``service``; one
-okrflow source per Prometheus ``DataSource`` (or ``${PROMETHEUS_URL}`` when an SLO names none).
+okrflow source per Prometheus ``DataSource`` (its ``connectionDetails`` URL, else ``${PROMETHEUS_URL:-http://127.0.0.1:9090}``).
 """
 
 from __future__ import annotations

@@ -109,7 +109,10 @@ def test_the_import_runs_against_a_real_prometheus(
         "query": 'sum(rate(localhost_server_requests{code=~"2xx|3xx",host="*",instance="127.0.0.1:9090"}[2w]))'
         ' / sum(rate(localhost_server_requests{code="total",host="*",instance="127.0.0.1:9090"}[2w]))',
     }
-    assert config["sources"]["prometheus-datasource"] == {"type": "prometheus", "url": "${PROMETHEUS_URL}"}
+    assert config["sources"]["prometheus-datasource"] == {
+        "type": "prometheus",
+        "url": "${PROMETHEUS_URL:-http://127.0.0.1:9090}",
+    }
     assert krs["serving-p95"]["kind"] == "maintain_below" and krs["serving-p95"]["target"] == 0.5
     assert "[30d]" in krs["serving-fast-share"]["metric"]["query"]  # calendar 1M: the trailing 30 days
     assert krs["localhost-errors"]["target"] == 0.95  # Timeslices: the slice target, over a 1m slice
