@@ -115,6 +115,12 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
                 record = evaluate(config, store, slot)
                 f1 = next(kr for kr in record.key_results if kr.kr_id == "classifier-f1")
                 console.print(f"  champion {label}: classifier-f1 = {f1.value:.4f}, score {f1.score:.2f}")
+                if f1.lineage.get("alias_moved_from"):  # okrflow's own record: MLflow keeps no alias history
+                    console.print(f"    {f1.detail}", markup=False, highlight=False)
+                deploys = next(kr for kr in record.key_results if kr.kr_id == "model-deployments")
+                console.print(
+                    f"    model-deployments = {deploys.value:.0f}: {deploys.detail}", markup=False, highlight=False
+                )
                 for message in hook.messages[before:]:
                     for line in describe(message):
                         if "classifier-f1" in line:

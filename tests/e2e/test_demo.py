@@ -36,10 +36,14 @@ def test_demo_scores_every_source_kind_and_alerts_alice(tmp_path, clean_env):
     run_demo(workdir, runs=3, console=Console(file=buffer, width=200))
     text = buffer.getvalue()
     for line in [line for line in text.splitlines() if "run at" in line]:
-        for kind in ("great_expectations 2/2", "mlflow 1/1", "prometheus 2/2", "sql 5/5"):
+        for kind in ("great_expectations 2/2", "mlflow 2/2", "prometheus 2/2", "sql 5/5"):
             assert kind in line, line
     assert "-> alice: classifier-f1 drift firing" in text
     assert "-> alice: classifier-f1 drift resolved" in text
+    # the alias moves okrflow saw itself: a rollback (v2 -> v1), then a deployment back to v2
+    assert "@champion moved from v2 to v1" in text and "@champion moved from v1 to v2" in text
+    assert "model-deployments = 1: moves of @champion seen by okrflow since" in text
+    assert "v2 -> v1 (rollback, seen" in text and "v1 -> v2 (deployment, seen" in text
     with Store.open(f"sqlite:///{workdir / 'okrflow.db'}") as store:
         runs = store.runs()
         assert len(runs) == 5  # three over simulated time, then degraded and restored
