@@ -162,7 +162,7 @@ class Raw:
 
 
 def _gx_context() -> Any:
-    from connectors.great_expectations import ephemeral_context  # the same settings okrflow validates with
+    from okrflow.connectors.great_expectations import ephemeral_context  # the same settings okrflow validates with
 
     return ephemeral_context()
 

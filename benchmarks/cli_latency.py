@@ -27,8 +27,8 @@ TARGET_S = 1.0
 
 def prepare(scale: float) -> tuple[str, str, int]:
     """The config and the store (built once, cached); returns (config path, store url, runs)."""
-    from connectors.registry import default_registry
-    from okr_model.loader import load_config
+    from okrflow.connectors.registry import default_registry
+    from okrflow.okr_model.loader import load_config
     from okrflow.store import Store
 
     mix = FULL_MIX.scaled(scale)

@@ -2,7 +2,7 @@
 
 The world (``benchmarks.world``): 1,000 KRs over SQL (SQLite + PostgreSQL, 380 KRs), a real Prometheus (400),
 MLflow on a local SQLite tracking store (200) and Great Expectations (20 suites), all on loopback. A worker
-process evaluates the config with ``flows.pipeline.evaluate`` (the path of ``okrflow run`` without a Prefect
+process evaluates the config with ``okrflow.flows.pipeline.evaluate`` (the path of ``okrflow run`` without a Prefect
 API, alerts included) several times after one warm-up, in a warm process as ``okrflow serve`` runs it, and
 reports for each evaluation:
 
@@ -43,9 +43,9 @@ def worker(
     """
     import resource
 
-    from connectors.registry import default_registry
-    from flows import workers
-    from flows.pipeline import (
+    from okrflow.connectors.registry import default_registry
+    from okrflow.flows import workers
+    from okrflow.flows.pipeline import (
         evaluate,
         fetch_all,
         load_scoring_inputs,
@@ -54,9 +54,9 @@ def worker(
         run_record,
         score_run,
     )
-    from okr_model.config import FetchSettings
-    from okr_model.loader import load_config
-    from okr_model.paths import store_url
+    from okrflow.okr_model.config import FetchSettings
+    from okrflow.okr_model.loader import load_config
+    from okrflow.okr_model.paths import store_url
     from okrflow.alerts.notify import notify
     from okrflow.store import Store
 

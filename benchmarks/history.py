@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from okr_model.config import Config
+from okrflow.okr_model.config import Config
 from okrflow.store import Store
 from okrflow.store.models import KRScoreRow, MeasurementRow, ObjectiveScoreRow
 

@@ -39,8 +39,8 @@ TARGET_S = 0.1
 def _config():
     import yaml
 
-    from connectors.registry import default_registry
-    from okr_model.loader import parse_config
+    from okrflow.connectors.registry import default_registry
+    from okrflow.okr_model.loader import parse_config
 
     return parse_config(yaml.safe_dump(build_config(FULL_MIX, Urls())), "generated", default_registry())
 

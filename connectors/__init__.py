@@ -1,7 +1,7 @@
 """Source connectors: one module per source kind behind one small interface."""
 
-from connectors.base import Connector, ConnectorContext, Measurement, query_hash
-from connectors.registry import Registry, UnknownSourceType, default_registry
+from okrflow.connectors.base import Connector, ConnectorContext, Measurement, query_hash
+from okrflow.connectors.registry import Registry, UnknownSourceType, default_registry
 
 __all__ = [
     "Connector",

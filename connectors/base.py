@@ -20,9 +20,9 @@ from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_c
 
 from pydantic import BaseModel
 
-from okr_model.config import Config, KeyResult, MetricBinding, SourceConfig
-from okr_model.errors import ConfigIssue
-from okr_model.types import duration_text
+from okrflow.okr_model.config import Config, KeyResult, MetricBinding, SourceConfig
+from okrflow.okr_model.errors import ConfigIssue
+from okrflow.okr_model.types import duration_text
 
 __all__ = [
     "AliasHistory",
@@ -207,7 +207,7 @@ class Connector(ABC, Generic[S, M]):
     @classmethod
     def anchor(cls, config: S, base: Path) -> S:
         """The source with its relative file paths (SQLite files, data files) joined to ``base``, the config
-        file's folder (``okr_model.paths``); none by default."""
+        file's folder (``okrflow.okr_model.paths``); none by default."""
         return config
 
     knows_production: ClassVar[bool] = False

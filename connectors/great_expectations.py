@@ -1,15 +1,15 @@
 """Great Expectations suites as metrics (percent of expectations passed, one expectation's figure) and as quality gates.
 
-A suite is inline (``connectors.gx_inline``: a table or query of a ``sql`` source of the same config, read through
+A suite is inline (``okrflow.connectors.gx_inline``: a table or query of a ``sql`` source of the same config, read through
 that source's ``SqlConnector.read_frame``, or a CSV/Parquet file) or belongs to the team's GX project
-(``connectors.gx_project``: run a checkpoint or suite, or read the latest stored result as of the slot). The config
-shapes live in ``connectors.gx_config``; results as plain data in ``connectors.gx_results``.
+(``okrflow.connectors.gx_project``: run a checkpoint or suite, or read the latest stored result as of the slot). The config
+shapes live in ``okrflow.connectors.gx_config``; results as plain data in ``okrflow.connectors.gx_results``.
 
 Each suite runs at most once per connector instance and slot, i.e. once per run, however many KRs and gates read
 it; results are cached under a lock because the pipeline fetches from several threads.
 
 great_expectations takes seconds to import, so it is imported only when a suite runs; config-time checks
-(``okrflow validate``) use the generated catalog in ``connectors.gx_catalog`` instead.
+(``okrflow validate``) use the generated catalog in ``okrflow.connectors.gx_catalog`` instead.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Connector, ConnectorContext, GateOutcome, Measurement, OnlineFinding, Probe
-from connectors.gx_catalog import check_source
-from connectors.gx_config import DataRef, GxMetric, GxSource, ProjectSuite, Suite
-from connectors.gx_inline import ephemeral_context, read_file, validate_frame
-from connectors.gx_project import GxProject, explain, project_problem
-from connectors.gx_results import SuiteRun, broken, first_line, gate, number
-from okr_model.config import Config
-from okr_model.errors import ConfigIssue
-from okr_model.paths import anchor_file
+from okrflow.connectors.base import Connector, ConnectorContext, GateOutcome, Measurement, OnlineFinding, Probe
+from okrflow.connectors.gx_catalog import check_source
+from okrflow.connectors.gx_config import DataRef, GxMetric, GxSource, ProjectSuite, Suite
+from okrflow.connectors.gx_inline import ephemeral_context, read_file, validate_frame
+from okrflow.connectors.gx_project import GxProject, explain, project_problem
+from okrflow.connectors.gx_results import SuiteRun, broken, first_line, gate, number
+from okrflow.okr_model.config import Config
+from okrflow.okr_model.errors import ConfigIssue
+from okrflow.okr_model.paths import anchor_file
 
 __all__ = ["DataRef", "GreatExpectationsConnector", "GxMetric", "GxSource", "Suite", "ephemeral_context"]
 
@@ -73,7 +73,7 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
     def check(cls, name: str, config: GxSource, full: Config) -> list[ConfigIssue]:
         """Expectation names and arguments (from the catalog), data sources, the suites KRs name, that each
         query is one read statement (as a sql metric's), and that ``context_root_dir`` holds a GX project."""
-        from connectors.sql import query_problem
+        from okrflow.connectors.sql import query_problem
 
         issues = check_source(name, config, full)
         root = config.context_root_dir  # a relative one is anchored after checks: validate --online reads it
@@ -169,7 +169,7 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
 
     def probe(self, metric: GxMetric, at: datetime) -> Probe:
         """The suite's expectations and the columns they name (and what the project holds), then the value."""
-        from connectors.gx_probe import probe_suite
+        from okrflow.connectors.gx_probe import probe_suite
 
         return probe_suite(self, metric, at)
 
@@ -236,7 +236,7 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
 
     def sql_connector(self, source: str) -> Any:
         """The sql source's own connector: its engine is read-only and bounded by its ``timeout_s``."""
-        from connectors.sql import SqlConnector, SqlSource
+        from okrflow.connectors.sql import SqlConnector, SqlSource
 
         with self._lock:
             if source not in self._sql:

@@ -18,8 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from okr_model.config import Config
-from okr_model.errors import ConfigIssue
+from okrflow.okr_model.config import Config
+from okrflow.okr_model.errors import ConfigIssue
 
 __all__ = [
     "CATALOG_PATH",

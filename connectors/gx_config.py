@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from okr_model.config import MetricBinding, SourceConfig
-from okr_model.types import Id
+from okrflow.okr_model.config import MetricBinding, SourceConfig
+from okrflow.okr_model.types import Id
 
 __all__ = ["FILE_SUFFIXES", "QUERY_BINDS", "DataRef", "GxMetric", "GxSource", "ProjectSuite", "Suite"]
 
@@ -58,7 +58,7 @@ class DataRef(BaseModel):
         return self
 
     def binds(self) -> set[str]:
-        from connectors.sql import _bind_names
+        from okrflow.connectors.sql import _bind_names
 
         return _bind_names(self.query) if self.query is not None else set()
 

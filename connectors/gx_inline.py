@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectors.gx_catalog import describe
-from connectors.gx_config import DataRef, Suite
-from connectors.gx_results import Outcome, SuiteRun, exception_text, plain, pydantic_text
+from okrflow.connectors.gx_catalog import describe
+from okrflow.connectors.gx_config import DataRef, Suite
+from okrflow.connectors.gx_results import Outcome, SuiteRun, exception_text, plain, pydantic_text
 
 __all__ = ["GX_LOCK", "ephemeral_context", "read_file", "validate_frame"]
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import OnlineFinding, Probe
-from connectors.gx_catalog import describe
-from connectors.gx_config import GxMetric, ProjectSuite
+from okrflow.connectors.base import OnlineFinding, Probe
+from okrflow.connectors.gx_catalog import describe
+from okrflow.connectors.gx_config import GxMetric, ProjectSuite
 
 if TYPE_CHECKING:
-    from connectors.great_expectations import GreatExpectationsConnector
+    from okrflow.connectors.great_expectations import GreatExpectationsConnector
 
 __all__ = ["named_columns", "probe_suite"]
 

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.gx_inline import GX_LOCK
-from connectors.gx_results import SuiteRun, first_line, outcomes_of, plain
+from okrflow.connectors.gx_inline import GX_LOCK
+from okrflow.connectors.gx_results import SuiteRun, first_line, outcomes_of, plain
 
 __all__ = ["GxProject", "project_problem"]
 

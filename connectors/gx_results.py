@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connectors.base import GateOutcome, Measurement
-from connectors.gx_catalog import describe
+from okrflow.connectors.base import GateOutcome, Measurement
+from okrflow.connectors.gx_catalog import describe
 
 __all__ = [
     "Outcome",

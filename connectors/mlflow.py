@@ -9,11 +9,11 @@ Metric forms (one per binding):
 - ``{experiment, name, run: latest|best, filter}``: the latest run (by start time) or the best run
   (max, or min for ``decrease``/``maintain_below`` KRs) matching an MLflow filter string;
 - ``measure: runs | deployments | rollbacks | age | time_to_production | training_duration``: the MLOps key
-  results of the templates, counted or timed by ``connectors.mlflow_lifecycle``.
+  results of the templates, counted or timed by ``okrflow.connectors.mlflow_lifecycle``.
 
 Metadata only: the connector reads runs, metric histories and the registry; it never loads a model or
-downloads an artifact. The reads, each asked once per evaluation run, are in ``connectors.mlflow_reads``;
-the client, its timeouts, retries and bearer token in ``connectors.mlflow_client``.
+downloads an artifact. The reads, each asked once per evaluation run, are in ``okrflow.connectors.mlflow_reads``;
+the client, its timeouts, retries and bearer token in ``okrflow.connectors.mlflow_client``.
 
 As of a time: the value is the last metric-history entry logged at or before ``at - offset`` and runs
 started after that time are not considered, so a backfill reads what was there then. Aliases have no
@@ -38,11 +38,11 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from connectors.base import Connector, ConnectorContext, Measurement, Probe, apply_max_age, query_hash
-from connectors.mlflow_client import NoData, ms, quoted, time_of
-from connectors.mlflow_lifecycle import DEFAULT_UNITS, MEASURES, Measure, MlflowLifecycle
-from okr_model.config import KeyResult, MetricBinding, SourceConfig
-from okr_model.paths import anchor_sqlite_url
+from okrflow.connectors.base import Connector, ConnectorContext, Measurement, Probe, apply_max_age, query_hash
+from okrflow.connectors.mlflow_client import NoData, ms, quoted, time_of
+from okrflow.connectors.mlflow_lifecycle import DEFAULT_UNITS, MEASURES, Measure, MlflowLifecycle
+from okrflow.okr_model.config import KeyResult, MetricBinding, SourceConfig
+from okrflow.okr_model.paths import anchor_sqlite_url
 
 __all__ = ["MlflowConnector", "MlflowMetric", "MlflowSource"]
 
@@ -256,8 +256,8 @@ class MlflowConnector(MlflowLifecycle, Connector[MlflowSource, MlflowMetric]):
         return out
 
     def probe(self, metric: MlflowMetric, at: datetime, kr: Any = None) -> Probe:
-        """``okrflow probe``: the model's aliases and versions, the run's metric names (``connectors.mlflow_probe``)."""
-        from connectors.mlflow_probe import probe_mlflow
+        """``okrflow probe``: the model's aliases and versions, the run's metric names (``okrflow.connectors.mlflow_probe``)."""
+        from okrflow.connectors.mlflow_probe import probe_mlflow
 
         return probe_mlflow(self, metric, at)
 

@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
-from okr_model.secrets import database_url, split_url
+from okrflow.okr_model.secrets import database_url, split_url
 
 if TYPE_CHECKING:
-    from connectors.mlflow import MlflowSource
+    from okrflow.connectors.mlflow import MlflowSource
 
 __all__ = [
     "NOT_FOUND",

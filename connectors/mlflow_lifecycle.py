@@ -17,12 +17,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from connectors.base import ConnectorContext, Measurement
-from connectors.mlflow_client import Failed, NoData, error_code, ms, time_of
-from connectors.mlflow_reads import MlflowReads
+from okrflow.connectors.base import ConnectorContext, Measurement
+from okrflow.connectors.mlflow_client import Failed, NoData, error_code, ms, time_of
+from okrflow.connectors.mlflow_reads import MlflowReads
 
 if TYPE_CHECKING:
-    from connectors.mlflow import MlflowMetric
+    from okrflow.connectors.mlflow import MlflowMetric
 
 __all__ = ["DEFAULT_UNITS", "MEASURES", "PAST_SLOT", "Measure", "MlflowLifecycle"]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from connectors.mlflow_client import (
+from okrflow.connectors.mlflow_client import (
     NOT_FOUND,
     Failed,
     NoData,
@@ -30,11 +30,11 @@ from connectors.mlflow_client import (
     scoped_token,
     time_of,
 )
-from connectors.retry import retry_call
-from okr_model.secrets import Redactor, hide_password, split_url
+from okrflow.connectors.retry import retry_call
+from okrflow.okr_model.secrets import Redactor, hide_password, split_url
 
 if TYPE_CHECKING:
-    from connectors.mlflow import MlflowMetric, MlflowSource
+    from okrflow.connectors.mlflow import MlflowMetric, MlflowSource
 
 __all__ = ["BEST_CANDIDATES", "KEPT_HISTORY_POINTS", "MlflowReads"]
 
@@ -301,7 +301,7 @@ class MlflowReads:
         return text if len(text) <= 500 else text[:497] + "..."
 
     def _redact(self, text: str) -> str:
-        """Remove the token and any password in the source's URIs from a message (``okr_model.secrets``)."""
+        """Remove the token and any password in the source's URIs from a message (``okrflow.okr_model.secrets``)."""
         uris = (self.config.tracking_uri, self.config.registry_uri)
         secrets = [split_url(uri).password for uri in uris if uri]
         secrets.append(self.config.token.get_secret_value() if self.config.token else None)

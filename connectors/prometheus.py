@@ -10,7 +10,7 @@ retried with ``retry_call``, and ``timeout_s`` is enforced both by the HTTP clie
 
 Staleness: an instant query stamps its sample with the evaluation time, and Prometheus itself drops series
 not scraped within its lookback (5 min by default), which is what ends up as ``no_data``. So ``observed_at``
-is ``at - offset``, and ``max_age`` (``connectors.base.apply_max_age``) is judged from the slot time ``at``:
+is ``at - offset``, and ``max_age`` (``okrflow.connectors.base.apply_max_age``) is judged from the slot time ``at``:
 it only bites when it is shorter than ``offset``.
 """
 
@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from connectors.base import Connector, ConnectorContext, Measurement, query_hash
-from connectors.prometheus_answer import (
+from okrflow.connectors.base import Connector, ConnectorContext, Measurement, query_hash
+from okrflow.connectors.prometheus_answer import (
     MAX_POINTS,
     instant_measurement,
     iso,
@@ -38,11 +38,11 @@ from connectors.prometheus_answer import (
     several_series,
     whole_second,
 )
-from connectors.prometheus_errors import SourceQueryError, failure_reason, is_transient
-from connectors.prometheus_http import POOL_SIZE, open_client
-from connectors.retry import retry_call
-from okr_model.config import MetricBinding, SourceConfig
-from okr_model.secrets import Redactor, hide_password, split_url
+from okrflow.connectors.prometheus_errors import SourceQueryError, failure_reason, is_transient
+from okrflow.connectors.prometheus_http import POOL_SIZE, open_client
+from okrflow.connectors.retry import retry_call
+from okrflow.okr_model.config import MetricBinding, SourceConfig
+from okrflow.okr_model.secrets import Redactor, hide_password, split_url
 
 if TYPE_CHECKING:
     from prometheus_api_client import PrometheusConnect

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.base import Measurement, apply_max_age
+from okrflow.connectors.base import Measurement, apply_max_age
 
 __all__ = [
     "DEFAULT_STEP",

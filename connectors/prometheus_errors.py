@@ -2,7 +2,7 @@
 
 The exceptions come from ``requests`` (under prometheus-api-client) and from ``HttpAnswer``, raised by the
 session's response hook for a non-200 answer (``prometheus_http``). Credentials never reach a message:
-the connector passes every reason through its ``okr_model.secrets.Redactor``.
+the connector passes every reason through its ``okrflow.okr_model.secrets.Redactor``.
 
 Trap: with ``Retry(total=0)`` requests reports a *read* timeout as ``ConnectionError`` (urllib3 wraps it in
 ``MaxRetryError``), so timeouts are told apart by urllib3's ``reason``, not by the requests type.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from okr_model.errors import OkrflowError
+from okrflow.okr_model.errors import OkrflowError
 
 __all__ = ["HttpAnswer", "SourceQueryError", "failure_reason", "is_transient"]
 

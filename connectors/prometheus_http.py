@@ -2,7 +2,7 @@
 
 Every choice is made once per source, through public options of the two libraries:
 - no retries inside the client (``Retry(total=0)``): its default three retries with backoff cost 6 s per query
-  on a down server; the connector retries connection failures itself (``connectors.retry``);
+  on a down server; the connector retries connection failures itself (``okrflow.connectors.retry``);
 - one keep-alive pool per source, as large as its fetch threads can be (``HTTPAdapter(pool_maxsize=...)``,
   mounted for the source's URL after ``PrometheusConnect`` mounts its own adapter of 10 connections, which
   would open and drop a connection per query beyond 10 threads);
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from connectors.prometheus_errors import HttpAnswer
+from okrflow.connectors.prometheus_errors import HttpAnswer
 
 if TYPE_CHECKING:
     import requests

@@ -13,19 +13,19 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Connector
-from okr_model.config import Config, KeyResult, MetricBinding, SourceConfig
-from okr_model.errors import ConfigIssue, OkrflowError
+from okrflow.connectors.base import Connector
+from okrflow.okr_model.config import Config, KeyResult, MetricBinding, SourceConfig
+from okrflow.okr_model.errors import ConfigIssue, OkrflowError
 
 __all__ = ["ENTRY_POINT_GROUP", "Registry", "UnknownSourceType", "default_registry"]
 
 ENTRY_POINT_GROUP = "okrflow.connectors"
 
 BUILTINS = {
-    "sql": "connectors.sql:SqlConnector",
-    "prometheus": "connectors.prometheus:PrometheusConnector",
-    "mlflow": "connectors.mlflow:MlflowConnector",
-    "great_expectations": "connectors.great_expectations:GreatExpectationsConnector",
+    "sql": "okrflow.connectors.sql:SqlConnector",
+    "prometheus": "okrflow.connectors.prometheus:PrometheusConnector",
+    "mlflow": "okrflow.connectors.mlflow:MlflowConnector",
+    "great_expectations": "okrflow.connectors.great_expectations:GreatExpectationsConnector",
 }
 
 

@@ -6,7 +6,7 @@ Datetimes are bound as naive UTC so they compare with ``TIMESTAMP`` columns and 
 ``'YYYY-MM-DD HH:MM:SS'`` text alike (PostgreSQL and MariaDB sessions run in UTC for that reason).
 
 The warehouse is never written to, on two layers (the README's "Security" section). The belt: a SQL
-parser (``okr_model.sql_check``) accepts only one read statement, at ``okrflow validate`` (``check``) and
+parser (``okrflow.okr_model.sql_check``) accepts only one read statement, at ``okrflow validate`` (``check``) and
 again before every fetch. The braces, on the server for every query (``execute_read``): a fresh read-only
 transaction (PostgreSQL ``SET TRANSACTION READ ONLY``; MariaDB/MySQL ``SET SESSION TRANSACTION READ ONLY``
 then ``START TRANSACTION READ ONLY``, since MariaDB's DDL commits the open transaction first; SQLite
@@ -33,14 +33,14 @@ from urllib.parse import quote
 
 from pydantic import ConfigDict, Field, SecretStr, StringConstraints, field_validator, model_validator
 
-from connectors.base import Connector, ConnectorContext, Measurement, OnlineFinding, query_hash
-from connectors.retry import retry_call
-from connectors.sql_errors import QueryShapeError, SqlReadError, classify, db_message, unwrap_pandas
-from okr_model.config import Config, MetricBinding, SourceConfig
-from okr_model.errors import ConfigIssue
-from okr_model.paths import anchor_sqlite_url
-from okr_model.secrets import Redactor, database_url
-from okr_model.sql_check import read_query_problem, sql_dialect
+from okrflow.connectors.base import Connector, ConnectorContext, Measurement, OnlineFinding, query_hash
+from okrflow.connectors.retry import retry_call
+from okrflow.connectors.sql_errors import QueryShapeError, SqlReadError, classify, db_message, unwrap_pandas
+from okrflow.okr_model.config import Config, MetricBinding, SourceConfig
+from okrflow.okr_model.errors import ConfigIssue
+from okrflow.okr_model.paths import anchor_sqlite_url
+from okrflow.okr_model.secrets import Redactor, database_url
+from okrflow.okr_model.sql_check import read_query_problem, sql_dialect
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Connection, Engine
@@ -148,7 +148,7 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
 
     def check_online(self) -> list[OnlineFinding]:
         """``okrflow validate --online``: the source answers, and its role cannot write (else a warning)."""
-        from connectors.sql_privileges import role_findings
+        from okrflow.connectors.sql_privileges import role_findings
 
         try:
             with self.reading() as conn:
@@ -288,7 +288,7 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
         return f"unexpected error: {type(exc).__name__}: {message}"
 
     def _scrub(self, detail: str) -> str:
-        """Remove the password from a detail, even if a driver echoed it (in any shape: ``okr_model.secrets``)."""
+        """Remove the password from a detail, even if a driver echoed it (in any shape: ``okrflow.okr_model.secrets``)."""
         return Redactor([self._url.password])(detail)
 
 

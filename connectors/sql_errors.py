@@ -1,6 +1,6 @@
 """How a SQL warehouse error reads: its kind (timeout, read-only refusal, login...) and the driver's own words.
 
-SQLAlchemy is imported inside functions, as in ``connectors.sql``.
+SQLAlchemy is imported inside functions, as in ``okrflow.connectors.sql``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Can the warehouse role write? Read from the server's catalogues for ``okrflow validate --online``.
 
-okrflow only reads (see ``connectors.sql``), but its two layers guard okrflow's own queries; a role that
+okrflow only reads (see ``okrflow.connectors.sql``), but its two layers guard okrflow's own queries; a role that
 cannot write is what keeps a leaked password or a future bug harmless. PostgreSQL: superuser and role
 attributes, predefined roles that reach files or programs, CREATE on the database or a schema, and
 INSERT/UPDATE/DELETE/TRUNCATE on any table. MariaDB/MySQL: ``SHOW GRANTS`` beyond SELECT, USAGE and
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from connectors.base import OnlineFinding
+from okrflow.connectors.base import OnlineFinding
 
 __all__ = ["MARIADB_READ_PRIVILEGES", "mariadb_write_grants", "role_findings"]
 

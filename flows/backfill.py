@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.base import Connector, Measurement
-from connectors.registry import Registry, default_registry
-from flows.pipeline import (
+from okrflow.connectors.base import Connector, Measurement
+from okrflow.connectors.registry import Registry, default_registry
+from okrflow.flows.pipeline import (
     MANUAL,
     _stale,
     close_connectors,
@@ -42,9 +42,9 @@ from flows.pipeline import (
     score_run,
     sources_in_use,
 )
-from okr_model.config import Config, KeyResult
-from okr_model.errors import OkrflowError
-from okr_model.types import duration_text
+from okrflow.okr_model.config import Config, KeyResult
+from okrflow.okr_model.errors import OkrflowError
+from okrflow.okr_model.types import duration_text
 from okrflow.store import Store
 
 __all__ = ["MAX_SLOTS", "BackfillError", "BackfillReport", "backfill", "plan_slots"]

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from flows.pipeline import evaluate, map_in_threads
-from okr_model.config import Config
-from okr_model.types import parse_duration
+from okrflow.flows.pipeline import evaluate, map_in_threads
+from okrflow.okr_model.config import Config
+from okrflow.okr_model.types import parse_duration
 from okrflow.store import RunRecord, RunSummary, Store
 
 __all__ = ["catch_up", "missed_slots", "scheduled_slots"]
@@ -35,7 +35,7 @@ def scheduled_slots(config: Config, after: datetime, until: datetime, limit: int
         return slots
     from cronsim import CronSim
 
-    from okr_model.maintain import cron_fields
+    from okrflow.okr_model.maintain import cron_fields
 
     for slot in CronSim(cron_fields(schedule), after.astimezone(config.tz)):  # cronsim reads no @daily macros
         if slot >= until or len(slots) >= limit:

@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from okr_model.config import Config
-from okr_model.errors import OkrflowError
+from okrflow.okr_model.config import Config
+from okrflow.okr_model.errors import OkrflowError
 
 __all__ = [
     "ENTRYPOINT",
@@ -75,11 +75,11 @@ def require_api() -> str:
 def serve(config_path: str | Path, config: Config, name: str | None = None) -> int:
     """Run the flow on the config's schedule in this process until Ctrl-C or SIGTERM; the exit status.
 
-    The stop is ``flows.serving``'s: runs in flight are cancelled, Ctrl-C twice quits at once.
+    The stop is ``okrflow.flows.serving``'s: runs in flight are cancelled, Ctrl-C twice quits at once.
     """
     require_api()
-    from flows.evaluate import evaluate_flow
-    from flows.serving import serve_until_stopped
+    from okrflow.flows.evaluate import evaluate_flow
+    from okrflow.flows.serving import serve_until_stopped
 
     name = deployment_name(config_path, name)
     _catch_up_on_start(config, name)
@@ -96,8 +96,8 @@ def _catch_up_on_start(config: Config, deployment: str) -> None:
     """After downtime, evaluate the missed slots the ``catchup`` policy asks for before serving."""
     from datetime import UTC, datetime
 
-    from flows.catchup import catch_up
-    from okr_model.paths import store_url
+    from okrflow.flows.catchup import catch_up
+    from okrflow.okr_model.paths import store_url
     from okrflow.store import Store
 
     with Store.open(store_url(config)) as store:

@@ -1,7 +1,7 @@
 """The scheduled evaluation as a Prefect 3 flow: the pipeline's steps, with one task per source
 (or, with ``fetch: {processes: N}``, the sources fetched in the pipeline's worker processes).
 
-The flow holds no scoring logic; it calls ``flows.pipeline`` exactly as ``okrflow run`` does, so both
+The flow holds no scoring logic; it calls ``okrflow.flows.pipeline`` exactly as ``okrflow run`` does, so both
 paths write identical rows. A scheduled run evaluates as of its scheduled slot time, not the wall clock.
 """
 
@@ -14,12 +14,12 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from connectors.base import Measurement
-from connectors.registry import default_registry
-from flows.catchup import catch_up
-from flows.pipeline import SourceJob, evaluate, fetch_source, map_in_threads
-from okr_model.loader import load_config
-from okr_model.paths import store_url as resolve_store_url
+from okrflow.connectors.base import Measurement
+from okrflow.connectors.registry import default_registry
+from okrflow.flows.catchup import catch_up
+from okrflow.flows.pipeline import SourceJob, evaluate, fetch_source, map_in_threads
+from okrflow.okr_model.loader import load_config
+from okrflow.okr_model.paths import store_url as resolve_store_url
 from okrflow.store import RunRecord, Store
 
 __all__ = ["evaluate_flow"]

@@ -1,6 +1,6 @@
 """One evaluation run as plain steps: load, fetch, score, write. No Prefect here.
 
-``flows.evaluate`` wraps these steps as Prefect tasks; ``okrflow run`` without a Prefect API calls
+``okrflow.flows.evaluate`` wraps these steps as Prefect tasks; ``okrflow run`` without a Prefect API calls
 ``evaluate`` directly. Both go through the same functions, so both write identical rows.
 """
 
@@ -16,17 +16,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import Connector, ConnectorContext, GateOutcome, Measurement, QualityGateProvider, apply_max_age
-from connectors.registry import Registry, default_registry
-from okr_model.config import Config, KeyResult, Objective
-from okr_model.cycles import check_in_cycle
-from okr_model.forecast import Forecast, forecast
-from okr_model.maintain import detail_now, standing_cap, weight_now
-from okr_model.pacing import elapsed_share, expected_score
-from okr_model.paths import store_url
-from okr_model.scoring import GateInputs, maintain_threshold, score_key_result
-from okr_model.status import ChildResult, judge_key_result, judge_objectives
-from okr_model.types import MAINTAIN_KINDS
+from okrflow.connectors.base import Connector, ConnectorContext, GateOutcome, Measurement, QualityGateProvider, apply_max_age
+from okrflow.connectors.registry import Registry, default_registry
+from okrflow.okr_model.config import Config, KeyResult, Objective
+from okrflow.okr_model.cycles import check_in_cycle
+from okrflow.okr_model.forecast import Forecast, forecast
+from okrflow.okr_model.maintain import detail_now, standing_cap, weight_now
+from okrflow.okr_model.pacing import elapsed_share, expected_score
+from okrflow.okr_model.paths import store_url
+from okrflow.okr_model.scoring import GateInputs, maintain_threshold, score_key_result
+from okrflow.okr_model.status import ChildResult, judge_key_result, judge_objectives
+from okrflow.okr_model.types import MAINTAIN_KINDS
 from okrflow.store import AnnotationRecord, KRResult, ObjectiveResult, RunRecord, Store
 from okrflow.store.alias_history import StoredAliasHistory
 
@@ -96,7 +96,7 @@ def close_connectors(connectors: Mapping[str, Connector[Any, Any]]) -> None:
 
 
 def _stale(measurement: Measurement, kr: KeyResult, at: datetime) -> Measurement:
-    """Apply ``max_age`` (``connectors.base.apply_max_age``) as of the time the KR is read: ``at`` minus ``offset``."""
+    """Apply ``max_age`` (``okrflow.connectors.base.apply_max_age``) as of the time the KR is read: ``at`` minus ``offset``."""
     metric = kr.metric
     if metric is None:
         return measurement
@@ -232,7 +232,7 @@ def _manual(
 def _start_in_processes(
     config: Config, at: datetime, groups: Mapping[str, list[KeyResult]], names: Sequence[str]
 ) -> Callable[[Sequence[AnnotationRecord]], Fetched]:
-    from flows import workers
+    from okrflow.flows import workers
 
     blob = pickle.dumps(config)
     key = hashlib.sha256(blob).hexdigest()

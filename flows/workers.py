@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from connectors.base import GateOutcome, Measurement
+from okrflow.connectors.base import GateOutcome, Measurement
 
 if TYPE_CHECKING:
-    from okr_model.config import Config
+    from okrflow.okr_model.config import Config
 
 __all__ = ["FetchJob", "collect", "fetch_in_workers", "run_job", "shutdown_workers", "submit_jobs"]
 
@@ -58,7 +58,7 @@ Outcome = tuple[dict[str, Measurement], dict[str, GateOutcome]]
 
 def run_job(job: FetchJob) -> Outcome:
     """In the worker: fetch the job's KRs from its source and run the quality gates bound to that source."""
-    from flows.pipeline import check_gates, close_connectors, fetch_source, open_connectors
+    from okrflow.flows.pipeline import check_gates, close_connectors, fetch_source, open_connectors
 
     config = _config(job.config_key, job.config_blob)
     by_id = {kr.id: kr for _, kr in config.key_results()}

@@ -27,9 +27,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from okr_model.addresses import blocked_host
-from okr_model.secrets import MIN_SIGNING_KEY_BYTES, signing_key, split_url
-from okr_model.types import MAINTAIN_KINDS, Band, Duration, Id, Target, parse_duration
+from okrflow.okr_model.addresses import blocked_host
+from okrflow.okr_model.secrets import MIN_SIGNING_KEY_BYTES, signing_key, split_url
+from okrflow.okr_model.types import MAINTAIN_KINDS, Band, Duration, Id, Target, parse_duration
 
 __all__ = [
     "DEFAULT_DRIFT",
@@ -214,7 +214,7 @@ class DriftRule(Model):
     ``max_drop`` is relative when written as a percent (``3%``: 3% of the reference level) or with
     ``relative: true``, absolute in metric units when written as a plain number (``0.03``: 3 points of an F1).
     The detector's ``delta`` and ``threshold`` are in the metric's units (fractions of its level when relative);
-    left unset they follow ``max_drop`` (max_drop / 4 and 2 x max_drop). See ``okr_model.drift``.
+    left unset they follow ``max_drop`` (max_drop / 4 and 2 x max_drop). See ``okrflow.okr_model.drift``.
     """
 
     max_drop: MaxDrop = None
@@ -413,7 +413,7 @@ class Objective(Model):
 
 
 def _url_host(url: str) -> str | None:
-    """The host of a URL whose user info may hold any character (see ``okr_model.secrets.split_url``)."""
+    """The host of a URL whose user info may hold any character (see ``okrflow.okr_model.secrets.split_url``)."""
     from urllib.parse import urlsplit
 
     parts = split_url(url)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 
-from okr_model.config import Config
-from okr_model.errors import OkrflowError
+from okrflow.okr_model.config import Config
+from okrflow.okr_model.errors import OkrflowError
 
 __all__ = ["OutsideCycle", "check_in_cycle", "describe_instant", "read_instant"]
 

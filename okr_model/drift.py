@@ -47,8 +47,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from okr_model.config import DriftRule
-from okr_model.formatting import number
+from okrflow.okr_model.config import DriftRule
+from okrflow.okr_model.formatting import number
 
 __all__ = ["SLIDE_BOUND_RUNS", "Alarm", "DriftResult", "check_drift", "cusum", "detector_scale", "page_hinkley"]
 

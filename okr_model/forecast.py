@@ -23,7 +23,7 @@ Method, chosen so one wild run cannot bend the forecast:
   projected at 0.0 by the median slope of the old regime. The interval spans both fits (the current regime's and
   the whole history's), since a step may also be one stair of a rising staircase.
 - ``points`` and ``span`` say how much history the projection rests on (the current regime): the status rules
-  (``okr_model.status``) let a forecast change a status only with enough of it.
+  (``okrflow.okr_model.status``) let a forecast change a status only with enough of it.
 - Score, low and high are clamped to [0, 1], and low <= score <= high always holds.
 
 Above ``MAX_PAIR_POINTS`` points (a quarter of 15-minute runs holds ~8,800) the slopes are taken over that many points

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from okr_model.types import Band
+from okrflow.okr_model.types import Band
 
 __all__ = ["exact_number", "number", "quantity", "score", "target", "target_words", "with_unit"]
 

@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Literal, NamedTuple
 
-from okr_model.config import Config, KeyResult, Objective
-from okr_model.rollup import ancestors
-from okr_model.types import MAINTAIN_KINDS, Band
+from okrflow.okr_model.config import Config, KeyResult, Objective
+from okrflow.okr_model.rollup import ancestors
+from okrflow.okr_model.types import MAINTAIN_KINDS, Band
 
 __all__ = ["RULES", "Finding", "Rule", "lint"]
 

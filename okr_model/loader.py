@@ -20,12 +20,12 @@ from typing import Any, Protocol
 import yaml
 from pydantic import ValidationError
 
-from okr_model.config import Config, KeyResult, MetricBinding, SourceConfig
-from okr_model.dotenv import read_dotenv
-from okr_model.errors import ConfigError, ConfigIssue
-from okr_model.paths import anchor_config
-from okr_model.rollup import tree_shape
-from okr_model.yaml_safety import UnsafeYamlError, compose, read_config_text
+from okrflow.okr_model.config import Config, KeyResult, MetricBinding, SourceConfig
+from okrflow.okr_model.dotenv import read_dotenv
+from okrflow.okr_model.errors import ConfigError, ConfigIssue
+from okrflow.okr_model.paths import anchor_config
+from okrflow.okr_model.rollup import tree_shape
+from okrflow.okr_model.yaml_safety import UnsafeYamlError, compose, read_config_text
 
 __all__ = ["SchemaResolver", "format_path", "load_config", "parse_config"]
 

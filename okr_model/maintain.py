@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from okr_model.config import Config, KeyResult
-from okr_model.scoring import holds_threshold
+from okrflow.okr_model.config import Config, KeyResult
+from okrflow.okr_model.scoring import holds_threshold
 
 __all__ = [
     "SCHEDULE_SAMPLE",

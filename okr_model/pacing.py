@@ -3,7 +3,7 @@
 expected(t) = elapsed share of the cycle x the track's success score (1.0 committed, 0.7 aspirational or a
 confidence band); a maintain KR expects its success score all cycle long (it scores a share of time held).
 On track: score >= expected - 0.1; at risk: >= expected - 0.25; else off track. Every status comes with its
-reason in words (``Judgement``). The forecast's and objectives' rules build on these in ``okr_model.status``.
+reason in words (``Judgement``). The forecast's and objectives' rules build on these in ``okrflow.okr_model.status``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from okr_model.config import KeyResult
-from okr_model.scoring import holds_threshold, is_valid, maintain_threshold
-from okr_model.types import MAINTAIN_KINDS
+from okrflow.okr_model.config import KeyResult
+from okrflow.okr_model.scoring import holds_threshold, is_valid, maintain_threshold
+from okrflow.okr_model.types import MAINTAIN_KINDS
 
 __all__ = [
     "AT_RISK_MARGIN",

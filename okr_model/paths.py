@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from okr_model.config import Config, SourceConfig
+from okrflow.okr_model.config import Config, SourceConfig
 
 __all__ = ["STORE_URL_ENV", "anchor_config", "anchor_file", "anchor_sqlite_url", "sqlite_file", "store_url"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from okr_model.config import Objective
-from okr_model.errors import ScoringError
+from okrflow.okr_model.config import Objective
+from okrflow.okr_model.errors import ScoringError
 
 __all__ = ["ancestors", "children_of", "rollup", "tree_shape", "weighted_mean"]
 

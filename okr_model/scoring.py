@@ -3,7 +3,7 @@
 - increase / decrease / milestone / manual: progress from the start value to the target, clamped;
   a ``[low, high]`` band maps start -> low to 0.0 -> 0.7 and low -> high to 0.7 -> 1.0.
 - maintain_above / maintain_below: the share of the cycle's time that the threshold held, each valid measurement
-  weighted by the time it stood for (``okr_model.maintain`` computes the weights).
+  weighted by the time it stood for (``okrflow.okr_model.maintain`` computes the weights).
 - gates: a failed quality gate caps at 0.2 (or holds the previous score), a model outside production
   caps at 0.5, an abandoned KR scores 0.4; an override replaces the effective score but never the computed one.
   ``gates`` lists only the gates that changed the score (a 0.49 under a 0.5 cap was not capped).
@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from okr_model.config import Caps, KeyResult
-from okr_model.errors import ScoringError
-from okr_model.types import MAINTAIN_KINDS, Band
+from okrflow.okr_model.config import Caps, KeyResult
+from okrflow.okr_model.errors import ScoringError
+from okrflow.okr_model.types import MAINTAIN_KINDS, Band
 
 __all__ = [
     "BAND_COMMIT_SCORE",

@@ -2,7 +2,7 @@
 
 This is the belt of okrflow's read-only promise: ``okrflow validate`` and every fetch refuse a query that
 is not one ``SELECT``, ``WITH ... SELECT``, set operation of selects or ``VALUES`` before it reaches the
-database. The braces are on the server (a read-only transaction per query, see ``connectors.sql``); the
+database. The braces are on the server (a read-only transaction per query, see ``okrflow.connectors.sql``); the
 parser is what stops what read-only transactions allow: PostgreSQL's ``COPY ... TO``, MariaDB's
 ``SELECT ... INTO OUTFILE`` and ``SET GLOBAL``. A query the parser cannot read is refused (fail closed).
 

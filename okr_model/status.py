@@ -1,7 +1,7 @@
 """Statuses that never overrule the evidence: a KR's pace corrected by its forecast, and objectives that agree
 with their key results. Pure functions over plain data; each status comes with its reason in words.
 
-KR (``judge_key_result``): the pace of ``okr_model.pacing`` decides. A forecast may lower it by one step
+KR (``judge_key_result``): the pace of ``okrflow.okr_model.pacing`` decides. A forecast may lower it by one step
 (on_track -> at_risk -> off_track) when its whole interval lies below the success score, and only when
 
 - the KR's score is below its success score (a KR at or above success is never lowered),
@@ -24,10 +24,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from okr_model.config import KeyResult, Objective
-from okr_model.forecast import Forecast
-from okr_model.pacing import MAINTAIN_KINDS, Judgement, Status, kr_pace, pace
-from okr_model.rollup import children_of, weighted_mean
+from okrflow.okr_model.config import KeyResult, Objective
+from okrflow.okr_model.forecast import Forecast
+from okrflow.okr_model.pacing import MAINTAIN_KINDS, Judgement, Status, kr_pace, pace
+from okrflow.okr_model.rollup import children_of, weighted_mean
 
 __all__ = [
     "FORECAST_MIN_DAYS",

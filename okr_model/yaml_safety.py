@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from okr_model.errors import ConfigError, ConfigIssue
+from okrflow.okr_model.errors import ConfigError, ConfigIssue
 
 __all__ = [
     "DEFAULT_MAX_CONFIG_BYTES",

@@ -22,8 +22,8 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from okr_model.config import Config
-from okr_model.errors import ConfigError, OkrflowError
+from okrflow.okr_model.config import Config
+from okrflow.okr_model.errors import ConfigError, OkrflowError
 
 app = typer.Typer(
     name="okrflow",
@@ -81,8 +81,8 @@ def _fail(message: str, code: int) -> NoReturn:
 
 def load() -> Config:
     """Load and fully validate the config (exit 2 with file, key path and reason on error)."""
-    from connectors.registry import default_registry
-    from okr_model.loader import load_config
+    from okrflow.connectors.registry import default_registry
+    from okrflow.okr_model.loader import load_config
 
     try:
         return load_config(state.config_path, default_registry())
@@ -93,7 +93,7 @@ def load() -> Config:
 
 
 def store_url(config: Config) -> str:
-    from okr_model.paths import store_url as resolve
+    from okrflow.okr_model.paths import store_url as resolve
 
     return resolve(config)
 
@@ -115,7 +115,7 @@ def parse_time(value: str | None, option: str, config: Config | None = None) -> 
         parsed = datetime.fromisoformat(value)
     except ValueError:
         _fail(f"{option}: expected an ISO time such as 2026-11-15T09:00:00Z (got {value!r})", 2)
-    from okr_model.cycles import read_instant
+    from okrflow.okr_model.cycles import read_instant
 
     return read_instant(parsed, config.tz if config is not None else UTC)
 
@@ -175,8 +175,8 @@ def run(
     """Evaluate every key result once (now, or as of --at) and store the run."""
     config = load()
     slot = parse_time(at, "--at", config)
-    from flows.pipeline import evaluate, normalize_slot
-    from okr_model.cycles import OutsideCycle, check_in_cycle, describe_instant
+    from okrflow.flows.pipeline import evaluate, normalize_slot
+    from okrflow.okr_model.cycles import OutsideCycle, check_in_cycle, describe_instant
 
     try:
         check_in_cycle(config, normalize_slot(slot))
@@ -188,7 +188,7 @@ def run(
     store = open_store(config)
     try:
         if os.environ.get("PREFECT_API_URL") and not dry_run:
-            from flows.evaluate import evaluate_flow
+            from okrflow.flows.evaluate import evaluate_flow
 
             # no store URL argument: Prefect keeps flow parameters in its database and UI, and the URL
             # holds the password; the flow resolves the same URL from the same config and environment
@@ -220,8 +220,8 @@ def run(
 def status(output: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table) -> None:
     """The latest score and status of every objective and key result."""
     config = load()
-    from okr_model.paths import sqlite_file
-    from okr_model.secrets import hide_password
+    from okrflow.okr_model.paths import sqlite_file
+    from okrflow.okr_model.secrets import hide_password
     from okrflow.views import status_json, status_table
 
     url, where = store_url(config), sys.stderr if output is TableFormat.json else sys.stdout
@@ -359,7 +359,7 @@ def serve() -> None:
     Ctrl-C (or SIGTERM) cancels the runs in flight and exits 0; a second Ctrl-C quits at once (130).
     """
     config = load()
-    from flows.deploy import serve as serve_deployment
+    from okrflow.flows.deploy import serve as serve_deployment
 
     try:
         code = serve_deployment(state.config_path, config)
@@ -378,7 +378,7 @@ def deploy(
 ) -> None:
     """Register the evaluate flow with a Prefect server's work pool, on the config's schedule."""
     config = load()
-    from flows.deploy import deploy as register_deployment
+    from okrflow.flows.deploy import deploy as register_deployment
 
     try:
         deployment_id = register_deployment(state.config_path, config, pool=pool, name=name)
@@ -396,14 +396,14 @@ def backfill(
     step: Annotated[str, typer.Option("--step", help="Distance between slots, e.g. 1h, 1d.")] = "1d",
 ) -> None:
     """Reconstruct history for past slots from sources that keep it (rows are marked backfilled)."""
-    from okr_model.types import parse_duration
+    from okrflow.okr_model.types import parse_duration
 
     config = load()
     try:
         interval = parse_duration(step)
     except ValueError as exc:
         _fail(f"--step: {exc}", 2)
-    from flows.backfill import backfill as run_backfill
+    from okrflow.flows.backfill import backfill as run_backfill
 
     store = open_store(config)
     try:
@@ -508,7 +508,7 @@ def lint(
 
 def lint_one(output: TableFormat) -> None:
     config = load()
-    from okr_model.lint import lint as lint_config
+    from okrflow.okr_model.lint import lint as lint_config
 
     findings = lint_config(config)
     if output is TableFormat.json:

@@ -34,9 +34,9 @@ def demo_slots(start: datetime, end: datetime, now: datetime, runs: int) -> list
 
 def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = None) -> None:
     """Build the demo world under ``workdir`` and evaluate ``config/example.yaml`` ``runs`` times."""
-    from connectors.registry import default_registry
-    from flows.pipeline import evaluate
-    from okr_model.loader import load_config
+    from okrflow.connectors.registry import default_registry
+    from okrflow.flows.pipeline import evaluate
+    from okrflow.okr_model.loader import load_config
     from okrflow.demo_world import (
         DemoExporter,
         DemoWebhook,

@@ -1,6 +1,6 @@
 """``okrflow validate --online``: what only the live sources can tell, asked of each configured source.
 
-Each connector answers through its optional ``check_online()`` (``connectors.base``): the SQL connector
+Each connector answers through its optional ``check_online()`` (``okrflow.connectors.base``): the SQL connector
 connects and warns when the role is a superuser or can write; other source kinds add their own checks
 (columns a suite names, a probe query) by overriding the same method. A source that cannot be checked
 (unreachable, login refused) is an ``error``: the command exits 1. Warnings leave the exit code at 0.
@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from connectors.base import ConnectorContext
-from connectors.registry import Registry, default_registry
-from okr_model.config import Config
+from okrflow.connectors.base import ConnectorContext
+from okrflow.connectors.registry import Registry, default_registry
+from okrflow.okr_model.config import Config
 
 __all__ = ["SourceFinding", "check_sources"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.registry import Registry, default_registry
-from okr_model.config import Config
+from okrflow.connectors.registry import Registry, default_registry
+from okrflow.okr_model.config import Config
 
 __all__ = ["config_schema"]
 

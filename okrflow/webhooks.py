@@ -7,7 +7,7 @@ Every message of a ``webhook`` channel with a ``secret`` carries three headers
     webhook-timestamp:  Unix seconds when this attempt was sent
     webhook-signature:  v1,<base64 HMAC-SHA256(key, f"{id}.{timestamp}.".encode() + body)>
 
-The key is ``okr_model.secrets.signing_key(secret)``: a ``whsec_<base64>`` secret is decoded, any
+The key is ``okrflow.okr_model.secrets.signing_key(secret)``: a ``whsec_<base64>`` secret is decoded, any
 other secret is its UTF-8 bytes; either way at least 32 bytes (``okrflow validate`` refuses less).
 Because the timestamp is signed, a receiver that checks it rejects a captured message replayed later.
 
@@ -33,7 +33,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from okr_model.secrets import signing_key
+from okrflow.okr_model.secrets import signing_key
 
 __all__ = ["ID_HEADER", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookVerificationError", "sign", "verify"]
 

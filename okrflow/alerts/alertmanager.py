@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from okr_model.config import AlertmanagerChannel, Config
-from okr_model.secrets import url_secrets
+from okrflow.okr_model.config import AlertmanagerChannel, Config
+from okrflow.okr_model.secrets import url_secrets
 from okrflow import __version__
 from okrflow.alerts.delivery import DeliveryError
 from okrflow.alerts.message import Alert, Message
@@ -71,7 +71,7 @@ def has_alertmanager(config: Config) -> bool:
 
 def lease(config: Config) -> timedelta:
     """How long a posted firing alert stays firing without another post: 4 x the schedule's longest gap."""
-    from okr_model.maintain import schedule_gap
+    from okrflow.okr_model.maintain import schedule_gap
 
     start, _ = config.cycle_bounds()
     gap = schedule_gap(config.schedule, config.timezone, config.schedule_interval, start)

@@ -4,7 +4,7 @@ Nothing here retries or swallows: the caller (the outbox) records the error and 
 (``delivery.DeliveryError`` says whether to retry). Secrets (webhook and Slack URLs, whose path is
 the Slack token, signing keys, header values, SMTP passwords) never appear in an error, a log line or
 a payload: a URL is shown as ``scheme://host[:port]/…``, server answers pass through
-``okr_model.secrets.Redactor``, and exceptions are raised ``from None`` so no chained library error
+``okrflow.okr_model.secrets.Redactor``, and exceptions are raised ``from None`` so no chained library error
 (which may hold the request URL) reaches a traceback. Webhooks are signed with the Standard Webhooks
 headers (``okrflow.webhooks``); link-local and metadata addresses are refused after DNS resolution
 unless the channel sets ``allow_private``; refused and timed-out receivers get one wording.
@@ -24,8 +24,8 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
-from okr_model.config import AlertmanagerChannel, EmailChannel, SlackChannel, WebhookChannel
-from okr_model.secrets import Redactor, host_only, split_url, url_secrets
+from okrflow.okr_model.config import AlertmanagerChannel, EmailChannel, SlackChannel, WebhookChannel
+from okrflow.okr_model.secrets import Redactor, host_only, split_url, url_secrets
 from okrflow import __version__
 from okrflow.alerts.alertmanager import send_alertmanager
 from okrflow.alerts.delivery import DeliveryError, refuse_blocked, unreachable

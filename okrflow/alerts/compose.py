@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from okr_model import formatting
-from okr_model.config import Config, KeyResult
-from okr_model.types import Band
+from okrflow.okr_model import formatting
+from okrflow.okr_model.config import Config, KeyResult
+from okrflow.okr_model.types import Band
 from okrflow.alerts.explain import Facts, kr_facts, objective_facts, source_facts
 from okrflow.alerts.message import Alert
 from okrflow.alerts.state import Transition

@@ -11,8 +11,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from okr_model.addresses import blocked_address, blocked_host
-from okr_model.errors import OkrflowError
+from okrflow.okr_model.addresses import blocked_address, blocked_host
+from okrflow.okr_model.errors import OkrflowError
 
 __all__ = ["DeliveryError", "refuse_blocked", "unreachable"]
 

@@ -1,6 +1,6 @@
 """The email channel: multipart/alternative (plain + HTML) over SMTP, STARTTLS required by default.
 
-Server replies go into ``DeliveryError`` only after ``okr_model.secrets.Redactor`` has blanked the
+Server replies go into ``DeliveryError`` only after ``okrflow.okr_model.secrets.Redactor`` has blanked the
 password in every form a server may echo (an ``AUTH PLAIN`` line is base64 of ``\\0user\\0password``),
 and only then are they shortened. A refused, silent or unreachable server gets one wording
 (``delivery.unreachable``), so errors do not tell which internal ports are open.
@@ -13,8 +13,8 @@ import re
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
-from okr_model.config import EmailChannel
-from okr_model.secrets import Redactor
+from okrflow.okr_model.config import EmailChannel
+from okrflow.okr_model.secrets import Redactor
 from okrflow.alerts.delivery import DeliveryError, refuse_blocked, unreachable
 from okrflow.alerts.message import Message
 from okrflow.alerts.render import email_parts

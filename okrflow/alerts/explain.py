@@ -15,12 +15,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from okr_model import formatting
-from okr_model.config import Config, KeyResult, Objective
-from okr_model.drift import DriftResult
-from okr_model.pacing import AT_RISK_MARGIN, ON_TRACK_MARGIN, elapsed_share, pace_status
-from okr_model.rollup import children_of, rollup
-from okr_model.types import MAINTAIN_KINDS
+from okrflow.okr_model import formatting
+from okrflow.okr_model.config import Config, KeyResult, Objective
+from okrflow.okr_model.drift import DriftResult
+from okrflow.okr_model.pacing import AT_RISK_MARGIN, ON_TRACK_MARGIN, elapsed_share, pace_status
+from okrflow.okr_model.rollup import children_of, rollup
+from okrflow.okr_model.types import MAINTAIN_KINDS
 from okrflow.alerts.message import Forecast, WorstKR
 from okrflow.store import KRResult, ObjectiveResult
 

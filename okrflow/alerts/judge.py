@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from okr_model.config import Config, KeyResult, Objective
-from okr_model.drift import DriftResult
-from okr_model.rollup import ancestors
+from okrflow.okr_model.config import Config, KeyResult, Objective
+from okrflow.okr_model.drift import DriftResult
+from okrflow.okr_model.rollup import ancestors
 from okrflow.alerts.alertmanager import has_alertmanager, lease, refresh_messages
 from okrflow.alerts.compose import alert_of, seen
 from okrflow.alerts.message import Alert, Message

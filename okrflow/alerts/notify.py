@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from okr_model.config import Config, DriftRule, KeyResult
-from okr_model.drift import DriftResult
+from okrflow.okr_model.config import Config, DriftRule, KeyResult
+from okrflow.okr_model.drift import DriftResult
 from okrflow.alerts.judge import DriftCheck, LineageBefore, judge
 from okrflow.alerts.outbox import DeliveryReport, deliver_due
 from okrflow.store import RunRecord, Store
@@ -48,7 +48,7 @@ def drift_series(
 
 def drift_check(config: Config, store: Store, record: RunRecord) -> DriftCheck:
     """Drift is judged on each KR's stored ok values of this cycle plus this run's value (one query)."""
-    from okr_model.drift import check_drift
+    from okrflow.okr_model.drift import check_drift
 
     rules = {kr.id: rule for _, kr in config.key_results() if (rule := drift_rule(config, kr)) is not None}
     if not rules:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
-from okr_model.config import Config
+from okrflow.okr_model.config import Config
 from okrflow.alerts.channels import DeliveryError, send
 from okrflow.alerts.message import Message
 from okrflow.store import Store

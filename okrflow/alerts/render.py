@@ -17,7 +17,7 @@ import re
 from functools import cache
 from typing import Any
 
-from okr_model import formatting
+from okrflow.okr_model import formatting
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.payload import WEBHOOK_SCHEMA_VERSION, webhook_payload
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from okr_model.config import AlertDefaults
+from okrflow.okr_model.config import AlertDefaults
 
 __all__ = ["AT_ONCE", "AlertState", "Timing", "Transition", "step"]
 

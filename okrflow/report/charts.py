@@ -26,10 +26,10 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Protocol
 
-from okr_model import formatting
-from okr_model.config import KeyResult
-from okr_model.scoring import BAND_COMMIT_SCORE
-from okr_model.types import MAINTAIN_KINDS, Band
+from okrflow.okr_model import formatting
+from okrflow.okr_model.config import KeyResult
+from okrflow.okr_model.scoring import BAND_COMMIT_SCORE
+from okrflow.okr_model.types import MAINTAIN_KINDS, Band
 from okrflow.store import HistoryPoint
 
 __all__ = ["AlertMark", "kr_chart", "value_at_score"]
@@ -64,7 +64,7 @@ class TimeAxis(Protocol):
 
 
 def value_at_score(kr: KeyResult, score: float) -> float:
-    """The value a progress KR needs to score ``score``: the inverse of ``okr_model.scoring.progress``."""
+    """The value a progress KR needs to score ``score``: the inverse of ``okrflow.okr_model.scoring.progress``."""
     start = kr.start_value
     if isinstance(kr.target, Band):
         near, far = sorted(kr.target, key=lambda end: abs(end - start))  # committed end, stretch end

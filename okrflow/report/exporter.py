@@ -27,11 +27,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.mlflow_lineage import model_of
-from okr_model.config import Config, KeyResult, Objective
-from okr_model.errors import OkrflowError
-from okr_model.rollup import ancestors
-from okr_model.types import Band
+from okrflow.connectors.mlflow_lineage import model_of
+from okrflow.okr_model.config import Config, KeyResult, Objective
+from okrflow.okr_model.errors import OkrflowError
+from okrflow.okr_model.rollup import ancestors
+from okrflow.okr_model.types import Band
 from okrflow.store import KRResult, StatusSnapshot, Store, StoreError
 
 __all__ = [

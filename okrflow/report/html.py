@@ -23,13 +23,13 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from connectors.mlflow_lineage import describe_model
-from okr_model import formatting
-from okr_model.config import Config, KeyResult, Objective
-from okr_model.pacing import elapsed_share
-from okr_model.rollup import children_of
-from okr_model.scoring import describe_gates
-from okr_model.types import MAINTAIN_KINDS
+from okrflow.connectors.mlflow_lineage import describe_model
+from okrflow.okr_model import formatting
+from okrflow.okr_model.config import Config, KeyResult, Objective
+from okrflow.okr_model.pacing import elapsed_share
+from okrflow.okr_model.rollup import children_of
+from okrflow.okr_model.scoring import describe_gates
+from okrflow.okr_model.types import MAINTAIN_KINDS
 from okrflow.report.charts import AlertMark, kr_chart
 from okrflow.store import AnnotationRecord, HistoryPoint, KRResult, ObjectiveResult, StatusSnapshot, Store
 

@@ -2,7 +2,7 @@
 
 Every measurement of an alias-bound MLflow KR stores the version it read in its lineage (``model``, ``alias``,
 ``model_version``). ``StoredAliasHistory`` reads those back for the MLflow connector
-(``connectors.base.AliasHistory``): deployments and rollbacks are moves between consecutive observations,
+(``okrflow.connectors.base.AliasHistory``): deployments and rollbacks are moves between consecutive observations,
 and an alias that moved since the last run is said so in the measurement. Only runs made at their slot count
 (started within ``ON_TIME`` of it): a backfill, a catch-up or ``run --at`` for a past slot reads the alias as it
 is now, not as it was at that slot.
@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, inspect, select
 
-from okr_model.paths import sqlite_file
-from okr_model.secrets import database_url
+from okrflow.okr_model.paths import sqlite_file
+from okrflow.okr_model.secrets import database_url
 from okrflow.store.models import MeasurementRow, Run
 
 __all__ = ["ON_TIME", "StoredAliasHistory"]

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
-from okr_model.errors import OkrflowError
-from okr_model.secrets import Redactor
+from okrflow.okr_model.errors import OkrflowError
+from okrflow.okr_model.secrets import Redactor
 
 __all__ = ["StoreError", "guarded", "store_error"]
 
@@ -39,7 +39,7 @@ class StoreError(OkrflowError):
 
 def store_error(engine: Engine | None, url: str, what: str, exc: BaseException) -> StoreError:
     """``history store <url without password>: <what> failed: <type>: <first line of the driver's reason>``."""
-    from okr_model.secrets import database_url, hide_password
+    from okrflow.okr_model.secrets import database_url, hide_password
 
     try:
         parsed = engine.url if engine is not None else database_url(url)

@@ -1,7 +1,7 @@
 """Maintain KRs measure time: how long each KR's measurements held its threshold, summed by the database.
 
 Each measurement stands from its run's slot until the next run (every run measures every KR of its config; the
-newest until the run being scored), for at most a cap per KR (``okr_model.maintain.standing_cap``). The gaps
+newest until the run being scored), for at most a cap per KR (``okrflow.okr_model.maintain.standing_cap``). The gaps
 between runs are computed once per call (``LEAD`` over the cycle's runs); each KR then sums the gaps of its own
 rows over its ``(kr_id, slot, ...)`` index range, so a run reads one row per KR, not the cycle's rows.
 

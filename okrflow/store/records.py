@@ -40,7 +40,7 @@ class KRResult:
     expected: float | None = None
     forecast: Mapping[str, float] | None = None
     reason: str = ""
-    """Why the status is what it is, in words (``okr_model.status``)."""
+    """Why the status is what it is, in words (``okrflow.okr_model.status``)."""
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from okr_model.secrets import database_url
+from okrflow.okr_model.secrets import database_url
 from okrflow.store.guard import StoreError, guarded, store_error
 from okrflow.store.locks import advisory_lock, write_session
 from okrflow.store.locks import slot_lock_key as _slot_lock_key

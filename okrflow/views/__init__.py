@@ -4,7 +4,7 @@
 - ``history``: one key result over time as a table, JSON or CSV.
 - ``tables``: rich's table for a screenful, plain columns above ``PLAIN_ABOVE`` rows.
 
-Values, targets and scores are written by ``okr_model.formatting``, as everywhere else.
+Values, targets and scores are written by ``okrflow.okr_model.formatting``, as everywhere else.
 """
 
 from okrflow.views.history import history_csv, history_json, history_table

@@ -10,10 +10,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from connectors.mlflow_lineage import describe_model, model_of
-from okr_model import formatting
-from okr_model.config import KeyResult
-from okr_model.scoring import describe_gates
+from okrflow.connectors.mlflow_lineage import describe_model, model_of
+from okrflow.okr_model import formatting
+from okrflow.okr_model.config import KeyResult
+from okrflow.okr_model.scoring import describe_gates
 from okrflow.store import HistoryPoint
 from okrflow.views.tables import Cell, print_table, status_cell
 

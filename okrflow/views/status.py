@@ -17,12 +17,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from connectors.mlflow_lineage import describe_model, model_of
-from okr_model import formatting
-from okr_model.config import Config, KeyResult
-from okr_model.rollup import children_of
-from okr_model.scoring import describe_gates
-from okr_model.types import Band
+from okrflow.connectors.mlflow_lineage import describe_model, model_of
+from okrflow.okr_model import formatting
+from okrflow.okr_model.config import Config, KeyResult
+from okrflow.okr_model.rollup import children_of
+from okrflow.okr_model.scoring import describe_gates
+from okrflow.okr_model.types import Band
 from okrflow.store import KRResult, ObjectiveResult, RunRecord, RunSummary
 from okrflow.views.tables import Cell, print_table, status_cell
 

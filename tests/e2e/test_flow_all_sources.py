@@ -105,7 +105,7 @@ def finite_at_this_second(prometheus_url: str, promql: str) -> bool:
 @pytest.mark.slow
 @pytest.mark.prefect
 def test_flow_mixing_all_four_sources(tmp_path, prefect_harness, prometheus_server, mlflow_store, gx_warehouse_factory):
-    from flows.evaluate import evaluate_flow
+    from okrflow.flows.evaluate import evaluate_flow
 
     wait_for(lambda: finite_at_this_second(prometheus_server.url, P95), 30, 0.2, f"{P95} at this second", (OSError,))
     today = datetime.now(UTC).date()

@@ -48,7 +48,7 @@ def check_scores(status: dict) -> None:
 @pytest.mark.prefect
 @pytest.mark.parametrize("warehouse", ["sqlite_warehouse", "postgres_warehouse"])
 def test_prefect_flow_scores_and_stores_every_kr(request, tmp_path, prefect_harness, warehouse):
-    from flows.evaluate import evaluate_flow
+    from okrflow.flows.evaluate import evaluate_flow
 
     config = write_config(tmp_path, request.getfixturevalue(warehouse), f"sqlite:///{tmp_path / 'history.db'}")
     record = evaluate_flow(str(config), AT)
@@ -62,7 +62,7 @@ def test_prefect_flow_scores_and_stores_every_kr(request, tmp_path, prefect_harn
 
 
 def test_direct_run_writes_the_same_rows_as_the_flow(tmp_path, sqlite_warehouse, prefect_harness):
-    from flows.evaluate import evaluate_flow
+    from okrflow.flows.evaluate import evaluate_flow
 
     (tmp_path / "flow").mkdir()
     flow_config = write_config(tmp_path / "flow", sqlite_warehouse, f"sqlite:///{tmp_path / 'flow.db'}")
@@ -77,8 +77,8 @@ def test_direct_run_writes_the_same_rows_as_the_flow(tmp_path, sqlite_warehouse,
 
 
 def test_flow_with_worker_processes_writes_the_same_rows_as_threads(tmp_path, sqlite_warehouse, prefect_harness):
-    from flows import workers
-    from flows.evaluate import evaluate_flow
+    from okrflow.flows import workers
+    from okrflow.flows.evaluate import evaluate_flow
 
     (tmp_path / "flow").mkdir()
     flow_config = write_config(tmp_path / "flow", sqlite_warehouse, f"sqlite:///{tmp_path / 'flow.db'}")

@@ -26,9 +26,9 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from connectors.registry import default_registry
-from flows.pipeline import evaluate
-from okr_model.loader import load_config
+from okrflow.connectors.registry import default_registry
+from okrflow.flows.pipeline import evaluate
+from okrflow.okr_model.loader import load_config
 from okrflow.cli import app
 from okrflow.store import AnnotationRecord, Store
 from tests.fixtures import unavailable

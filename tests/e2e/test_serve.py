@@ -25,7 +25,7 @@ import httpx
 import pytest
 import sqlalchemy
 
-from okr_model.config import Config
+from okrflow.okr_model.config import Config
 from okrflow.store import RunSummary, Store
 from tests.fixtures.databases import free_port
 from tests.fixtures.polling import wait_for
@@ -366,7 +366,7 @@ def test_ctrl_c_cancels_an_in_flight_run_and_stops_serve_cleanly(tmp_path, hangi
 @pytest.mark.timeout(240)
 def test_a_second_ctrl_c_quits_at_once(tmp_path, hanging_http_server, sqlite_prefect_server):
     """Ctrl-C twice: no waiting for the cancellations to be recorded; the run processes are killed, exit 130."""
-    from flows.serving import EXIT_AT_ONCE
+    from okrflow.flows.serving import EXIT_AT_ONCE
 
     server = sqlite_prefect_server
     deployment = "serve-twice"
@@ -435,7 +435,7 @@ def config_with(schedule: str, timezone: str = "UTC") -> Config:
     ],
 )
 def test_schedule_kwargs_follow_the_config(schedule, expected):
-    from flows.deploy import schedule_kwargs
+    from okrflow.flows.deploy import schedule_kwargs
 
     prefect_schedule = schedule_kwargs(config_with(schedule, "Europe/Paris"))["schedule"]
     for key, value in expected.items():

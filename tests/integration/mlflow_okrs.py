@@ -13,12 +13,12 @@ from typing import Any
 
 import yaml
 
-from connectors.base import ConnectorContext, Measurement
-from connectors.mlflow import MlflowConnector, MlflowMetric
-from connectors.registry import Registry
-from flows.pipeline import evaluate
-from okr_model.config import Config
-from okr_model.loader import parse_config
+from okrflow.connectors.base import ConnectorContext, Measurement
+from okrflow.connectors.mlflow import MlflowConnector, MlflowMetric
+from okrflow.connectors.registry import Registry
+from okrflow.flows.pipeline import evaluate
+from okrflow.okr_model.config import Config
+from okrflow.okr_model.loader import parse_config
 from okrflow.store import RunRecord, Store
 from okrflow.store.alias_history import StoredAliasHistory
 from okrflow.store.models import MeasurementRow, Run

@@ -101,9 +101,9 @@ def _quiet_logging(log_path: str) -> None:
 def _runner(config_path: str, rounds: int, barrier, log_path: str) -> None:
     """One worker: each round, wait for the others, then evaluate the round's slot (write, judge, deliver)."""
     _quiet_logging(log_path)
-    from connectors.registry import default_registry
-    from flows.pipeline import evaluate
-    from okr_model.loader import load_config
+    from okrflow.connectors.registry import default_registry
+    from okrflow.flows.pipeline import evaluate
+    from okrflow.okr_model.loader import load_config
 
     config = load_config(config_path, default_registry())
     for i in range(rounds):
@@ -116,8 +116,8 @@ def _runner(config_path: str, rounds: int, barrier, log_path: str) -> None:
 def _deliverer(config_path: str, rounds: int, barrier, log_path: str) -> None:
     """``okrflow alerts --deliver`` in a loop while the runners run (what a cron'd deliverer does)."""
     _quiet_logging(log_path)
-    from connectors.registry import default_registry
-    from okr_model.loader import load_config
+    from okrflow.connectors.registry import default_registry
+    from okrflow.okr_model.loader import load_config
     from okrflow.alerts.outbox import deliver_due
 
     config = load_config(config_path, default_registry())
@@ -146,8 +146,8 @@ def race_store(request, tmp_path) -> str:
 
 
 def drain(config_path: Path) -> None:
-    from connectors.registry import default_registry
-    from okr_model.loader import load_config
+    from okrflow.connectors.registry import default_registry
+    from okrflow.okr_model.loader import load_config
     from okrflow.alerts.outbox import deliver_due
 
     config = load_config(config_path, default_registry())
@@ -229,8 +229,8 @@ def test_two_okrflow_run_commands_of_one_slot_send_one_message(race_store, tmp_p
 
 def _claim_and_hang(config_path: str, lease_s: float) -> None:
     """A deliverer that claims a message, POSTs it, and hangs before recording it as sent (then is killed)."""
-    from connectors.registry import default_registry
-    from okr_model.loader import load_config
+    from okrflow.connectors.registry import default_registry
+    from okrflow.okr_model.loader import load_config
     from okrflow.alerts.channels import send
     from okrflow.alerts.outbox import deliver_due
 
@@ -245,9 +245,9 @@ def _claim_and_hang(config_path: str, lease_s: float) -> None:
 
 
 def test_a_sender_killed_after_claiming_is_retried_after_its_lease_with_the_same_id(race_store, tmp_path, http_receiver):
-    from connectors.registry import default_registry
-    from flows.pipeline import evaluate
-    from okr_model.loader import load_config
+    from okrflow.connectors.registry import default_registry
+    from okrflow.flows.pipeline import evaluate
+    from okrflow.okr_model.loader import load_config
     from okrflow.alerts.outbox import deliver_due
 
     config_path, warehouse = write_config(tmp_path, race_store, http_receiver.url)
@@ -313,9 +313,9 @@ def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
 
 def test_two_okrflow_alerts_deliver_commands_send_each_queued_message_once(race_store, tmp_path, http_receiver):
     """Messages queued while the channel was down, then two ``okrflow alerts --deliver`` at once."""
-    from connectors.registry import default_registry
-    from flows.pipeline import evaluate
-    from okr_model.loader import load_config
+    from okrflow.connectors.registry import default_registry
+    from okrflow.flows.pipeline import evaluate
+    from okrflow.okr_model.loader import load_config
 
     config_path, warehouse = write_config(tmp_path, race_store, http_receiver.url)
     config = load_config(config_path, default_registry())

@@ -20,10 +20,10 @@ import jsonschema
 import pytest
 import sqlalchemy as sa
 
-from connectors.registry import Registry
-from flows.pipeline import evaluate
-from okr_model.config import Config
-from okr_model.loader import parse_config
+from okrflow.connectors.registry import Registry
+from okrflow.flows.pipeline import evaluate
+from okrflow.okr_model.config import Config
+from okrflow.okr_model.loader import parse_config
 from okrflow.alerts.judge import judge
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.notify import lineage_before

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from connectors.registry import default_registry
-from flows.pipeline import evaluate
-from okr_model.loader import load_config
+from okrflow.connectors.registry import default_registry
+from okrflow.flows.pipeline import evaluate
+from okrflow.okr_model.loader import load_config
 from okrflow.store import Store
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)

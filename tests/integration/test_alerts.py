@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from connectors.registry import Registry
-from flows.pipeline import evaluate
-from okr_model.loader import parse_config
+from okrflow.connectors.registry import Registry
+from okrflow.flows.pipeline import evaluate
+from okrflow.okr_model.loader import parse_config
 from okrflow.store import Store
 
 T0 = datetime(2026, 11, 15, 0, 0, tzinfo=UTC)

@@ -23,14 +23,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from connectors.base import Connector, ConnectorContext, Measurement
-from connectors.mlflow import MlflowConnector
-from connectors.prometheus import MAX_POINTS, PrometheusConnector
-from connectors.registry import BUILTINS, Registry
-from flows.backfill import BackfillError, backfill, plan_slots
-from flows.pipeline import evaluate
-from okr_model.config import Config, MetricBinding, SourceConfig
-from okr_model.loader import parse_config
+from okrflow.connectors.base import Connector, ConnectorContext, Measurement
+from okrflow.connectors.mlflow import MlflowConnector
+from okrflow.connectors.prometheus import MAX_POINTS, PrometheusConnector
+from okrflow.connectors.registry import BUILTINS, Registry
+from okrflow.flows.backfill import BackfillError, backfill, plan_slots
+from okrflow.flows.pipeline import evaluate
+from okrflow.okr_model.config import Config, MetricBinding, SourceConfig
+from okrflow.okr_model.loader import parse_config
 from okrflow.localprom import LocalPrometheus, prometheus_binary
 from okrflow.store import AnnotationRecord, Store
 from tests.fixtures import unavailable

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from connectors.registry import default_registry
-from flows.pipeline import evaluate
-from okr_model.cycles import OutsideCycle
-from okr_model.loader import parse_config
+from okrflow.connectors.registry import default_registry
+from okrflow.flows.pipeline import evaluate
+from okrflow.okr_model.cycles import OutsideCycle
+from okrflow.okr_model.loader import parse_config
 from okrflow.cli import app
 from okrflow.store import Store
 
@@ -171,7 +171,7 @@ def test_nothing_outside_a_cycle_changes_its_stored_result(inside, before, after
 
 def test_catch_up_after_the_end_stops_at_the_end(tmp_path):
     """``okrflow serve`` starting in January catches up the missed December slots, none after the end."""
-    from flows.catchup import catch_up
+    from okrflow.flows.catchup import catch_up
 
     url = warehouse(tmp_path, {datetime(2026, 12, 1, tzinfo=UTC): 99.9})
     daily = 'version: 1\nschedule: "@daily"\ncatchup: all\nmax_catchup_runs: 10\n'
@@ -200,7 +200,7 @@ objectives:
 
 def test_a_held_gate_never_keeps_a_score_of_an_earlier_cycle(store):
     """A held quality gate keeps the previous score of this cycle; with none, the KR has no score, not Q3's."""
-    from flows.pipeline import load_scoring_inputs
+    from okrflow.flows.pipeline import load_scoring_inputs
     from tests.integration.test_store import kr_result, run_record
 
     config = parse_config(HELD)

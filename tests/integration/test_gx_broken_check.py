@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from connectors.base import ConnectorContext
-from connectors.great_expectations import GreatExpectationsConnector
-from connectors.registry import Registry
-from flows.pipeline import evaluate
-from okr_model.loader import parse_config
+from okrflow.connectors.base import ConnectorContext
+from okrflow.connectors.great_expectations import GreatExpectationsConnector
+from okrflow.connectors.registry import Registry
+from okrflow.flows.pipeline import evaluate
+from okrflow.okr_model.loader import parse_config
 from tests.fixtures.gx import GxWarehouse
 from tests.integration.test_gx_connector import config_text
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import ConnectorContext, QualityGateProvider
-from connectors.great_expectations import GreatExpectationsConnector
-from connectors.gx_catalog import CATALOG_PATH
-from connectors.registry import Registry
-from okr_model.config import Config
-from okr_model.errors import ConfigError
-from okr_model.loader import parse_config
+from okrflow.connectors.base import ConnectorContext, QualityGateProvider
+from okrflow.connectors.great_expectations import GreatExpectationsConnector
+from okrflow.connectors.gx_catalog import CATALOG_PATH
+from okrflow.connectors.registry import Registry
+from okrflow.okr_model.config import Config
+from okrflow.okr_model.errors import ConfigError
+from okrflow.okr_model.loader import parse_config
 from tests.fixtures.gx import GxWarehouse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -320,7 +320,7 @@ def test_validate_does_not_import_great_expectations_or_pandas(gx_warehouse):
     """``okrflow validate`` stays fast: parsing a GX config imports neither library."""
     text = config_text(gx_warehouse, suites_on(gx_warehouse), "".join(kr(k, m) for k, m in METRICS.items()))
     code = (
-        "import sys; from okr_model.loader import parse_config; from connectors.registry import Registry; "
+        "import sys; from okrflow.okr_model.loader import parse_config; from okrflow.connectors.registry import Registry; "
         f"parse_config({text!r}, resolver=Registry()); "
         "print(sorted(m for m in ('great_expectations', 'pandas') if m in sys.modules))"
     )

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from connectors.base import ConnectorContext
-from connectors.great_expectations import GreatExpectationsConnector
-from connectors.registry import Registry
-from flows.backfill import backfill
-from okr_model.errors import ConfigError
-from okr_model.loader import load_config, parse_config
+from okrflow.connectors.base import ConnectorContext
+from okrflow.connectors.great_expectations import GreatExpectationsConnector
+from okrflow.connectors.registry import Registry
+from okrflow.flows.backfill import backfill
+from okrflow.okr_model.errors import ConfigError
+from okrflow.okr_model.loader import load_config, parse_config
 from okrflow.cli import app
 from okrflow.store import Store
 from tests.fixtures.gx import GxWarehouse, write_warehouse
@@ -174,7 +174,7 @@ def test_stored_result_max_age_says_how_old_it_is(project):
         "metric: {source: quality, suite: last_night}}", "metric: {source: quality, suite: last_night, max_age: 1d}}"
     )
     config = parse_config(text, resolver=Registry())
-    from flows.pipeline import evaluate
+    from okrflow.flows.pipeline import evaluate
 
     run = evaluate(config, None, datetime(2026, 10, 4, tzinfo=UTC), registry=Registry(), alerts=False)
     result = next(r for r in run.key_results if r.kr_id == "stored-pass")

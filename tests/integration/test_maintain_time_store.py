@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.registry import default_registry
-from flows.pipeline import evaluate
-from okr_model.loader import parse_config
+from okrflow.connectors.registry import default_registry
+from okrflow.flows.pipeline import evaluate
+from okrflow.okr_model.loader import parse_config
 from okrflow.store import Store
 from tests.integration.test_store import SLOT, kr_result, run_record
 

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 import yaml
 
-from connectors.base import ConnectorContext, Measurement
-from connectors.mlflow import MlflowConnector, MlflowMetric
-from connectors.registry import Registry
-from okr_model.errors import ConfigError
-from okr_model.loader import parse_config
+from okrflow.connectors.base import ConnectorContext, Measurement
+from okrflow.connectors.mlflow import MlflowConnector, MlflowMetric
+from okrflow.connectors.registry import Registry
+from okrflow.okr_model.errors import ConfigError
+from okrflow.okr_model.loader import parse_config
 from tests.fixtures.loopback import QuietHandler, serving
 from tests.fixtures.mlflow import T0, SeededRegistry, free_port
 
@@ -528,5 +528,5 @@ def test_stage_is_refused_pointing_to_aliases(local):
 
 def test_importing_the_connector_does_not_import_mlflow():
     root = Path(__file__).resolve().parents[2]
-    code = "import sys, connectors.mlflow; assert 'mlflow' not in sys.modules, 'mlflow imported'"
+    code = "import sys, okrflow.connectors.mlflow; assert 'mlflow' not in sys.modules, 'mlflow imported'"
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True, timeout=60)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from okr_model.errors import ConfigError
+from okrflow.okr_model.errors import ConfigError
 from tests.fixtures.mlflow import T0, SeededRegistry
 from tests.integration.mlflow_okrs import (
     backdate_latest_run,

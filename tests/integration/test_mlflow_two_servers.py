@@ -25,9 +25,9 @@ ATTEMPTS = 5
 SCRIPT = """
 import json, sys
 from datetime import datetime
-from connectors.registry import default_registry
-from flows.pipeline import fetch_all
-from okr_model.loader import load_config
+from okrflow.connectors.registry import default_registry
+from okrflow.flows.pipeline import fetch_all
+from okrflow.okr_model.loader import load_config
 
 config = load_config(sys.argv[1], default_registry())
 measurements, _ = fetch_all(config, datetime.fromisoformat(sys.argv[2]))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from okr_model.errors import ConfigError
+from okrflow.okr_model.errors import ConfigError
 from okrflow.report.exporter import metric_families
 from okrflow.report.html import Formatter
 from okrflow.store import Store

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from connectors.registry import Registry
-from flows.pipeline import evaluate
-from okr_model.loader import parse_config
+from okrflow.connectors.registry import Registry
+from okrflow.flows.pipeline import evaluate
+from okrflow.okr_model.loader import parse_config
 from okrflow.localprom import free_port
 from okrflow.store import Store
 

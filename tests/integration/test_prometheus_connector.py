@@ -21,17 +21,17 @@ from typing import Any
 import pytest
 import yaml
 
-from connectors.base import ConnectorContext, Measurement
-from connectors.prometheus import (
+from okrflow.connectors.base import ConnectorContext, Measurement
+from okrflow.connectors.prometheus import (
     MAX_POINTS,
     PrometheusConnector,
     PrometheusMetric,
     SourceQueryError,
     range_step,
 )
-from connectors.registry import Registry
-from okr_model.errors import ConfigError, OkrflowError
-from okr_model.loader import parse_config
+from okrflow.connectors.registry import Registry
+from okrflow.okr_model.errors import ConfigError, OkrflowError
+from okrflow.okr_model.loader import parse_config
 from tests.fixtures.loopback import QuietHandler, serving
 from tests.fixtures.prometheus import free_port
 
@@ -349,7 +349,7 @@ def test_invalid_source_config_is_rejected(source, message):
 
 def test_import_stays_light():
     out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import connectors.prometheus"],
+        [sys.executable, "-X", "importtime", "-c", "import okrflow.connectors.prometheus"],
         capture_output=True,
         text=True,
         check=True,

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from connectors.prometheus import POOL_SIZE, SourceQueryError
+from okrflow.connectors.prometheus import POOL_SIZE, SourceQueryError
 from tests.fixtures.loopback import QuietHandler, serving
 from tests.fixtures.receivers import _self_signed
 from tests.integration.test_prometheus_connector import build, metric

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from okr_model.config import EmailChannel
+from okrflow.okr_model.config import EmailChannel
 from okrflow.alerts.channels import DeliveryError, send_email
 from okrflow.store import RunRecord, Store, StoreError
 from tests.fixtures.databases import free_port
@@ -375,7 +375,7 @@ def test_okrflow_alerts_shows_the_echo_redacted(tmp_path, echoing_smtp) -> None:
 def test_an_mlflow_database_uri_password_with_at_connects_and_is_never_shown(make_postgres_db, postgres_server) -> None:
     import sqlalchemy as sa
 
-    from connectors.mlflow import _quoted
+    from okrflow.connectors.mlflow import _quoted
     from tests.integration.test_mlflow_connector import EXPERIMENT, fetch
 
     database = make_postgres_db().rsplit("/", 1)[1]
@@ -395,9 +395,9 @@ def test_an_mlflow_database_uri_password_with_at_connects_and_is_never_shown(mak
 
 
 def test_prometheus_refuses_credentials_in_the_url_whatever_the_password_holds() -> None:
-    from connectors.registry import Registry
-    from okr_model.errors import ConfigError
-    from okr_model.loader import parse_config
+    from okrflow.connectors.registry import Registry
+    from okrflow.okr_model.errors import ConfigError
+    from okrflow.okr_model.loader import parse_config
 
     for url in (f"http://bob:{PASSWORD}@127.0.0.1:9090", "http://bob:a/b-Leak-Tail-7788@127.0.0.1:9090"):
         text = (

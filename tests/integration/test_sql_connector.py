@@ -21,11 +21,11 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from connectors.base import ConnectorContext, Measurement, query_hash
-from connectors.registry import Registry
-from connectors.sql import SqlConnector, SqlMetric, SqlSource
-from okr_model.errors import ConfigError
-from okr_model.loader import parse_config
+from okrflow.connectors.base import ConnectorContext, Measurement, query_hash
+from okrflow.connectors.registry import Registry
+from okrflow.connectors.sql import SqlConnector, SqlMetric, SqlSource
+from okrflow.okr_model.errors import ConfigError
+from okrflow.okr_model.loader import parse_config
 from tests.fixtures.databases import free_port
 
 AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -517,7 +517,7 @@ def test_an_unusable_url_is_a_config_error_without_the_password(url: str, messag
 
 def test_importing_the_module_stays_light() -> None:
     code = (
-        "import sys, connectors.sql; print(sorted(m for m in ('sqlalchemy', 'pandas', 'mlflow') if m in sys.modules))"
+        "import sys, okrflow.connectors.sql; print(sorted(m for m in ('sqlalchemy', 'pandas', 'mlflow') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2]

@@ -1,7 +1,7 @@
 """Read-only holds on every statement, against real SQLite, PostgreSQL and MariaDB (issue 11).
 
 Two layers, each tested on its own:
-- the parser (``okr_model.sql_check``): ``okrflow validate`` and every ``fetch`` refuse a query that is not one
+- the parser (``okrflow.okr_model.sql_check``): ``okrflow validate`` and every ``fetch`` refuse a query that is not one
   read statement before anything reaches the server;
 - the server: ``SqlConnector.execute_read`` (what ``fetch`` runs after the parser) starts every query in a
   read-only transaction and discards the connection after an error or a result that is not rows. Calling it
@@ -21,11 +21,11 @@ import pymysql
 import pytest
 import sqlalchemy as sa
 
-from connectors.base import ConnectorContext, Measurement
-from connectors.registry import Registry
-from connectors.sql import SqlConnector, SqlMetric
-from okr_model.errors import ConfigError
-from okr_model.loader import parse_config
+from okrflow.connectors.base import ConnectorContext, Measurement
+from okrflow.connectors.registry import Registry
+from okrflow.connectors.sql import SqlConnector, SqlMetric
+from okrflow.okr_model.errors import ConfigError
+from okrflow.okr_model.loader import parse_config
 from tests.fixtures.databases import free_port
 from tests.integration.test_sql_connector import TICKETS, Warehouse, config_text, ticket_statements
 
@@ -378,7 +378,7 @@ def test_validate_refuses_with_the_key_path_and_exit_2(request, tmp_path, dialec
 
 
 def test_gx_query_is_checked_at_validate_and_before_it_runs(make_sqlite_warehouse, tmp_path) -> None:
-    from connectors.great_expectations import GreatExpectationsConnector, GxMetric
+    from okrflow.connectors.great_expectations import GreatExpectationsConnector, GxMetric
 
     url = make_sqlite_warehouse(ticket_statements("sqlite"))
     text = config_text(url, {"sql": COUNT}) + (

@@ -20,9 +20,9 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError as LibraryVerificationError
 
-from okr_model.config import SlackChannel, WebhookChannel
-from okr_model.errors import ConfigError
-from okr_model.loader import parse_config
+from okrflow.okr_model.config import SlackChannel, WebhookChannel
+from okrflow.okr_model.errors import ConfigError
+from okrflow.okr_model.loader import parse_config
 from okrflow.alerts.channels import DeliveryError, send
 from okrflow.alerts.message import Message
 from okrflow.webhooks import WebhookVerificationError, sign, verify
@@ -288,7 +288,7 @@ def test_refused_and_timed_out_receivers_get_the_same_words(http_receiver, refus
 def test_smtp_refused_and_silent_servers_get_the_same_words(refused_port) -> None:
     import socket
 
-    from okr_model.config import EmailChannel
+    from okrflow.okr_model.config import EmailChannel
     from okrflow.alerts.channels import send_email
 
     with socket.socket() as silent:  # accepts connections (backlog) and never greets

@@ -1,4 +1,4 @@
-"""okr_model.addresses: link-local and metadata hosts in every spelling a resolver accepts; nothing else."""
+"""okrflow.okr_model.addresses: link-local and metadata hosts in every spelling a resolver accepts; nothing else."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import socket
 from hypothesis import given
 from hypothesis import strategies as st
 
-from okr_model.addresses import blocked_address, blocked_host, literal_ip
+from okrflow.okr_model.addresses import blocked_address, blocked_host, literal_ip
 
 link_local_v4 = st.integers(
     min_value=int(ipaddress.IPv4Address("169.254.0.0")), max_value=int(ipaddress.IPv4Address("169.254.255.255"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from okr_model.config import KeyResult
-from okr_model.drift import DriftResult
+from okrflow.okr_model.config import KeyResult
+from okrflow.okr_model.drift import DriftResult
 from okrflow.alerts.explain import kr_facts
 from okrflow.alerts.message import Alert
 from okrflow.alerts.render import facts

@@ -151,7 +151,7 @@ TestAlertLifecycle = AlertLifecycle.TestCase
 
 
 def test_config_for_defaults_to_30_minutes_and_for_runs_alone_keeps_its_meaning():
-    from okr_model.config import AlertDefaults
+    from okrflow.okr_model.config import AlertDefaults
 
     assert Timing.of(AlertDefaults()) == Timing(timedelta(minutes=30), 1, DAILY)
     assert Timing.of(AlertDefaults.model_validate({"for_runs": 2})) == Timing(timedelta(0), 2, DAILY)

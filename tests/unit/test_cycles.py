@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from okr_model.config import Config, Cycle
-from okr_model.cycles import OutsideCycle, check_in_cycle, describe_instant, read_instant
-from okr_model.pacing import elapsed_share
+from okrflow.okr_model.config import Config, Cycle
+from okrflow.okr_model.cycles import OutsideCycle, check_in_cycle, describe_instant, read_instant
+from okrflow.okr_model.pacing import elapsed_share
 
 LA = ZoneInfo("America/Los_Angeles")
 

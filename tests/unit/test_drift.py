@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from okr_model.config import DEFAULT_DRIFT, Config, DriftRule
-from okr_model.drift import SLIDE_BOUND_RUNS, DriftResult, check_drift, cusum, detector_scale, page_hinkley
+from okrflow.okr_model.config import DEFAULT_DRIFT, Config, DriftRule
+from okrflow.okr_model.drift import SLIDE_BOUND_RUNS, DriftResult, check_drift, cusum, detector_scale, page_hinkley
 
 PROPERTY = settings(max_examples=150, deadline=None)
 T0 = datetime(2026, 10, 1, tzinfo=UTC)

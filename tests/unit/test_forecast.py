@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import theilslopes
 
-from okr_model.config import KeyResult
-from okr_model.forecast import JUMP_MIN, MAX_PAIR_POINTS, NOISE_FLOOR, Forecast, forecast, regime_start, theil_sen
-from okr_model.pacing import pace_status
-from okr_model.status import judge_key_result
+from okrflow.okr_model.config import KeyResult
+from okrflow.okr_model.forecast import JUMP_MIN, MAX_PAIR_POINTS, NOISE_FLOOR, Forecast, forecast, regime_start, theil_sen
+from okrflow.okr_model.pacing import pace_status
+from okrflow.okr_model.status import judge_key_result
 
 PROPERTY = settings(max_examples=150, deadline=None)
 

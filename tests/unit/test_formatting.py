@@ -2,7 +2,7 @@
 
 Issue 14 ("say things once"): views, the HTML report, alert rendering, alert explanations, message composing and
 drift each formatted numbers on their own, with different unit rules (``99.5 %`` in the table, ``99.5%`` in
-alerts). ``okr_model.formatting`` is now the one place.
+alerts). ``okrflow.okr_model.formatting`` is now the one place.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from okr_model import formatting
-from okr_model.types import Band
+from okrflow.okr_model import formatting
+from okrflow.okr_model.types import Band
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,7 +110,7 @@ SURFACES = [
 
 
 def test_no_surface_formats_values_on_its_own() -> None:
-    """Significant-digit formats (``:.4g``) and local number/unit helpers live only in ``okr_model.formatting``."""
+    """Significant-digit formats (``:.4g``) and local number/unit helpers live only in ``okrflow.okr_model.formatting``."""
     own = re.compile(r"\{[^{}]*:\.\d+g\}|def (_fmt|_num|num|format_number|_with_unit|_short)\(")
     found = {p.name: own.findall(p.read_text()) for p in SURFACES if own.search(p.read_text())}
     assert not found, found

@@ -24,15 +24,15 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.base import ConnectorContext
-from connectors.registry import default_registry
-from connectors.sql import SqlConnector
-from okr_model.config import KeyResult
-from okr_model.errors import ConfigError, ScoringError
-from okr_model.loader import load_config, parse_config
-from okr_model.rollup import weighted_mean
-from okr_model.scoring import progress
-from okr_model.types import Band
+from okrflow.connectors.base import ConnectorContext
+from okrflow.connectors.registry import default_registry
+from okrflow.connectors.sql import SqlConnector
+from okrflow.okr_model.config import KeyResult
+from okrflow.okr_model.errors import ConfigError, ScoringError
+from okrflow.okr_model.loader import load_config, parse_config
+from okrflow.okr_model.rollup import weighted_mean
+from okrflow.okr_model.scoring import progress
+from okrflow.okr_model.types import Band
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = textwrap.dedent(
@@ -290,7 +290,7 @@ def naive_shape(parents: dict[str, str | None]) -> tuple[dict[str, int], dict[st
     )
 )
 def test_tree_shape_matches_walking_every_chain(parents: dict[str, str | None]) -> None:
-    from okr_model.rollup import tree_shape  # new with the issue-11 work (imported here: the file runs on old code)
+    from okrflow.okr_model.rollup import tree_shape  # new with the issue-11 work (imported here: the file runs on old code)
 
     assert tree_shape(parents) == naive_shape(parents)
 
@@ -333,13 +333,13 @@ def parser(text: str) -> yaml.CSafeLoader:
 
 @pytest.mark.parametrize(("depth", "refused"), [(64, False), (65, True)])
 def test_depth_limit_is_exact(depth: int, refused: bool) -> None:
-    from okr_model.yaml_safety import scan
+    from okrflow.okr_model.yaml_safety import scan
 
     assert bool(scan(parser("[" * depth + "]" * depth))) is refused
 
 
 def test_alias_count_limit() -> None:
-    from okr_model.yaml_safety import MAX_ALIASES, scan
+    from okrflow.okr_model.yaml_safety import MAX_ALIASES, scan
 
     within = "a: &a 1\nb: [" + ", ".join(["*a"] * MAX_ALIASES) + "]\n"
     assert scan(parser(within)) == []
@@ -350,7 +350,7 @@ def test_alias_count_limit() -> None:
 
 def test_expanded_size_is_counted_without_expanding() -> None:
     """Each level multiplies by 10 (level 4 is 11,111 values); 100,000 values from aliases are passed at level 4."""
-    from okr_model.yaml_safety import MAX_ALIAS_VALUES, scan
+    from okrflow.okr_model.yaml_safety import MAX_ALIAS_VALUES, scan
 
     lines = ["l0: &l0 [0,0,0,0,0,0,0,0,0,0]"]
     lines += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 9)]
@@ -360,7 +360,7 @@ def test_expanded_size_is_counted_without_expanding() -> None:
 
 
 def test_number_length_limit() -> None:
-    from okr_model.yaml_safety import MAX_NUMBER_CHARS, scan
+    from okrflow.okr_model.yaml_safety import MAX_NUMBER_CHARS, scan
 
     assert scan(parser("x: " + "1" * MAX_NUMBER_CHARS)) == []
     assert scan(parser("x: '" + "1" * 5000 + "'")) == []  # quoted: a string
@@ -372,7 +372,7 @@ def test_number_length_limit() -> None:
 
 
 def test_value_length_limit() -> None:
-    from okr_model.yaml_safety import MAX_VALUE_CHARS, scan
+    from okrflow.okr_model.yaml_safety import MAX_VALUE_CHARS, scan
 
     assert scan(parser("x: '" + "a" * MAX_VALUE_CHARS + "'")) == []
     [finding] = scan(parser("x: {sql: 'SELECT " + "1+" * MAX_VALUE_CHARS + "1'}"))

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from okr_model.config import Config
-from okr_model.maintain import format_span, held_detail, schedule_gap, standing_cap, weight_now
-from okr_model.scoring import score_key_result
+from okrflow.okr_model.config import Config
+from okrflow.okr_model.maintain import format_span, held_detail, schedule_gap, standing_cap, weight_now
+from okrflow.okr_model.scoring import score_key_result
 
 
 def config(schedule: str = "*/15 * * * *", max_age: str | None = None, timezone: str = "UTC") -> Config:
@@ -114,7 +114,7 @@ def test_the_detail_says_how_much_of_the_time_it_held() -> None:
 
 def test_catch_up_walks_a_macro_schedule_too() -> None:
     """Sibling of the cap's schedule reading: cronsim knows no @daily, so catch-up crashed on it."""
-    from flows.catchup import scheduled_slots
+    from okrflow.flows.catchup import scheduled_slots
 
     slots = scheduled_slots(config("@daily"), datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC))
     assert slots == [datetime(2026, 10, d, tzinfo=UTC) for d in (2, 3)]

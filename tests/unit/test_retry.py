@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.retry import retry_call
+from okrflow.connectors.retry import retry_call
 
 
 class Transient(Exception):

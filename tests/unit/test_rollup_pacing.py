@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from okr_model.config import Cycle, KeyResult, Objective
-from okr_model.pacing import elapsed_share, kr_status, pace_status
-from okr_model.rollup import rollup, weighted_mean
+from okrflow.okr_model.config import Cycle, KeyResult, Objective
+from okrflow.okr_model.pacing import elapsed_share, kr_status, pace_status
+from okrflow.okr_model.rollup import rollup, weighted_mean
 
 PROPERTY = settings(max_examples=150, deadline=None)
 

@@ -2,7 +2,7 @@
 
 The maintain-kind tuple stood in nine places and the walk up the tree in five (lint, alert routing twice, the
 exporter's team label), each guarding against a loop differently or not at all. Now ``MAINTAIN_KINDS`` lives in
-``okr_model.types`` and ``ancestors`` in ``okr_model.rollup``; these tests keep it that way.
+``okrflow.okr_model.types`` and ``ancestors`` in ``okrflow.okr_model.rollup``; these tests keep it that way.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from okr_model.config import Objective
-from okr_model.rollup import ancestors
-from okr_model.types import MAINTAIN_KINDS
+from okrflow.okr_model.config import Objective
+from okrflow.okr_model.rollup import ancestors
+from okrflow.okr_model.types import MAINTAIN_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [p for top in ("okr_model", "connectors", "flows", "okrflow") for p in sorted((ROOT / top).rglob("*.py"))]

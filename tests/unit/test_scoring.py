@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from okr_model.config import Caps, KeyResult
-from okr_model.scoring import GateInputs, KRScore, score_key_result
+from okrflow.okr_model.config import Caps, KeyResult
+from okrflow.okr_model.scoring import GateInputs, KRScore, score_key_result
 
 PROPERTY = settings(max_examples=150, deadline=None)
 

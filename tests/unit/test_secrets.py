@@ -1,4 +1,4 @@
-"""okr_model.secrets: URLs shown without their password whatever it holds, and secrets blanked in every shape."""
+"""okrflow.okr_model.secrets: URLs shown without their password whatever it holds, and secrets blanked in every shape."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from okr_model.secrets import (
+from okrflow.okr_model.secrets import (
     MASK,
     Redactor,
     database_url,

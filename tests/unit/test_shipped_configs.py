@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.registry import Registry
-from okr_model.loader import load_config
+from okrflow.connectors.registry import Registry
+from okrflow.okr_model.loader import load_config
 from okrflow.schema import config_schema
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from okr_model.sql_check import read_query_problem, sql_dialect
+from okrflow.okr_model.sql_check import read_query_problem, sql_dialect
 
 DIALECTS = ["sqlite", "postgres", "mysql", None]
 
@@ -330,7 +330,7 @@ def test_token_soup_with_a_write_keyword_is_never_accepted_as_a_write(words: lis
 
 
 def test_importing_okr_model_does_not_import_sqlglot() -> None:
-    code = "import sys, okr_model.sql_check, okr_model.loader; print('sqlglot' in sys.modules)"
+    code = "import sys, okrflow.okr_model.sql_check, okr_model.loader; print('sqlglot' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2]
     )

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.base import Measurement, apply_max_age
-from flows.pipeline import _stale
-from okr_model.config import KeyResult
+from okrflow.connectors.base import Measurement, apply_max_age
+from okrflow.flows.pipeline import _stale
+from okrflow.okr_model.config import KeyResult
 
 AS_OF = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 

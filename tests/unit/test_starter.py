@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 from typer.testing import CliRunner
 
-from okr_model.dotenv import read_dotenv
-from okr_model.loader import load_config
+from okrflow.okr_model.dotenv import read_dotenv
+from okrflow.okr_model.loader import load_config
 from okrflow.cli import app
 from okrflow.starter import current_quarter, write_starter
 

@@ -7,13 +7,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from connectors.base import Measurement
-from connectors.registry import default_registry
-from flows.pipeline import ScoringInputs, score_run
-from okr_model.config import KeyResult
-from okr_model.errors import ConfigError
-from okr_model.loader import parse_config
-from okr_model.scoring import GateInputs, describe_gates, score_key_result
+from okrflow.connectors.base import Measurement
+from okrflow.connectors.registry import default_registry
+from okrflow.flows.pipeline import ScoringInputs, score_run
+from okrflow.okr_model.config import KeyResult
+from okrflow.okr_model.errors import ConfigError
+from okrflow.okr_model.loader import parse_config
+from okrflow.okr_model.scoring import GateInputs, describe_gates, score_key_result
 
 F1 = {"id": "f1", "kind": "increase", "baseline": 0.0, "target": 1.0, "metric": {"source": "src"}}
 
@@ -144,7 +144,7 @@ def test_requires_production_is_accepted_on_an_mlflow_model() -> None:
 def test_the_json_schema_offers_the_bare_date_for_editors() -> None:
     import jsonschema
 
-    from connectors.registry import Registry
+    from okrflow.connectors.registry import Registry
     from okrflow.schema import config_schema
 
     validator = jsonschema.Draft202012Validator(config_schema(Registry()))

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from okr_model.config import Config
+from okrflow.okr_model.config import Config
 from okrflow.store import HistoryPoint, KRResult, ObjectiveResult, RunSummary
 from okrflow.views import PLAIN_ABOVE, history_table, status_table
 
