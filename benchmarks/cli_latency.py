@@ -29,6 +29,7 @@ def prepare(scale: float) -> tuple[str, str, int]:
     """The config and the store (built once, cached); returns (config path, store url, runs)."""
     from okrflow.connectors.registry import default_registry
     from okrflow.okr_model.loader import load_config
+
     from okrflow.store import Store
 
     mix = FULL_MIX.scaled(scale)

@@ -57,6 +57,7 @@ def worker(
     from okrflow.okr_model.config import FetchSettings
     from okrflow.okr_model.loader import load_config
     from okrflow.okr_model.paths import store_url
+
     from okrflow.alerts.notify import notify
     from okrflow.store import Store
 

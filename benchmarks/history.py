@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from okrflow.okr_model.config import Config
 from sqlalchemy import text
 
-from okrflow.okr_model.config import Config
 from okrflow.store import Store
 from okrflow.store.models import KRScoreRow, MeasurementRow, ObjectiveScoreRow
 

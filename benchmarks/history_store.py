@@ -38,7 +38,6 @@ TARGET_S = 0.1
 
 def _config():
     import yaml
-
     from okrflow.connectors.registry import default_registry
     from okrflow.okr_model.loader import parse_config
 

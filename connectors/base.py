@@ -18,11 +18,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel
-
 from okrflow.okr_model.config import Config, KeyResult, MetricBinding, SourceConfig
 from okrflow.okr_model.errors import ConfigIssue
 from okrflow.okr_model.types import duration_text
+from pydantic import BaseModel
 
 __all__ = [
     "AliasHistory",

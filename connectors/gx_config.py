@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
-
 from okrflow.okr_model.config import MetricBinding, SourceConfig
 from okrflow.okr_model.types import Id
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
 __all__ = ["FILE_SUFFIXES", "QUERY_BINDS", "DataRef", "GxMetric", "GxSource", "ProjectSuite", "Suite"]
 

@@ -35,14 +35,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
-from pydantic.json_schema import SkipJsonSchema
-
 from okrflow.connectors.base import Connector, ConnectorContext, Measurement, Probe, apply_max_age, query_hash
 from okrflow.connectors.mlflow_client import NoData, ms, quoted, time_of
 from okrflow.connectors.mlflow_lifecycle import DEFAULT_UNITS, MEASURES, Measure, MlflowLifecycle
 from okrflow.okr_model.config import KeyResult, MetricBinding, SourceConfig
 from okrflow.okr_model.paths import anchor_sqlite_url
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 __all__ = ["MlflowConnector", "MlflowMetric", "MlflowSource"]
 

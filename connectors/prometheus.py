@@ -24,8 +24,6 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
-
 from okrflow.connectors.base import Connector, ConnectorContext, Measurement, query_hash
 from okrflow.connectors.prometheus_answer import (
     MAX_POINTS,
@@ -43,6 +41,7 @@ from okrflow.connectors.prometheus_http import POOL_SIZE, open_client
 from okrflow.connectors.retry import retry_call
 from okrflow.okr_model.config import MetricBinding, SourceConfig
 from okrflow.okr_model.secrets import Redactor, hide_password, split_url
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 if TYPE_CHECKING:
     from prometheus_api_client import PrometheusConnect

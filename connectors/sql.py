@@ -31,8 +31,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import quote
 
-from pydantic import ConfigDict, Field, SecretStr, StringConstraints, field_validator, model_validator
-
 from okrflow.connectors.base import Connector, ConnectorContext, Measurement, OnlineFinding, query_hash
 from okrflow.connectors.retry import retry_call
 from okrflow.connectors.sql_errors import QueryShapeError, SqlReadError, classify, db_message, unwrap_pandas
@@ -41,6 +39,7 @@ from okrflow.okr_model.errors import ConfigIssue
 from okrflow.okr_model.paths import anchor_sqlite_url
 from okrflow.okr_model.secrets import Redactor, database_url
 from okrflow.okr_model.sql_check import read_query_problem, sql_dialect
+from pydantic import ConfigDict, Field, SecretStr, StringConstraints, field_validator, model_validator
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Connection, Engine

@@ -45,6 +45,7 @@ from okrflow.flows.pipeline import (
 from okrflow.okr_model.config import Config, KeyResult
 from okrflow.okr_model.errors import OkrflowError
 from okrflow.okr_model.types import duration_text
+
 from okrflow.store import Store
 
 __all__ = ["MAX_SLOTS", "BackfillError", "BackfillReport", "backfill", "plan_slots"]

@@ -15,6 +15,7 @@ from typing import Any
 from okrflow.flows.pipeline import evaluate, map_in_threads
 from okrflow.okr_model.config import Config
 from okrflow.okr_model.types import parse_duration
+
 from okrflow.store import RunRecord, RunSummary, Store
 
 __all__ = ["catch_up", "missed_slots", "scheduled_slots"]
@@ -34,7 +35,6 @@ def scheduled_slots(config: Config, after: datetime, until: datetime, limit: int
             slot += step
         return slots
     from cronsim import CronSim
-
     from okrflow.okr_model.maintain import cron_fields
 
     for slot in CronSim(cron_fields(schedule), after.astimezone(config.tz)):  # cronsim reads no @daily macros

@@ -98,6 +98,7 @@ def _catch_up_on_start(config: Config, deployment: str) -> None:
 
     from okrflow.flows.catchup import catch_up
     from okrflow.okr_model.paths import store_url
+
     from okrflow.store import Store
 
     with Store.open(store_url(config)) as store:

@@ -11,15 +11,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
-
 from okrflow.connectors.base import Measurement
 from okrflow.connectors.registry import default_registry
 from okrflow.flows.catchup import catch_up
 from okrflow.flows.pipeline import SourceJob, evaluate, fetch_source, map_in_threads
 from okrflow.okr_model.loader import load_config
 from okrflow.okr_model.paths import store_url as resolve_store_url
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
 from okrflow.store import RunRecord, Store
 
 __all__ = ["evaluate_flow"]

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from okrflow.connectors.base import Connector, ConnectorContext, GateOutcome, Measurement, QualityGateProvider, apply_max_age
+from okrflow.connectors.base import (
+    Connector,
+    ConnectorContext,
+    GateOutcome,
+    Measurement,
+    QualityGateProvider,
+    apply_max_age,
+)
 from okrflow.connectors.registry import Registry, default_registry
 from okrflow.okr_model.config import Config, KeyResult, Objective
 from okrflow.okr_model.cycles import check_in_cycle
@@ -27,6 +34,7 @@ from okrflow.okr_model.paths import store_url
 from okrflow.okr_model.scoring import GateInputs, maintain_threshold, score_key_result
 from okrflow.okr_model.status import ChildResult, judge_key_result, judge_objectives
 from okrflow.okr_model.types import MAINTAIN_KINDS
+
 from okrflow.store import AnnotationRecord, KRResult, ObjectiveResult, RunRecord, Store
 from okrflow.store.alias_history import StoredAliasHistory
 

@@ -14,6 +14,9 @@ from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from okrflow.okr_model.addresses import blocked_host
+from okrflow.okr_model.secrets import MIN_SIGNING_KEY_BYTES, signing_key, split_url
+from okrflow.okr_model.types import MAINTAIN_KINDS, Band, Duration, Id, Target, parse_duration
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,10 +29,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
-
-from okrflow.okr_model.addresses import blocked_host
-from okrflow.okr_model.secrets import MIN_SIGNING_KEY_BYTES, signing_key, split_url
-from okrflow.okr_model.types import MAINTAIN_KINDS, Band, Duration, Id, Target, parse_duration
 
 __all__ = [
     "DEFAULT_DRIFT",

@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-from pydantic import ValidationError
-
 from okrflow.okr_model.config import Config, KeyResult, MetricBinding, SourceConfig
 from okrflow.okr_model.dotenv import read_dotenv
 from okrflow.okr_model.errors import ConfigError, ConfigIssue
 from okrflow.okr_model.paths import anchor_config
 from okrflow.okr_model.rollup import tree_shape
 from okrflow.okr_model.yaml_safety import UnsafeYamlError, compose, read_config_text
+from pydantic import ValidationError
 
 __all__ = ["SchemaResolver", "format_path", "load_config", "parse_config"]
 

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-
 from okrflow.okr_model.errors import ConfigError, ConfigIssue
 
 __all__ = [

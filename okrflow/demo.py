@@ -35,8 +35,6 @@ def demo_slots(start: datetime, end: datetime, now: datetime, runs: int) -> list
 def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = None) -> None:
     """Build the demo world under ``workdir`` and evaluate ``config/example.yaml`` ``runs`` times."""
     from okrflow.connectors.registry import default_registry
-    from okrflow.flows.pipeline import evaluate
-    from okrflow.okr_model.loader import load_config
     from okrflow.demo_world import (
         DemoExporter,
         DemoWebhook,
@@ -47,7 +45,9 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
         restore_alias,
         seed_mlflow_file,
     )
+    from okrflow.flows.pipeline import evaluate
     from okrflow.localprom import PROMETHEUS_MISSING, LocalPrometheus, prometheus_binary
+    from okrflow.okr_model.loader import load_config
     from okrflow.store import AnnotationRecord, Store
     from okrflow.views import status_table
 

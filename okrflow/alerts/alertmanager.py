@@ -26,12 +26,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from okrflow.okr_model.config import AlertmanagerChannel, Config
-from okrflow.okr_model.secrets import url_secrets
 from okrflow import __version__
 from okrflow.alerts.delivery import DeliveryError
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.render import facts, summary
+from okrflow.okr_model.config import AlertmanagerChannel, Config
+from okrflow.okr_model.secrets import url_secrets
 
 if TYPE_CHECKING:
     import httpx

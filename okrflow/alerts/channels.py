@@ -24,14 +24,14 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
-from okrflow.okr_model.config import AlertmanagerChannel, EmailChannel, SlackChannel, WebhookChannel
-from okrflow.okr_model.secrets import Redactor, host_only, split_url, url_secrets
 from okrflow import __version__
 from okrflow.alerts.alertmanager import send_alertmanager
 from okrflow.alerts.delivery import DeliveryError, refuse_blocked, unreachable
 from okrflow.alerts.email import MESSAGE_ID_HEADER, send_email
 from okrflow.alerts.message import Message
 from okrflow.alerts.render import slack_payload, webhook_payload
+from okrflow.okr_model.config import AlertmanagerChannel, EmailChannel, SlackChannel, WebhookChannel
+from okrflow.okr_model.secrets import Redactor, host_only, split_url, url_secrets
 from okrflow.webhooks import sign
 
 if TYPE_CHECKING:

@@ -13,11 +13,11 @@ import re
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
-from okrflow.okr_model.config import EmailChannel
-from okrflow.okr_model.secrets import Redactor
 from okrflow.alerts.delivery import DeliveryError, refuse_blocked, unreachable
 from okrflow.alerts.message import Message
 from okrflow.alerts.render import email_parts
+from okrflow.okr_model.config import EmailChannel
+from okrflow.okr_model.secrets import Redactor
 
 if TYPE_CHECKING:
     import ssl

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from okrflow.okr_model.config import Config, DriftRule, KeyResult
-from okrflow.okr_model.drift import DriftResult
 from okrflow.alerts.judge import DriftCheck, LineageBefore, judge
 from okrflow.alerts.outbox import DeliveryReport, deliver_due
+from okrflow.okr_model.config import Config, DriftRule, KeyResult
+from okrflow.okr_model.drift import DriftResult
 from okrflow.store import RunRecord, Store
 from okrflow.store.alerts import AlertRepository
 

@@ -24,9 +24,9 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
-from okrflow.okr_model.config import Config
 from okrflow.alerts.channels import DeliveryError, send
 from okrflow.alerts.message import Message
+from okrflow.okr_model.config import Config
 from okrflow.store import Store
 from okrflow.store.alerts import AlertRepository, OutboxItem
 

@@ -17,9 +17,9 @@ import re
 from functools import cache
 from typing import Any
 
-from okrflow.okr_model import formatting
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.payload import WEBHOOK_SCHEMA_VERSION, webhook_payload
+from okrflow.okr_model import formatting
 
 __all__ = [
     "WEBHOOK_SCHEMA_VERSION",

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
-
 from okrflow.connectors.registry import default_registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import load_config
+from typer.testing import CliRunner
+
 from okrflow.cli import app
 from okrflow.store import AnnotationRecord, Store
 from tests.fixtures import unavailable

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from okrflow.flows.deploy import ENTRYPOINT, REPO_ROOT
 from okrflow.okr_model.config import Config
+
 from okrflow.store import Store
 from tests.e2e.test_serve import (
     CONFIG,

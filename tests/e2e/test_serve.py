@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy
-
 from okrflow.okr_model.config import Config
+
 from okrflow.store import RunSummary, Store
 from tests.fixtures.databases import free_port
 from tests.fixtures.polling import wait_for

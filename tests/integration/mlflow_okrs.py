@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from okrflow.connectors.base import ConnectorContext, Measurement
 from okrflow.connectors.mlflow import MlflowConnector, MlflowMetric
 from okrflow.connectors.registry import Registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.config import Config
 from okrflow.okr_model.loader import parse_config
+
 from okrflow.store import RunRecord, Store
 from okrflow.store.alias_history import StoredAliasHistory
 from okrflow.store.models import MeasurementRow, Run

@@ -20,11 +20,11 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
-
 from okrflow.okr_model.config import EmailChannel, SlackChannel, WebhookChannel
 from okrflow.okr_model.errors import ConfigError
 from okrflow.okr_model.loader import parse_config
+from pydantic import SecretStr
+
 from okrflow.alerts.channels import DeliveryError, safe_url, send, send_email, send_slack, send_webhook
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.render import email_parts, slack_payload, webhook_payload

@@ -118,6 +118,7 @@ def _deliverer(config_path: str, rounds: int, barrier, log_path: str) -> None:
     _quiet_logging(log_path)
     from okrflow.connectors.registry import default_registry
     from okrflow.okr_model.loader import load_config
+
     from okrflow.alerts.outbox import deliver_due
 
     config = load_config(config_path, default_registry())
@@ -148,6 +149,7 @@ def race_store(request, tmp_path) -> str:
 def drain(config_path: Path) -> None:
     from okrflow.connectors.registry import default_registry
     from okrflow.okr_model.loader import load_config
+
     from okrflow.alerts.outbox import deliver_due
 
     config = load_config(config_path, default_registry())
@@ -231,6 +233,7 @@ def _claim_and_hang(config_path: str, lease_s: float) -> None:
     """A deliverer that claims a message, POSTs it, and hangs before recording it as sent (then is killed)."""
     from okrflow.connectors.registry import default_registry
     from okrflow.okr_model.loader import load_config
+
     from okrflow.alerts.channels import send
     from okrflow.alerts.outbox import deliver_due
 
@@ -248,6 +251,7 @@ def test_a_sender_killed_after_claiming_is_retried_after_its_lease_with_the_same
     from okrflow.connectors.registry import default_registry
     from okrflow.flows.pipeline import evaluate
     from okrflow.okr_model.loader import load_config
+
     from okrflow.alerts.outbox import deliver_due
 
     config_path, warehouse = write_config(tmp_path, race_store, http_receiver.url)

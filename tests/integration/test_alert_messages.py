@@ -19,11 +19,11 @@ from typing import Any
 import jsonschema
 import pytest
 import sqlalchemy as sa
-
 from okrflow.connectors.registry import Registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.config import Config
 from okrflow.okr_model.loader import parse_config
+
 from okrflow.alerts.judge import judge
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.notify import lineage_before

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
 from okrflow.connectors.registry import default_registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import load_config
+
 from okrflow.store import Store
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)

@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-
 from okrflow.connectors.registry import Registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import parse_config
+
 from okrflow.alerts.alertmanager import alertmanager_alerts, lease
 from okrflow.alerts.message import Message
 from okrflow.store import Store

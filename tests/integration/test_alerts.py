@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-
 from okrflow.connectors.registry import Registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import parse_config
+
 from okrflow.store import Store
 
 T0 = datetime(2026, 11, 15, 0, 0, tzinfo=UTC)

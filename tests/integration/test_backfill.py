@@ -21,8 +21,6 @@ from typing import Any, ClassVar, Literal
 
 import pytest
 import yaml
-from typer.testing import CliRunner
-
 from okrflow.connectors.base import Connector, ConnectorContext, Measurement
 from okrflow.connectors.mlflow import MlflowConnector
 from okrflow.connectors.prometheus import MAX_POINTS, PrometheusConnector
@@ -31,6 +29,8 @@ from okrflow.flows.backfill import BackfillError, backfill, plan_slots
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.config import Config, MetricBinding, SourceConfig
 from okrflow.okr_model.loader import parse_config
+from typer.testing import CliRunner
+
 from okrflow.localprom import LocalPrometheus, prometheus_binary
 from okrflow.store import AnnotationRecord, Store
 from tests.fixtures import unavailable

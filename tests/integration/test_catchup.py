@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-
 from okrflow.connectors.registry import Registry
 from okrflow.flows.catchup import catch_up, missed_slots, scheduled_slots
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import parse_config
+
 from okrflow.store import Store
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
-
 from okrflow.connectors.registry import default_registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.cycles import OutsideCycle
 from okrflow.okr_model.loader import parse_config
+from typer.testing import CliRunner
+
 from okrflow.cli import app
 from okrflow.store import Store
 
@@ -201,6 +201,7 @@ objectives:
 def test_a_held_gate_never_keeps_a_score_of_an_earlier_cycle(store):
     """A held quality gate keeps the previous score of this cycle; with none, the KR has no score, not Q3's."""
     from okrflow.flows.pipeline import load_scoring_inputs
+
     from tests.integration.test_store import kr_result, run_record
 
     config = parse_config(HELD)

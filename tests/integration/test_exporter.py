@@ -23,12 +23,12 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from prometheus_client.parser import text_string_to_metric_families
-
 from okrflow.connectors.registry import Registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.config import Config
 from okrflow.okr_model.loader import parse_config
+from prometheus_client.parser import text_string_to_metric_families
+
 from okrflow.localprom import PROMETHEUS_MISSING, LocalPrometheus, free_port, prometheus_binary
 from okrflow.report.exporter import METRIC_NAMES, ExporterError, ExporterServer, start_exporter
 from okrflow.store import StatusSnapshot, Store

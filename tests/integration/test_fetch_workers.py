@@ -9,11 +9,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-
 from okrflow.connectors.registry import Registry
 from okrflow.flows import workers
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import parse_config
+
 from okrflow.store import Store
 from tests.fixtures.gx import GxWarehouse
 from tests.integration.test_gx_connector import METRICS, config_text, kr, suites_on

@@ -11,6 +11,7 @@ from okrflow.connectors.great_expectations import GreatExpectationsConnector
 from okrflow.connectors.registry import Registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import parse_config
+
 from tests.fixtures.gx import GxWarehouse
 from tests.integration.test_gx_connector import config_text
 

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from okrflow.connectors.base import ConnectorContext, QualityGateProvider
 from okrflow.connectors.great_expectations import GreatExpectationsConnector
 from okrflow.connectors.gx_catalog import CATALOG_PATH
@@ -24,6 +23,7 @@ from okrflow.connectors.registry import Registry
 from okrflow.okr_model.config import Config
 from okrflow.okr_model.errors import ConfigError
 from okrflow.okr_model.loader import parse_config
+
 from tests.fixtures.gx import GxWarehouse
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,14 +15,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from okrflow.connectors.base import ConnectorContext
 from okrflow.connectors.great_expectations import GreatExpectationsConnector
 from okrflow.connectors.registry import Registry
 from okrflow.flows.backfill import backfill
 from okrflow.okr_model.errors import ConfigError
 from okrflow.okr_model.loader import load_config, parse_config
+from typer.testing import CliRunner
+
 from okrflow.cli import app
 from okrflow.store import Store
 from tests.fixtures.gx import GxWarehouse, write_warehouse

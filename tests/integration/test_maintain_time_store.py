@@ -7,10 +7,10 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from okrflow.connectors.registry import default_registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import parse_config
+
 from okrflow.store import Store
 from tests.integration.test_store import SLOT, kr_result, run_record
 

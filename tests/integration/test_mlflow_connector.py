@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 import yaml
-
 from okrflow.connectors.base import ConnectorContext, Measurement
 from okrflow.connectors.mlflow import MlflowConnector, MlflowMetric
 from okrflow.connectors.registry import Registry
 from okrflow.okr_model.errors import ConfigError
 from okrflow.okr_model.loader import parse_config
+
 from tests.fixtures.loopback import QuietHandler, serving
 from tests.fixtures.mlflow import T0, SeededRegistry, free_port
 

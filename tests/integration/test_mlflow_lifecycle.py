@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from okrflow.okr_model.errors import ConfigError
+
 from tests.fixtures.mlflow import T0, SeededRegistry
 from tests.integration.mlflow_okrs import (
     backdate_latest_run,

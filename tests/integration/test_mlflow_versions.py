@@ -12,9 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from okrflow.okr_model.errors import ConfigError
 from rich.console import Console
 
-from okrflow.okr_model.errors import ConfigError
 from okrflow.report.exporter import metric_families
 from okrflow.report.html import Formatter
 from okrflow.store import Store

@@ -7,10 +7,10 @@ import time
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-
 from okrflow.connectors.registry import Registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import parse_config
+
 from okrflow.localprom import free_port
 from okrflow.store import Store
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from okrflow.connectors.base import ConnectorContext, Measurement
 from okrflow.connectors.prometheus import (
     MAX_POINTS,
@@ -32,6 +31,7 @@ from okrflow.connectors.prometheus import (
 from okrflow.connectors.registry import Registry
 from okrflow.okr_model.errors import ConfigError, OkrflowError
 from okrflow.okr_model.loader import parse_config
+
 from tests.fixtures.loopback import QuietHandler, serving
 from tests.fixtures.prometheus import free_port
 

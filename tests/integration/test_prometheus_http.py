@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from okrflow.connectors.prometheus import POOL_SIZE, SourceQueryError
+
 from tests.fixtures.loopback import QuietHandler, serving
 from tests.fixtures.receivers import _self_signed
 from tests.integration.test_prometheus_connector import build, metric

@@ -9,11 +9,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from okrflow.connectors.registry import default_registry
 from okrflow.okr_model.loader import load_config
 from okrflow.okr_model.paths import anchor_sqlite_url, store_url
+from typer.testing import CliRunner
 
 runner = CliRunner()
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from okrflow.okr_model.config import Config
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from okrflow.okr_model.config import Config
 from okrflow.cli import app
 from okrflow.store import KRResult, ObjectiveResult, RunRecord, Store
 from okrflow.store.models import KRScoreRow, MeasurementRow, ObjectiveScoreRow, Run

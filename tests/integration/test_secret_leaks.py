@@ -22,8 +22,8 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
-
 from okrflow.okr_model.config import EmailChannel
+
 from okrflow.alerts.channels import DeliveryError, send_email
 from okrflow.store import RunRecord, Store, StoreError
 from tests.fixtures.databases import free_port
@@ -374,8 +374,8 @@ def test_okrflow_alerts_shows_the_echo_redacted(tmp_path, echoing_smtp) -> None:
 
 def test_an_mlflow_database_uri_password_with_at_connects_and_is_never_shown(make_postgres_db, postgres_server) -> None:
     import sqlalchemy as sa
-
     from okrflow.connectors.mlflow import _quoted
+
     from tests.integration.test_mlflow_connector import EXPERIMENT, fetch
 
     database = make_postgres_db().rsplit("/", 1)[1]

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import yaml
-
 from okrflow.connectors.base import ConnectorContext, Measurement, query_hash
 from okrflow.connectors.registry import Registry
 from okrflow.connectors.sql import SqlConnector, SqlMetric, SqlSource
 from okrflow.okr_model.errors import ConfigError
 from okrflow.okr_model.loader import parse_config
+
 from tests.fixtures.databases import free_port
 
 AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

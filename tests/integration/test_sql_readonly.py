@@ -20,12 +20,12 @@ from typing import Any
 import pymysql
 import pytest
 import sqlalchemy as sa
-
 from okrflow.connectors.base import ConnectorContext, Measurement
 from okrflow.connectors.registry import Registry
 from okrflow.connectors.sql import SqlConnector, SqlMetric
 from okrflow.okr_model.errors import ConfigError
 from okrflow.okr_model.loader import parse_config
+
 from tests.fixtures.databases import free_port
 from tests.integration.test_sql_connector import TICKETS, Warehouse, config_text, ticket_statements
 

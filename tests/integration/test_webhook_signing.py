@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from standardwebhooks import Webhook
-from standardwebhooks.webhooks import WebhookVerificationError as LibraryVerificationError
-
 from okrflow.okr_model.config import SlackChannel, WebhookChannel
 from okrflow.okr_model.errors import ConfigError
 from okrflow.okr_model.loader import parse_config
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError as LibraryVerificationError
+
 from okrflow.alerts.channels import DeliveryError, send
 from okrflow.alerts.message import Message
 from okrflow.webhooks import WebhookVerificationError, sign, verify
@@ -289,6 +289,7 @@ def test_smtp_refused_and_silent_servers_get_the_same_words(refused_port) -> Non
     import socket
 
     from okrflow.okr_model.config import EmailChannel
+
     from okrflow.alerts.channels import send_email
 
     with socket.socket() as silent:  # accepts connections (backlog) and never greets

@@ -7,7 +7,6 @@ import socket
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from okrflow.okr_model.addresses import blocked_address, blocked_host, literal_ip
 
 link_local_v4 = st.integers(

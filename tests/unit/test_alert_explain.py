@@ -7,6 +7,7 @@ from typing import Any
 
 from okrflow.okr_model.config import KeyResult
 from okrflow.okr_model.drift import DriftResult
+
 from okrflow.alerts.explain import kr_facts
 from okrflow.alerts.message import Alert
 from okrflow.alerts.render import facts

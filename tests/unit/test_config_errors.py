@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from okrflow.okr_model.errors import ConfigError
 from okrflow.okr_model.loader import load_config, parse_config
+
 from tests.unit.test_config_loading import fake_registry
 
 BASE = textwrap.dedent(

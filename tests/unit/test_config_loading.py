@@ -14,14 +14,13 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import ConfigDict, SecretStr, ValidationError
-
 from okrflow.connectors.base import Connector, Measurement
 from okrflow.connectors.registry import Registry
 from okrflow.okr_model.config import Config, EmailChannel, KeyResult, MetricBinding, SlackChannel, SourceConfig
 from okrflow.okr_model.errors import ConfigError, ConfigIssue
 from okrflow.okr_model.loader import load_config, parse_config
 from okrflow.okr_model.types import Band, parse_duration
+from pydantic import ConfigDict, SecretStr, ValidationError
 
 # -- a tiny connector kind, registered in a fresh registry, so the resolver step is tested on its own ------------
 

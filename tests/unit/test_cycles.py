@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from okrflow.okr_model.config import Config, Cycle
 from okrflow.okr_model.cycles import OutsideCycle, check_in_cycle, describe_instant, read_instant
 from okrflow.okr_model.pacing import elapsed_share

@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
-
 from okrflow.okr_model.config import DEFAULT_DRIFT, Config, DriftRule
 from okrflow.okr_model.drift import SLIDE_BOUND_RUNS, DriftResult, check_drift, cusum, detector_scale, page_hinkley
+from pydantic import ValidationError
 
 PROPERTY = settings(max_examples=150, deadline=None)
 T0 = datetime(2026, 10, 1, tzinfo=UTC)

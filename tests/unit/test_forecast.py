@@ -9,12 +9,19 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.stats import theilslopes
-
 from okrflow.okr_model.config import KeyResult
-from okrflow.okr_model.forecast import JUMP_MIN, MAX_PAIR_POINTS, NOISE_FLOOR, Forecast, forecast, regime_start, theil_sen
+from okrflow.okr_model.forecast import (
+    JUMP_MIN,
+    MAX_PAIR_POINTS,
+    NOISE_FLOOR,
+    Forecast,
+    forecast,
+    regime_start,
+    theil_sen,
+)
 from okrflow.okr_model.pacing import pace_status
 from okrflow.okr_model.status import judge_key_result
+from scipy.stats import theilslopes
 
 PROPERTY = settings(max_examples=150, deadline=None)
 

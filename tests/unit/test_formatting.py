@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from okrflow.okr_model import formatting
 from okrflow.okr_model.types import Band
 

@@ -23,7 +23,6 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from okrflow.connectors.base import ConnectorContext
 from okrflow.connectors.registry import default_registry
 from okrflow.connectors.sql import SqlConnector
@@ -290,7 +289,9 @@ def naive_shape(parents: dict[str, str | None]) -> tuple[dict[str, int], dict[st
     )
 )
 def test_tree_shape_matches_walking_every_chain(parents: dict[str, str | None]) -> None:
-    from okrflow.okr_model.rollup import tree_shape  # new with the issue-11 work (imported here: the file runs on old code)
+    from okrflow.okr_model.rollup import (
+        tree_shape,  # new with the issue-11 work (imported here: the file runs on old code)
+    )
 
     assert tree_shape(parents) == naive_shape(parents)
 

@@ -13,13 +13,13 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
-from typer.testing import CliRunner
-
 from okrflow.connectors.registry import Registry
 from okrflow.okr_model.config import Config
 from okrflow.okr_model.lint import _ACTIVITY_TITLE, RULES, Finding, lint
 from okrflow.okr_model.loader import load_config, parse_config
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
 from okrflow.cli import app
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from okrflow.okr_model.config import Config
 from okrflow.okr_model.maintain import format_span, held_detail, schedule_gap, standing_cap, weight_now
 from okrflow.okr_model.scoring import score_key_result

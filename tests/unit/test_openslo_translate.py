@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from okrflow.connectors.registry import default_registry
 from okrflow.okr_model.loader import load_config
+
 from okrflow.openslo import Document, prometheus_range, translate
 from okrflow.openslo_yaml import current_quarter, render_config
 

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from okrflow.okr_model.config import Cycle, KeyResult, Objective
 from okrflow.okr_model.pacing import elapsed_share, kr_status, pace_status
 from okrflow.okr_model.rollup import rollup, weighted_mean

@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from okrflow.okr_model.config import Objective
 from okrflow.okr_model.rollup import ancestors
 from okrflow.okr_model.types import MAINTAIN_KINDS

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from okrflow.okr_model.config import Caps, KeyResult
 from okrflow.okr_model.scoring import GateInputs, KRScore, score_key_result
 

@@ -10,7 +10,6 @@ from urllib.parse import quote, quote_plus
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from okrflow.okr_model.secrets import (
     MASK,
     Redactor,

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-
 from okrflow.connectors.registry import Registry
 from okrflow.okr_model.loader import load_config
+
 from okrflow.schema import config_schema
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"

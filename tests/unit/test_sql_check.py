@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from okrflow.okr_model.sql_check import read_query_problem, sql_dialect
 
 DIALECTS = ["sqlite", "postgres", "mysql", None]

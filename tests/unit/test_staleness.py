@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from okrflow.connectors.base import Measurement, apply_max_age
 from okrflow.flows.pipeline import _stale
 from okrflow.okr_model.config import KeyResult

@@ -6,10 +6,10 @@ import stat
 from datetime import date
 
 import pytest
-from typer.testing import CliRunner
-
 from okrflow.okr_model.dotenv import read_dotenv
 from okrflow.okr_model.loader import load_config
+from typer.testing import CliRunner
+
 from okrflow.cli import app
 from okrflow.starter import current_quarter, write_starter
 

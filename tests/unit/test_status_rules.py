@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from okrflow.connectors.base import Measurement
 from okrflow.flows.pipeline import ScoringInputs, score_run
 from okrflow.okr_model.config import KeyResult, Objective

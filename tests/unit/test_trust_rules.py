@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-
 from okrflow.connectors.base import Measurement
 from okrflow.connectors.registry import default_registry
 from okrflow.flows.pipeline import ScoringInputs, score_run
@@ -143,8 +142,8 @@ def test_requires_production_is_accepted_on_an_mlflow_model() -> None:
 
 def test_the_json_schema_offers_the_bare_date_for_editors() -> None:
     import jsonschema
-
     from okrflow.connectors.registry import Registry
+
     from okrflow.schema import config_schema
 
     validator = jsonschema.Draft202012Validator(config_schema(Registry()))

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from okrflow.okr_model.config import Config
 from rich.console import Console
 
-from okrflow.okr_model.config import Config
 from okrflow.store import HistoryPoint, KRResult, ObjectiveResult, RunSummary
 from okrflow.views import PLAIN_ABOVE, history_table, status_table
 
