@@ -236,6 +236,9 @@ class MlflowConnector(MlflowLifecycle, Connector[MlflowSource, MlflowMetric]):
         for slot in slots:
             as_of = slot - shift
             i = bisect.bisect_right(stamps, ms(as_of))
+            if not history:  # never logged: the same answer as fetch, naming the metrics the run has
+                out[slot] = Measurement.no_data(self._missing_metric(run_id, metric.name, history, as_of), **lineage)
+                continue
             if i == 0:
                 out[slot] = Measurement.no_data(
                     f"no value of metric {metric.name!r} before {as_of.isoformat()} in run {run_id}{chosen}", **lineage

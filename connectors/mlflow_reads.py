@@ -223,10 +223,18 @@ class MlflowReads:
             matching = f" matching filter {metric.filter!r}" if metric.filter else ""
             raise NoData(
                 f"no run in experiment {name!r}{matching} has metric {metric.name!r} as of {as_of.isoformat()}"
+                + self._latest_has(metric, experiment_id, where)
             )
         registered = self._once.get(("registered", run.info.run_id), lambda: self._registered(run.info.run_id))
         lineage = {"experiment": name, "run_id": run.info.run_id, **registered, "aliases": list(registered["aliases"])}
         return run.info.run_id, lineage
+
+    def _latest_has(self, metric: MlflowMetric, experiment_id: str, where: str) -> str:
+        """``; the latest run (ID) has: ...``: the names a best-run binding could have meant."""
+        latest = self._search(metric, experiment_id, where, "attributes.start_time DESC", 1)
+        if not latest:
+            return ""
+        return f"; the latest run ({latest[0].info.run_id}) has: {listing(list(latest[0].data.metrics))}"
 
     def _best(self, runs: list[Any], metric: MlflowMetric, as_of: datetime) -> Any | None:
         """The best run by its value as of ``as_of``; runs that ended by then are ranked by their final value."""

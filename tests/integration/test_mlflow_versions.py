@@ -23,6 +23,7 @@ from tests.fixtures.mlflow import SeededRegistry
 from tests.integration.mlflow_okrs import (
     backdate_latest_run,
     config_for,
+    connector_for,
     kr,
     measure,
     move_alias,
@@ -222,3 +223,26 @@ def test_a_past_slot_says_which_version_it_could_and_could_not_know(own, tmp_pat
     assert later.detail.endswith(
         f"okrflow saw @champion at v2 at {(on_time - timedelta(days=2, minutes=30)).isoformat()}"
     )
+
+
+# -- siblings: every "no such metric" answer lists the names there are ------------------------------------------
+
+
+def test_backfill_of_a_missing_metric_lists_the_names_the_run_has(autologged):
+    uri, run_id = autologged
+    config = config_for(uri, [kr("f1", {"experiment": "churn", "name": "f1"})])
+    _, found = config.key_result("f1")
+    with connector_for(config, with_history=False) as connector:
+        series = connector.fetch_series(found.metric, [now_slot(-60), now_slot()])
+    assert {m.status for m in series.values()} == {"no_data"}
+    for m in series.values():
+        assert m.detail.startswith(f"run {run_id} has no metric 'f1'; it has: training_accuracy_score, "), m.detail
+
+
+def test_best_run_without_the_metric_lists_the_names_the_latest_run_has(autologged):
+    uri, run_id = autologged
+    config = config_for(uri, [kr("f1", {"experiment": "churn", "name": "f1", "run": "best"})])
+    m = measure(config, "f1", now_slot(), with_history=False)
+    assert m.status == "no_data"
+    assert m.detail.startswith("no run in experiment 'churn' has metric 'f1' as of ")
+    assert f"; the latest run ({run_id}) has: training_accuracy_score, training_f1_score, " in m.detail
