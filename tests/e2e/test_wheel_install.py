@@ -54,6 +54,9 @@ def test_wheel_holds_the_examples_and_no_checkout_paths(wheel):
     assert "okrflow/examples/example.yaml" in names
     assert "okrflow/templates/starter.yaml" in names
     assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "config/"))]
+    top_level = {n.split("/")[0] for n in names if not n.startswith("okrflow-")}  # okrflow-VERSION.dist-info
+    assert top_level == {"okrflow"}, "only okrflow's own name in site-packages (no flows/, connectors/)"
+    assert "okrflow/flows/evaluate.py" in names and "okrflow/connectors/gx_expectations.json" in names
 
 
 def test_init_validate_and_demo_from_any_folder(installed, tmp_path):
