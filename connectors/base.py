@@ -225,9 +225,9 @@ class Connector(ABC, Generic[S, M]):
         None by default; a connector that overrides it connects, checks, and never raises."""
         return []
 
-    def probe(self, metric: M, at: datetime) -> Probe:
-        """``okrflow probe``: what the binding reads and what else the source holds; connectors that can list
-        more (metric names, series, columns) override it. By default: the measurement as of ``at``."""
+    def probe(self, metric: M, at: datetime, kr: KeyResult | None = None) -> Probe:
+        """``okrflow probe``: what the binding of ``kr`` reads and what else the source holds; connectors that can
+        list more (metric names, series, columns) override it. By default: the measurement as of ``at``."""
         reads = f"{self.type_name} binding {metric.model_dump(mode='json', exclude_none=True)}"
         return Probe.of(reads, self.fetch(metric, at))
 

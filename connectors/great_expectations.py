@@ -167,7 +167,7 @@ class GreatExpectationsConnector(Connector[GxSource, GxMetric]):
                 findings.append(OnlineFinding("error", problem))
         return findings
 
-    def probe(self, metric: GxMetric, at: datetime) -> Probe:
+    def probe(self, metric: GxMetric, at: datetime, kr: Any = None) -> Probe:
         """The suite's expectations and the columns they name (and what the project holds), then the value."""
         from okrflow.connectors.gx_probe import probe_suite
 

@@ -68,6 +68,9 @@ def probe_suite(gx: GreatExpectationsConnector, metric: GxMetric, at: datetime) 
         findings.append(
             OnlineFinding("error", f"there is no expectation {metric.expectation} (0..{len(expectations) - 1})")
         )
+    if isinstance(suite, ProjectSuite) and suite.checkpoint is not None:  # running it would run its actions too
+        holds["value"] = ["not measured by probe: running the checkpoint runs its actions (okrflow run measures it)"]
+        return Probe(reads, tuple((k, tuple(v)) for k, v in holds.items()), None, tuple(findings))
     return Probe.of(reads, gx.fetch(metric, at), holds, findings)
 
 

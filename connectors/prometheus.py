@@ -24,7 +24,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from okrflow.connectors.base import Connector, ConnectorContext, Measurement, query_hash
+from okrflow.connectors.base import Connector, ConnectorContext, Measurement, Probe, query_hash
 from okrflow.connectors.prometheus_answer import (
     MAX_POINTS,
     instant_measurement,
@@ -198,6 +198,13 @@ class PrometheusConnector(Connector[PrometheusSource, PrometheusMetric]):
             return {slot: Measurement.error(str(exc), **base) for slot in slots}
         shift = metric.offset or timedelta(0)
         return measurements_at_slots(points, slots, width=width, shift=shift, max_age=metric.max_age, base=base)
+
+    def probe(self, metric: PrometheusMetric, at: datetime, kr: Any = None) -> Probe:
+        """``okrflow probe``: the series the query returns, and a target no histogram bucket can resolve
+        (``okrflow.connectors.prometheus_probe``)."""
+        from okrflow.connectors.prometheus_probe import probe_prometheus
+
+        return probe_prometheus(self, metric, at, kr)
 
     def close(self) -> None:
         with self._lock:

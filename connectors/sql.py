@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import quote
 
-from okrflow.connectors.base import Connector, ConnectorContext, Measurement, OnlineFinding, query_hash
+from okrflow.connectors.base import Connector, ConnectorContext, Measurement, OnlineFinding, Probe, query_hash
 from okrflow.connectors.retry import retry_call
 from okrflow.connectors.sql_errors import QueryShapeError, SqlReadError, classify, db_message, unwrap_pandas
 from okrflow.okr_model.config import Config, MetricBinding, SourceConfig
@@ -154,6 +154,12 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
                 return role_findings(self._backend, conn)
         except Exception as exc:
             return [OnlineFinding("error", self._scrub(self._describe(exc)))]
+
+    def probe(self, metric: SqlMetric, at: datetime, kr: Any = None) -> Probe:
+        """``okrflow probe``: the query's columns and first row (``okrflow.connectors.sql_probe``), then the value."""
+        from okrflow.connectors.sql_probe import probe_sql
+
+        return probe_sql(self, metric, at)
 
     def close(self) -> None:
         with self._lock:

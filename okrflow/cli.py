@@ -167,6 +167,23 @@ def validate_one(online: bool) -> None:
 
 
 @app.command()
+def probe(
+    kr_id: Annotated[str, typer.Argument(help="The key result whose binding to probe.")],
+    at: Annotated[str | None, typer.Option("--at", help="Read as of this time (default: now, within the cycle).")] = None,
+) -> None:
+    """Connect to a KR's source: show what its binding reads, what else is there, and the value; exit 1 if unreadable."""
+    from okrflow.probe import default_time, probe_kr, render
+
+    config = load()
+    kr = _known_kr(config, kr_id)
+    when = parse_time(at, "--at", config) or default_time(config)
+    found = probe_kr(config, kr, when)
+    print(render(kr, found, when))
+    if any(f.level == "error" for f in found.findings):
+        raise typer.Exit(1)
+
+
+@app.command()
 def run(
     at: Annotated[str | None, typer.Option("--at", help="Evaluate as of this ISO time (the run's slot).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Preview values and scores without writing.")] = False,

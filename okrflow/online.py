@@ -1,5 +1,8 @@
 """``okrflow validate --online``: what only the live sources can tell, asked of each configured source.
 
+Then every metric binding is probed (``okrflow.probe``): one that cannot be read is an error, one that may
+mislead (a target inside a histogram's lowest bucket) a warning.
+
 Each connector answers through its optional ``check_online()`` (``okrflow.connectors.base``): the SQL connector
 connects and warns when the role is a superuser or can write; other source kinds add their own checks
 (columns a suite names, a probe query) by overriding the same method. A source that cannot be checked
@@ -43,4 +46,12 @@ def check_sources(config: Config, registry: Registry | None = None) -> list[Sour
             findings.append(SourceFinding(name, "error", f"the online check failed ({type(exc).__name__})"))
         finally:
             connector.close()
+    from okrflow.probe import probe_all
+
+    seen = {(f.source, f.message) for f in findings}
+    for kr, probe in probe_all(config, registry):  # each binding: can it be read, and does it mislead?
+        for found in probe.findings:
+            source = kr.metric.source if kr.metric else "?"
+            if (source, found.message) not in seen and not any(found.message in m for s, m in seen if s == source):
+                findings.append(SourceFinding(source, found.level, f"key result {kr.id!r}: {found.message}"))
     return findings

@@ -39,9 +39,12 @@ def build_project(root: Path, warehouse: GxWarehouse) -> Path:
     """A GX File Data Context under ``root/gx`` with checkpoint ``nightly`` over suite ``tickets_quality``."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="file", project_root_dir=str(root))
     context.enable_analytics(False)
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.variables.save()
     asset = context.data_sources.add_sqlite(name="warehouse", connection_string=f"sqlite:///{warehouse.db}")
     batch = asset.add_table_asset(name="tickets", table_name="tickets").add_batch_definition_whole_table("all")
     suite = context.suites.add(
@@ -203,7 +206,9 @@ def test_context_root_dir_is_checked_at_validate_and_relative_to_the_config(proj
     assert "no Great Expectations project" in str(caught.value)
     with pytest.raises(ConfigError) as caught:
         parse_config(
-            config_text(gx_dir, warehouse).replace("      nightly: {checkpoint: nightly}\n", "      x: {stored: true}\n"),
+            config_text(gx_dir, warehouse).replace(
+                "      nightly: {checkpoint: nightly}\n", "      x: {stored: true}\n"
+            ),
             resolver=Registry(),
         )
     assert "sources.quality.suites.x" in str(caught.value)
