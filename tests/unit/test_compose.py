@@ -37,6 +37,7 @@ SERVICES = {
     "okrflow-deploy",
     "okrflow-worker",
     "okrflow-exporter",
+    "grafana",
 }
 ONE_SHOT = {"postgres-init", "okrflow-deploy"}
 SCRAPE_LABELS = {"job", "instance"}
@@ -86,15 +87,23 @@ def test_docker_compose_accepts_the_file_and_requires_the_password(tmp_path: Pat
         missing("docker-compose", "apt-get install -y --no-install-recommends docker-compose")
     empty = tmp_path / "empty.env"  # hermetic: a developer's .env must not decide the outcome
     empty.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "OKRFLOW_", "COMPOSE_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "OKRFLOW_", "COMPOSE_", "GRAFANA_"))}
     command = [*binary, "--env-file", str(empty), "-f", str(COMPOSE), "config", "-q"]
 
     ok = subprocess.run(
-        command, cwd=ROOT, env={**env, "POSTGRES_PASSWORD": "test-only"}, capture_output=True, text=True
+        command,
+        cwd=ROOT,
+        env={**env, "POSTGRES_PASSWORD": "test-only", "GRAFANA_ADMIN_PASSWORD": "test-only"},
+        capture_output=True,
+        text=True,
     )
     assert ok.returncode == 0, ok.stderr
     refused = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert refused.returncode != 0 and "set POSTGRES_PASSWORD" in refused.stderr, refused.stderr
+    no_grafana = subprocess.run(
+        command, cwd=ROOT, env={**env, "POSTGRES_PASSWORD": "test-only"}, capture_output=True, text=True
+    )
+    assert no_grafana.returncode != 0 and "set GRAFANA_ADMIN_PASSWORD" in no_grafana.stderr, no_grafana.stderr
 
 
 def test_the_stack_has_every_service_with_healthchecks_and_ordered_start(compose: dict) -> None:
@@ -129,7 +138,7 @@ def test_state_lives_in_named_volumes_and_every_volume_is_used(compose: dict) ->
             source = mount.split(":")[0]
             if not source.startswith(("/", ".", "$")):
                 used.add(source)
-    assert used == declared == {"postgres-data", "prometheus-data", "mlflow-artifacts"}
+    assert used == declared == {"postgres-data", "prometheus-data", "mlflow-artifacts", "grafana-data"}
     assert "postgres-data:/var/lib/postgresql/data" in compose["services"]["postgres"]["volumes"]
 
 
