@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, inspect, select
+from sqlalchemy import Engine, Text, cast, create_engine, inspect, select
+from sqlalchemy.pool import NullPool
 
 from okrflow.okr_model.paths import sqlite_file
 from okrflow.okr_model.secrets import database_url
@@ -45,7 +46,8 @@ class StoredAliasHistory:
             path = sqlite_file(self.url)
             if path is not None and not path.exists():
                 return None  # reading must not create the store: the first run has seen nothing yet
-            engine = create_engine(database_url(self.url), pool_pre_ping=True)
+            # one query per alias per run: no pool to keep open between runs (the context is never closed)
+            engine = create_engine(database_url(self.url), poolclass=NullPool)
             if not inspect(engine).has_table(MeasurementRow.__tablename__):
                 engine.dispose()
                 return None  # an empty database: no run has been written yet
@@ -63,19 +65,20 @@ class StoredAliasHistory:
         if engine is None or not kr_ids:
             return []
         query = (
-            select(MeasurementRow.slot, MeasurementRow.lineage, Run.started_at)
+            select(MeasurementRow.slot, cast(MeasurementRow.lineage, Text), Run.started_at)
             .join(Run, Run.id == MeasurementRow.run_id)
             .where(MeasurementRow.kr_id.in_(list(kr_ids)), MeasurementRow.slot < until, Run.backfilled.is_(False))
             .order_by(MeasurementRow.slot, MeasurementRow.id)
         )
         seen: dict[datetime, str] = {}
+        decoded: dict[str | None, dict[str, Any]] = {}  # a KR's lineage repeats run after run: decode each once
         with engine.connect() as conn:
-            for slot, lineage, started_at in conn.execute(query):
+            for slot, text, started_at in conn.execute(query):
                 if started_at - slot > ON_TIME:
                     continue  # a late run read the alias as it was then, not at its slot
-                if isinstance(lineage, str):  # MariaDB hands JSON back as text
-                    lineage = json.loads(lineage)
-                lineage = lineage or {}
+                lineage = decoded.get(text)
+                if lineage is None:
+                    lineage = decoded[text] = (json.loads(text) if text else None) or {}
                 version = lineage.get("model_version")
                 if lineage.get("model") == model and lineage.get("alias") == alias and version is not None:
                     seen[slot] = str(version)

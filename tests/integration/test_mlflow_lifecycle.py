@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from okrflow.okr_model.errors import ConfigError
 
+from okrflow.store.alias_history import StoredAliasHistory
 from tests.fixtures.mlflow import T0, SeededRegistry
 from tests.integration.mlflow_okrs import (
     backdate_latest_run,
@@ -165,6 +166,26 @@ def test_deployments_rollbacks_and_time_to_production_from_okrflows_observations
     assert 0 <= ttp.value < 0.1  # registered a moment before the slot that first saw it hold @champion
     assert f"first seen holding @champion at {slots[2].isoformat()}" in ttp.detail
     assert fourth["ttp"].value == ttp.value  # the same version: time to production does not grow while it holds
+
+
+def test_alias_moves_are_read_back_from_a_postgresql_store(own, make_postgres_db):
+    store = make_postgres_db()
+    config = config_for(
+        own.tracking_uri, [kr("deploys", {**CHAMPION, "measure": "deployments"}, target=3)], store=store
+    )
+    slots = [now_slot(minutes) for minutes in (1, 2, 3)]
+    try:
+        run_at(config, slots[0])  # v2
+        move_alias(own.tracking_uri, "champion", own.versions["challenger"])
+        rolled_back = run_at(config, slots[1]).key_results[0]
+        move_alias(own.tracking_uri, "champion", own.versions["champion"])
+        deployed = run_at(config, slots[2]).key_results[0]
+    finally:
+        move_alias(own.tracking_uri, "champion", own.versions["champion"])
+    assert (rolled_back.value, rolled_back.lineage["alias_moved_from"]) == (0, "2")
+    assert (deployed.value, deployed.lineage["alias_moved_from"]) == (1, "1")
+    seen = StoredAliasHistory(store).alias_versions(["deploys"], "ticket-classifier", "champion", now_slot(60))
+    assert seen == list(zip(slots, ["2", "1", "2"], strict=True))
 
 
 def test_only_moves_within_the_cycle_count_earlier_observations_are_the_baseline(own, tmp_path: Path):
