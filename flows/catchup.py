@@ -14,34 +14,14 @@ from typing import Any
 
 from okrflow.flows.pipeline import evaluate, map_in_threads
 from okrflow.okr_model.config import Config
-from okrflow.okr_model.types import parse_duration
 
 from okrflow.store import RunRecord, RunSummary, Store
 
 __all__ = ["catch_up", "missed_slots", "scheduled_slots"]
 
-INTERVAL_PREFIX = "@every "
-
-
 def scheduled_slots(config: Config, after: datetime, until: datetime, limit: int = 100_000) -> list[datetime]:
-    """The schedule's slots in (after, until), oldest first, as aware datetimes."""
-    schedule = config.schedule.strip()
-    slots: list[datetime] = []
-    if schedule.startswith(INTERVAL_PREFIX):
-        step = parse_duration(schedule[len(INTERVAL_PREFIX) :])
-        slot = after + step
-        while slot < until and len(slots) < limit:
-            slots.append(slot)
-            slot += step
-        return slots
-    from cronsim import CronSim
-    from okrflow.okr_model.maintain import cron_fields
-
-    for slot in CronSim(cron_fields(schedule), after.astimezone(config.tz)):  # cronsim reads no @daily macros
-        if slot >= until or len(slots) >= limit:
-            break
-        slots.append(slot)
-    return slots
+    """The schedule's slots in (after, until), oldest first, as aware datetimes (see ``okr_model.schedule``)."""
+    return config.parsed_schedule.slots(after, until, limit)
 
 
 def missed_slots(

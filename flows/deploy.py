@@ -7,7 +7,6 @@ no scheduler or queue of our own.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +28,6 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parent.parent
 """The directory holding ``flows/``: the source a work pool's workers run the flow from."""
 ENTRYPOINT = "flows/evaluate.py:evaluate_flow"
-INTERVAL_ANCHOR = (2026, 1, 1)
-"""``@every`` slots fall on whole multiples of the interval from this date (in the config's zone), so the
-slots of a restarted ``serve`` line up with the earlier ones instead of shifting with the start time."""
 
 
 class DeployError(OkrflowError):
@@ -49,14 +45,14 @@ def flow_parameters(config_path: str | Path, name: str) -> dict[str, Any]:
 
 
 def schedule_kwargs(config: Config) -> dict[str, Any]:
-    """``schedule=`` for Prefect: a cron in the config's time zone, or an ``@every`` interval."""
+    """``schedule=`` for Prefect: a cron in the config's time zone, or an ``@every`` interval on its anchor
+    (the slots catch-up walks: ``okr_model.schedule``)."""
     from prefect.schedules import Cron, Interval
 
-    interval = config.schedule_interval
-    if interval is None:
-        return {"schedule": Cron(config.schedule, timezone=config.timezone)}
-    anchor = datetime(*INTERVAL_ANCHOR, tzinfo=config.tz)
-    return {"schedule": Interval(interval, anchor_date=anchor, timezone=config.timezone)}
+    schedule = config.parsed_schedule
+    if schedule.interval is None:
+        return {"schedule": Cron(schedule.cron, timezone=config.timezone)}
+    return {"schedule": Interval(schedule.interval, anchor_date=schedule.anchor, timezone=config.timezone)}
 
 
 def require_api() -> str:

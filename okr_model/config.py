@@ -15,8 +15,9 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from okrflow.okr_model.addresses import blocked_host
+from okrflow.okr_model.schedule import Schedule, check_schedule
 from okrflow.okr_model.secrets import MIN_SIGNING_KEY_BYTES, signing_key, split_url
-from okrflow.okr_model.types import MAINTAIN_KINDS, Band, Duration, Id, Target, parse_duration
+from okrflow.okr_model.types import MAINTAIN_KINDS, Band, Duration, Id, Target
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -28,7 +29,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 __all__ = [
     "DEFAULT_DRIFT",
@@ -53,59 +53,6 @@ __all__ = [
     "SourceConfig",
     "WebhookChannel",
 ]
-
-_CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-_CRON_FIELDS = (  # name, lowest, highest, names allowed in place of numbers
-    ("minute", 0, 59, ()),
-    ("hour", 0, 23, ()),
-    ("day of month", 1, 31, ()),
-    ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
-    ("day of week", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
-)
-_CRON_ITEM = re.compile(r"^(?:\*|(?P<low>[0-9a-z]+)(?:-(?P<high>[0-9a-z]+))?)(?:/(?P<step>[0-9]+))?$")
-
-
-def _check_cron_field(text: str, name: str, low: int, high: int, names: tuple[str, ...]) -> None:
-    """One cron field: comma-separated ``*``, ``N``, ``N-M`` or names, each with an optional ``/STEP``."""
-    for item in text.lower().split(","):
-        match = _CRON_ITEM.match(item)
-        if match is None or match.group("step") == "0":
-            raise ValueError(f"{name} field {text!r}: expected *, N, N-M or */STEP")
-        for bound in (match.group("low"), match.group("high")):
-            if bound is None or bound in names:
-                continue
-            if not bound.isdigit() or not low <= int(bound) <= high:
-                allowed = f"{low}-{high}" + (f" or {names[0]}..{names[-1]}" if names else "")
-                raise ValueError(f"{name} {bound!r} is not in {allowed}")
-
-
-def _check_schedule(value: str) -> str:
-    """A 5-field cron (or a cron macro such as ``@daily``), or ``@every DURATION`` (whole seconds, >= 1s)."""
-    text = value.strip()
-    if text.startswith("@every"):
-        try:
-            interval = parse_duration(text.removeprefix("@every").strip())
-        except PydanticCustomError:
-            raise ValueError(f"{value!r}: expected @every DURATION such as '@every 10m' or '@every 30s'") from None
-        seconds = interval.total_seconds()
-        if seconds < 1 or seconds != int(seconds):
-            raise ValueError(f"{value!r}: @every needs a whole number of seconds, at least 1s")
-        return text
-    if text.lower() in _CRON_MACROS:
-        return text
-    fields = text.split()
-    if len(fields) != 5:
-        raise ValueError(
-            f"{value!r}: expected a 5-field cron (minute hour day-of-month month day-of-week, "
-            "e.g. '*/15 * * * *'), a macro such as @daily, or '@every 10m'"
-        )
-    for field_text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
-        try:
-            _check_cron_field(field_text, name, low, high, names)
-        except ValueError as exc:
-            raise ValueError(f"{value!r}: {exc}") from None
-    return " ".join(fields)
-
 
 EARLIEST_DATE, LATEST_DATE = date(2000, 1, 1), date(2100, 12, 31)
 """Config dates lie in this range: far from the ends of ``datetime``, so runs never overflow computing with them."""
@@ -665,14 +612,13 @@ class Config(Model):
     @field_validator("schedule")
     @classmethod
     def _valid_schedule(cls, value: str) -> str:
-        return _check_schedule(value)
+        return check_schedule(value)
 
     @property
-    def schedule_interval(self) -> timedelta | None:
-        """The interval of an ``@every DURATION`` schedule; None for a cron schedule."""
-        if not self.schedule.startswith("@every"):
-            return None
-        return parse_duration(self.schedule.removeprefix("@every").strip())
+    def parsed_schedule(self) -> Schedule:
+        """The schedule in the config's zone: its slots, its longest gap, what Prefect is given. (Not cached:
+        ``model_copy(update={"schedule": ...})`` copies cached values.)"""
+        return Schedule(self.schedule, self.timezone)
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -10,68 +10,24 @@ with a regular schedule the share equals the share of runs.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from okrflow.okr_model.config import Config, KeyResult
 from okrflow.okr_model.scoring import holds_threshold
 
 __all__ = [
-    "SCHEDULE_SAMPLE",
-    "cron_fields",
     "detail_now",
     "format_span",
     "held_detail",
-    "schedule_gap",
     "standing_cap",
     "weight_now",
 ]
-
-SCHEDULE_SAMPLE = 200
-"""Fires of a cron schedule read to find its longest gap (a weekday schedule's weekend is inside 200 fires)."""
-
-
-_MACROS = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
-
-
-def cron_fields(schedule: str) -> str:
-    """A cron schedule as five fields (cronsim reads no ``@daily``-style macros)."""
-    text = schedule.strip()
-    return _MACROS.get(text.lower(), text)
-
-
-@lru_cache(maxsize=64)
-def schedule_gap(schedule: str, tz_name: str, interval: timedelta | None, start: datetime) -> timedelta:
-    """The longest time between two runs of a schedule: ``@every`` its interval, a cron its widest gap."""
-    if interval is not None:
-        return interval
-    from zoneinfo import ZoneInfo
-
-    from cronsim import CronSim
-
-    fires = CronSim(cron_fields(schedule), start.astimezone(ZoneInfo(tz_name)))
-    previous = next(fires)
-    widest = timedelta(0)
-    for _ in range(SCHEDULE_SAMPLE):
-        fire = next(fires)
-        widest = max(widest, fire.astimezone(start.tzinfo) - previous.astimezone(start.tzinfo))
-        previous = fire
-    return widest
-
 
 def standing_cap(config: Config, kr: KeyResult) -> timedelta:
     """The longest one measurement of ``kr`` may stand for: ``max_age``, else the schedule's interval."""
     if kr.metric is not None and kr.metric.max_age is not None:
         return kr.metric.max_age
     start, _ = config.cycle_bounds()
-    return schedule_gap(config.schedule, config.timezone, config.schedule_interval, start)
+    return config.parsed_schedule.longest_gap(start)
 
 
 def weight_now(config: Config, kr: KeyResult, at: datetime) -> float:
@@ -79,7 +35,7 @@ def weight_now(config: Config, kr: KeyResult, at: datetime) -> float:
     past the cycle's end). Not ``max_age`` alone: with 15-minute runs and ``max_age: 2h`` the newest value would
     weigh as much as eight of the runs before it."""
     start, end = config.cycle_bounds()
-    interval = schedule_gap(config.schedule, config.timezone, config.schedule_interval, start)
+    interval = config.parsed_schedule.longest_gap(start)
     return max(0.0, min(interval, standing_cap(config, kr), end - at).total_seconds())
 
 

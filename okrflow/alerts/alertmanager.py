@@ -36,7 +36,7 @@ from okrflow.okr_model.secrets import url_secrets
 if TYPE_CHECKING:
     import httpx
 
-    from okrflow.store.alerts import OutboxItem
+    from okrflow.alerts.repository import OutboxItem
 
 __all__ = [
     "ALERT_NAMES",
@@ -71,10 +71,8 @@ def has_alertmanager(config: Config) -> bool:
 
 def lease(config: Config) -> timedelta:
     """How long a posted firing alert stays firing without another post: 4 x the schedule's longest gap."""
-    from okrflow.okr_model.maintain import schedule_gap
-
     start, _ = config.cycle_bounds()
-    gap = schedule_gap(config.schedule, config.timezone, config.schedule_interval, start)
+    gap = config.parsed_schedule.longest_gap(start)
     return max(MIN_LEASE, LEASE_RUNS * gap)
 
 
@@ -155,7 +153,7 @@ def refresh_messages(
     import uuid
 
     from okrflow.alerts.judge import channels_of
-    from okrflow.store.alerts import OutboxItem
+    from okrflow.alerts.repository import OutboxItem
 
     by_owner: dict[str, list[Alert]] = {}
     for owner, alert in standing:

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from okrflow.okr_model.config import Config
-from okrflow.okr_model.maintain import format_span, held_detail, schedule_gap, standing_cap, weight_now
+from okrflow.okr_model.maintain import format_span, held_detail, standing_cap, weight_now
+from okrflow.okr_model.schedule import Schedule
 from okrflow.okr_model.scoring import score_key_result
 
 
@@ -51,7 +52,7 @@ def test_a_measurement_stands_at_most_for_max_age_or_the_schedule_interval(sched
 def test_a_cron_gap_counts_real_time_across_dst() -> None:
     """Daily at 01:30 in Los Angeles: the night of the change (2026-11-01) is 25 hours."""
     start = datetime(2026, 10, 1, 7, tzinfo=UTC)
-    assert schedule_gap("30 1 * * *", "America/Los_Angeles", None, start) == timedelta(hours=25)
+    assert Schedule.parse("30 1 * * *", "America/Los_Angeles").longest_gap(start) == timedelta(hours=25)
 
 
 def test_the_newest_measurement_never_stands_past_the_cycle_end() -> None:
