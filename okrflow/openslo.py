@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["ImportResult", "Skipped", "TranslatedKR", "read_documents", "translate"]
+__all__ = ["ImportResult", "Skipped", "TranslatedKR", "read_documents", "slug", "translate"]
 
 API_VERSION = "openslo/v1"
 DEFAULT_SOURCE = "prometheus"
@@ -116,6 +116,12 @@ def read_documents(paths: Iterable[Path]) -> tuple[list[Document], list[Skipped]
     return documents, skipped
 
 
+def slug(text: str, fallback: str) -> str:
+    """``text`` as an okrflow id (starts with a letter or digit, then letters, digits, ``_.:-``; 128 at most)."""
+    cleaned = _NAME.sub("-", text).strip("-_.:")[:120].rstrip("-_.:")
+    return cleaned or fallback
+
+
 def prometheus_range(duration: str) -> tuple[str, str | None]:
     """An OpenSLO duration-shorthand as a PromQL range, and a note when it had to be approximated."""
     match = _DURATION.match(str(duration).strip())
@@ -166,7 +172,7 @@ class _Translator:
                     raise ValueError(f"DataSource {ref!r} is of type {spec.get('type')!r}, not Prometheus")
                 details = spec.get("connectionDetails") or {}
                 url = next((str(v) for k, v in details.items() if str(k).lower().endswith("url")), DEFAULT_URL)
-                name = _NAME.sub("-", str(ref)).strip("-") or DEFAULT_SOURCE
+                name = slug(str(ref), DEFAULT_SOURCE)
         if str(kind).lower() != "prometheus":
             raise ValueError(f"metric source type {kind!r} is not Prometheus (only Prometheus queries translate)")
         return name, url
@@ -280,9 +286,9 @@ class _Translator:
             target = float(objective["timeSliceTarget"]) if method == "Timeslices" else budget
         else:
             raise ValueError("the indicator has neither thresholdMetric nor ratioMetric")
-        kr_id = _NAME.sub("-", doc.name).strip("-") or "slo"
+        kr_id = slug(doc.name, "slo")
         if count > 1:
-            kr_id = f"{kr_id}-{_NAME.sub('-', str(objective.get('displayName') or number)).strip('-').lower()}"
+            kr_id = slug(f"{kr_id}-{str(objective.get('displayName') or number).lower()}", kr_id)
         title = (doc.body.get("metadata") or {}).get("displayName") or doc.name
         if count > 1 and objective.get("displayName"):
             title = f"{title}: {objective['displayName']}"

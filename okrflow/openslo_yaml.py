@@ -7,17 +7,14 @@ okrflow source per Prometheus ``DataSource`` (its ``connectionDetails`` URL, els
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
 import yaml
 
-from okrflow.openslo import ImportResult
+from okrflow.openslo import ImportResult, slug
 
 __all__ = ["current_quarter", "render_config"]
-
-_NAME = re.compile(r"[^A-Za-z0-9_.:-]+")
 
 
 def current_quarter(today: date) -> dict[str, str]:
@@ -62,7 +59,7 @@ def render_config(result: ImportResult, inputs: list[str], today: date) -> str:
         services.setdefault(kr.service, []).append(kr)
     objective_ids: set[str] = set()
     for service, key_results in services.items():
-        objective_id = _unique(_NAME.sub("-", service).strip("-").lower() or "service", objective_ids)
+        objective_id = _unique(slug(service.lower(), "service"), objective_ids)
         lines.extend(_dump([{"id": objective_id, "title": f"{service}: service level objectives"}], 2))
         lines.append("    key_results:")
         for kr in key_results:

@@ -142,3 +142,17 @@ def test_the_written_config_validates_and_names_its_sources(tmp_path: Path) -> N
     assert "id 's' was taken by another SLO: renamed 's-2'" in text
     assert yaml.safe_load(text)["cycle"] == {"name": "2026-Q4", "start": "2026-10-01", "end": "2026-12-31"}
     assert current_quarter(date(2026, 2, 28)) == {"name": "2026-Q1", "start": "2026-01-01", "end": "2026-03-31"}
+
+
+def test_ids_are_valid_okrflow_ids_and_each_objective_is_a_kr() -> None:
+    from okrflow.openslo import slug
+
+    assert slug("_.Checkout / p95 (EU)", "slo") == "Checkout-p95-EU"
+    assert slug("///", "slo") == "slo"
+    assert len(slug("x" * 300, "slo")) == 120
+    body = slo(
+        {"ratioMetric": {"good": prom("g"), "total": prom("t")}},
+        [{"displayName": "Internal objective", "target": 0.995}, {"displayName": "SLA", "target": 0.99}],
+    )
+    ids = [(k.key_result["id"], k.key_result["target"]) for k in one(body).key_results]
+    assert ids == [("s-internal-objective", 0.995), ("s-sla", 0.99)]
