@@ -631,6 +631,7 @@ app.add_typer(import_app, name="import")
 def import_openslo(
     paths: Annotated[list[Path], typer.Argument(help="OpenSLO v1 YAML files or folders (searched for *.yaml).")],
     output: Annotated[Path | None, typer.Option("--out", "-o", help="Write the config here (default: stdout).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
 ) -> None:
     """SLO/SLI/DataSource documents with Prometheus sources -> maintain KRs; lists what it cannot translate."""
     from datetime import date
@@ -641,6 +642,8 @@ def import_openslo(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         _fail(f"no such file or folder: {', '.join(missing)}", 2)
+    if output is not None and output.exists() and not force:
+        _fail(f"not overwriting {output} (pass --force)", 2)
     documents, unreadable = read_documents(paths)
     result = translate(documents)
     result.skipped[:0] = unreadable

@@ -141,3 +141,16 @@ def test_the_import_runs_against_a_real_prometheus(
     assert values["localhost-errors"]["value"] == pytest.approx(0.9, abs=0.02)
     assert values["serving-p95"]["status"] != "off_track" and values["serving-fast-share"]["status"] != "off_track"
     assert values["localhost-availability"]["status"] == "off_track"  # 0.9 < 0.98: the threshold breaks
+
+
+def test_an_existing_out_file_is_kept_unless_forced(tmp_path: Path) -> None:
+    out = tmp_path / "okrflow.yaml"
+    out.write_text("# a team's config\n")
+    source = str(DATA / "spec-readme" / "prometheus-ratio.yaml")
+    refused = okrflow("import", "openslo", source, "--out", str(out))
+    assert refused.returncode == 2 and f"not overwriting {out} (pass --force)" in refused.stderr
+    assert out.read_text() == "# a team's config\n"
+    forced = okrflow("import", "openslo", source, "--out", str(out), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "id: localhost-availability" in out.read_text()
+    assert "1 key results written to" in forced.stderr and "0 not translated" in forced.stderr
