@@ -134,6 +134,8 @@ class MlflowMetric(MetricBinding):
             raise ValueError("age since registered reads a model version: give model and alias (or version)")
         if self.run == "best" and self.name is None:
             raise ValueError("run: best ranks runs by a metric: give name")
+        if measure != "value" and self.name is not None and self.run != "best":
+            raise ValueError(f"measure: {measure} reads no metric: drop name (it ranks runs only with run: best)")
         durations = ("age", "time_to_production", "training_duration")
         if self.units is not None and measure not in durations:
             raise ValueError(f"units apply to the durations ({', '.join(durations)}), not to measure: {measure}")

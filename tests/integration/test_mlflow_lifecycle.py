@@ -241,6 +241,7 @@ def test_deployments_without_a_store_to_read_are_no_data(mlflow_store):
         ({"experiment": EXPERIMENT, "measure": "age", "since": "registered"}, "age since registered reads a model"),
         ({"experiment": EXPERIMENT, "measure": "runs", "units": "days"}, "units apply to the durations"),
         ({**CHAMPION}, "name is the metric to read"),
+        ({**CHAMPION, "measure": "deployments", "name": "f1"}, "measure: deployments reads no metric: drop name"),
         ({"experiment": EXPERIMENT, "measure": "training_duration", "run": "best"}, "run: best ranks runs by a metric"),
     ],
 )
