@@ -10,7 +10,8 @@ What is not reconstructed is said, never invented:
 - KRs whose binding cannot read the past (``Connector.history_gap``: a Great Expectations suite over a table
   validates it as it is now; a suite over a ``:now`` window or a stored GX result can be read as of each slot,
   as ``run --at`` does) are stored as ``no_data`` and listed in ``BackfillReport.no_history``;
-- quality gates are not applied (a suite judges today's data, not the data of a past slot);
+- a quality gate is applied where its suite can be read as of each slot (a ``:now`` window or a stored GX
+  result, as ``run --at`` applies it); a gate whose suite validates only today's data is not applied;
 - MLflow aliases have no history: the model form reads the run its alias points to now.
 
 A slot that already holds a live (not backfilled) run is skipped, never overwritten; a slot written
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from okrflow.connectors.base import Connector, Measurement
+from okrflow.connectors.base import Connector, GateOutcome, Measurement, QualityGateProvider
 from okrflow.connectors.registry import Registry, default_registry
 from okrflow.flows.pipeline import (
     MANUAL,
@@ -81,7 +82,7 @@ class BackfillReport:
     gaps: Mapping[str, str] = field(default_factory=dict)
     """KR id -> how many written slots had no value and the first reason (KRs of ``no_history`` aside)."""
     ungated: tuple[str, ...] = ()
-    """KRs with a quality gate, which backfilled runs do not apply."""
+    """KRs with a quality gate whose suite cannot be read for past slots: backfilled runs do not apply it."""
     partial: int = 0
     """Written runs in which some KR errored."""
 
@@ -107,7 +108,7 @@ class BackfillReport:
             lines += [f"    {kr_id}: {text}" for kr_id, text in list(self.gaps.items())[:20]]
         if self.ungated:
             lines.append(
-                "  quality gates: not applied to backfilled runs (a suite judges today's data, not the past): "
+                "  quality gates: not applied to backfilled runs (the suite judges today's data, not the past): "
                 + ", ".join(self.ungated)
             )
         return "\n".join(lines)
@@ -154,6 +155,7 @@ def backfill(
     todo = [slot for slot in slots if slot not in live]
     groups = sources_in_use(config)
     series, no_history = fetch_series_all(config, groups, todo, registry) if todo else ({}, {})
+    gates, ungated = gates_per_slot(config, todo, registry)
     written: list[datetime] = []
     misses: dict[str, list[tuple[str, str]]] = {}
     skipped = sorted(live)
@@ -170,7 +172,7 @@ def backfill(
         if MANUAL in groups:
             as_of = [a for a in inputs.annotations if a.effective_at <= slot]
             measurements.update(manual_measurements(groups[MANUAL], as_of, start))
-        key_results, objectives = score_run(config, slot, measurements, {}, inputs)
+        key_results, objectives = score_run(config, slot, measurements, gates.get(slot, {}), inputs)
         for result in key_results:
             if result.measurement != "ok" and result.kr_id not in no_history:
                 misses.setdefault(result.kr_id, []).append((result.measurement, result.detail))
@@ -191,7 +193,7 @@ def backfill(
         skipped=tuple(sorted(skipped)),
         no_history=no_history,
         gaps=_gaps(misses, len(written)),
-        ungated=tuple(kr.id for _, kr in config.key_results() if kr.quality_gate is not None),
+        ungated=ungated,
         partial=partial,
     )
 
@@ -229,6 +231,44 @@ def fetch_series_all(
         return series, no_history
     finally:
         close_connectors(connectors)
+
+
+def gates_per_slot(
+    config: Config, slots: Sequence[datetime], registry: Registry | None = None
+) -> tuple[dict[datetime, dict[str, GateOutcome]], tuple[str, ...]]:
+    """Quality gates as of each slot (slot -> KR id -> outcome) for the gates whose suite reads the past
+    (``Connector.history_gap``), and the gated KRs whose suite does not (not applied)."""
+    registry = registry or default_registry()
+    readable, ungated = [], []
+    for _, kr in config.key_results():
+        gate = kr.quality_gate
+        source = config.sources.get(gate.source) if gate is not None else None
+        if gate is None:
+            continue
+        if source is not None and registry.get(source.type).history_gap(gate.source, source, gate) is None:
+            readable.append(kr)
+        else:
+            ungated.append(kr.id)
+    if not readable or not slots:
+        return {}, tuple(ungated)
+    gated = [(kr.id, kr.quality_gate) for kr in readable if kr.quality_gate is not None]
+    connectors = open_connectors(config, sorted({gate.source for _, gate in gated}), registry)
+    try:  # only these gates: another gate on the same source may run a checkpoint, which backfill never does
+        return {slot: _gate_outcomes(gated, connectors, slot) for slot in slots}, tuple(ungated)
+    finally:
+        close_connectors(connectors)
+
+
+def _gate_outcomes(
+    gated: Sequence[tuple[str, Any]], connectors: Mapping[str, Any], at: datetime
+) -> dict[str, GateOutcome]:
+    """KR id -> its gate's outcome as of ``at`` (each suite runs or is read once per slot by its connector)."""
+    outcomes = {}
+    for kr_id, gate in gated:
+        connector = connectors.get(gate.source)
+        if isinstance(connector, QualityGateProvider):
+            outcomes[kr_id] = connector.check_suite(gate.suite, at)
+    return outcomes
 
 
 def _one(connector: Connector[Any, Any] | None, kr: KeyResult, slots: Sequence[datetime]) -> Series:

@@ -245,6 +245,7 @@ def test_backfill_reads_stored_results_and_time_window_suites_for_past_slots(pro
         report = backfill(config, store, slots[0], slots[-1], timedelta(days=1), registry=Registry())
         assert report.written == tuple(slots)
         history = {kr: [p.result.value for p in store.history(kr)] for kr in ("stored-pass", "recent-rows")}
+        gated = store.history("tickets-mttr")
     assert history["stored-pass"] == [None, 50.0, 50.0, 50.0]
     # rows closed before each slot (one per hour from 2026-10-01): 12, 36, 60, 84 -> the suite needs 30
     assert history["recent-rows"] == [0.0, 100.0, 100.0, 100.0]
@@ -252,6 +253,12 @@ def test_backfill_reads_stored_results_and_time_window_suites_for_past_slots(pro
     assert "suite 'nightly' runs checkpoint 'nightly' as it is now" in report.no_history["nightly-pass"]
     assert "stored-pass" not in report.no_history and "recent-rows" not in report.no_history
     assert len(stored_results(gx_dir)) == 2  # backfill never runs the team's checkpoint
+    # the gate on the stored result is applied as of each slot, as run --at applies it
+    assert report.ungated == ()
+    first, *later = [p.result for p in gated]
+    assert first.score is None and "quality gate could not run" in first.detail, first
+    assert "no validation result of suite 'tickets_quality' stored before 2026-10-01 12:00" in first.detail
+    assert all("quality_gate" in r.gates and r.score <= 0.2 for r in later), later  # failed: capped at 0.2
 
     # run --at for one of those slots measures the same (the pipeline fetches as of the slot)
     with connector(config) as gx:
