@@ -3,32 +3,32 @@
 Field names are the public interface (see ARCHITECTURE.md): add, never rename. Sources and metric
 bindings are validated in two steps: here they are read generically (``type`` plus whatever keys),
 then the connector registered for that ``type`` validates them into its own model (see ``loader``).
+
+The parts a newcomer looks for by name have their own modules, re-exported here: ``cycles`` (the cycle),
+``schedule`` (the schedule), ``channels`` (channels and owners), ``alert_rules`` (drift and alert defaults).
 """
 
 from __future__ import annotations
 
 import math
-import re
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from okrflow.okr_model.addresses import blocked_host
-from okrflow.okr_model.schedule import Schedule, check_schedule
-from okrflow.okr_model.secrets import MIN_SIGNING_KEY_BYTES, signing_key, split_url
-from okrflow.okr_model.types import MAINTAIN_KINDS, Band, Duration, Id, Target
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    WithJsonSchema,
-    field_validator,
-    model_validator,
+from okrflow.okr_model.alert_rules import DEFAULT_DRIFT, AlertDefaults, DriftRule
+from okrflow.okr_model.channels import (
+    AlertmanagerChannel,
+    Channel,
+    EmailChannel,
+    Owner,
+    SlackChannel,
+    WebhookChannel,
 )
+from okrflow.okr_model.cycles import Cycle
+from okrflow.okr_model.schedule import Schedule, check_schedule
+from okrflow.okr_model.types import MAINTAIN_KINDS, Band, ConfigDate, Duration, Id, Model, Target
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = [
     "DEFAULT_DRIFT",
@@ -54,57 +54,8 @@ __all__ = [
     "WebhookChannel",
 ]
 
-EARLIEST_DATE, LATEST_DATE = date(2000, 1, 1), date(2100, 12, 31)
-"""Config dates lie in this range: far from the ends of ``datetime``, so runs never overflow computing with them."""
-
-
-def _sane_date(value: date) -> date:
-    if not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise ValueError(f"date {value} is outside {EARLIEST_DATE}..{LATEST_DATE}, the range okrflow computes with")
-    return value
-
-
-ConfigDate = Annotated[date, AfterValidator(_sane_date)]
-
-
 Kind = Literal["increase", "decrease", "maintain_above", "maintain_below", "milestone", "manual"]
 Track = Literal["committed", "aspirational"]
-
-
-class Model(BaseModel):
-    """Every config model is immutable and rejects unknown keys."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Cycle(Model):
-    """An OKR cycle (a quarter or six weeks) with its mid-cycle review date."""
-
-    name: str
-    start: ConfigDate
-    end: ConfigDate = Field(description="last day of the cycle, inclusive")
-    review: ConfigDate | None = Field(None, description="mid-cycle review; defaults to the midpoint")
-
-    @model_validator(mode="after")
-    def _check_dates(self) -> Cycle:
-        if self.end <= self.start:
-            raise ValueError(f"cycle end {self.end} must be after its start {self.start}")
-        if self.review is not None and not self.start <= self.review <= self.end:
-            raise ValueError(f"review date {self.review} must lie within the cycle {self.start}..{self.end}")
-        return self
-
-    @property
-    def review_date(self) -> date:
-        return self.review or self.start + (self.end - self.start) / 2
-
-    def bounds(self, tz: timezone | ZoneInfo = UTC) -> tuple[datetime, datetime]:
-        """Start (inclusive) and end (exclusive: midnight after the last day) in ``tz``, as UTC instants.
-
-        UTC, because Python subtracts two datetimes of one zone on their wall clocks: a quarter across a DST
-        change would be an hour short and elapsed shares would pass 1.0 before the end."""
-        start = datetime.combine(self.start, time(), tz)
-        end = datetime.combine(self.end + timedelta(days=1), time(), tz)
-        return start.astimezone(UTC), end.astimezone(UTC)
 
 
 class SourceConfig(BaseModel):
@@ -133,109 +84,6 @@ class QualityGate(Model):
     source: Id
     suite: Id
     on_fail: Literal["cap", "hold"] = "cap"
-
-
-_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
-
-MaxDrop = Annotated[
-    float | None,
-    Field(gt=0, allow_inf_nan=False),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "exclusiveMinimum": 0},
-                {"type": "string", "pattern": _PERCENT.pattern},
-                {"type": "null"},
-            ],
-            "description": "a drop that fires: a percent of the reference (3%: relative) or metric units (0.03: "
-            "absolute); default 3%",
-        }
-    ),
-]
-
-
-class DriftRule(Model):
-    """How a metric drop is judged (issue: drift detection); see ``Config.drift_rule`` for how rules combine.
-
-    ``max_drop`` is relative when written as a percent (``3%``: 3% of the reference level) or with
-    ``relative: true``, absolute in metric units when written as a plain number (``0.03``: 3 points of an F1).
-    The detector's ``delta`` and ``threshold`` are in the metric's units (fractions of its level when relative);
-    left unset they follow ``max_drop`` (max_drop / 4 and 2 x max_drop). See ``okrflow.okr_model.drift``.
-    """
-
-    max_drop: MaxDrop = None
-    relative: bool = False
-    reference: Literal["mean", "best"] = "mean"
-    window: Duration = Field(timedelta(days=7), description="reference window")
-    detector: Literal["page_hinkley", "cusum"] | None = None
-    delta: float | None = Field(
-        None,
-        ge=0,
-        allow_inf_nan=False,
-        description="detector: change per run it tolerates (Page-Hinkley delta, CUSUM k); default max_drop / 4, "
-        "or threshold / 8",
-    )
-    threshold: float | None = Field(
-        None,
-        gt=0,
-        allow_inf_nan=False,
-        description="detector: alarm level of its cumulative statistic (Page-Hinkley lambda, CUSUM h); "
-        "default 2 x max_drop",
-    )
-    min_samples: int = Field(
-        10, ge=2, le=10000, description="detector: warm-up runs before it may fire (CUSUM's baseline is their mean)"
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _max_drop_form(cls, data: Any) -> Any:
-        """``3%`` is max_drop 0.03 relative; a plain number is absolute unless ``relative: true`` says otherwise.
-
-        Either way ``relative`` travels with ``max_drop``, so a KR's ``max_drop: 0.03`` overrides a relative default
-        as the absolute limit it reads as.
-        """
-        if not isinstance(data, dict) or data.get("max_drop") is None:
-            return data
-        raw = data["max_drop"]
-        if isinstance(raw, str) and "%" in raw:
-            match = _PERCENT.match(raw)
-            if match is None:
-                raise ValueError(f"max_drop {raw!r}: expected a percent such as 3% or a number such as 0.03")
-            if data.get("relative") is False:
-                raise ValueError(f"max_drop {raw!r} is relative; write a plain number for an absolute limit")
-            return {**data, "max_drop": float(match.group(1)) / 100, "relative": True}
-        return data if "relative" in data else {**data, "relative": False}
-
-    @model_validator(mode="after")
-    def _detector_has_scale(self) -> DriftRule:
-        if self.detector is not None and self.max_drop is None and self.threshold is None and self._complete:
-            raise ValueError(
-                f"detector {self.detector} needs a scale: set max_drop (the detector then fires at 2 x max_drop) "
-                "or threshold"
-            )
-        return self
-
-    @property
-    def _complete(self) -> bool:
-        """Whether max_drop was decided here (written, or merged), rather than left to the defaults."""
-        return "max_drop" in self.model_fields_set
-
-    def over(self, base: DriftRule) -> DriftRule:
-        """This rule's written fields over ``base``'s, field by field (``max_drop`` and ``relative`` together)."""
-        fields = {name: getattr(base, name) for name in type(self).model_fields}
-        fields.update({name: getattr(self, name) for name in self.model_fields_set})  # `relative` alone: a share
-        return DriftRule.model_validate(fields)
-
-    @property
-    def limit_text(self) -> str:
-        """``3%`` or ``0.03``: the limit as a person writes it."""
-        if self.max_drop is None:
-            return "none"
-        return f"{100 * self.max_drop:g}%" if self.relative else f"{self.max_drop:g}"
-
-
-DEFAULT_DRIFT = DriftRule(max_drop=0.03, relative=True)
-"""Where a drift block leaves ``max_drop`` unset: any drop of more than 3% of the 7-day mean fires at once."""
 
 
 class Abandoned(Model):
@@ -356,176 +204,6 @@ class Objective(Model):
     level: Literal["company", "team", "individual"] | None = None
     weight: float = Field(1.0, gt=0, strict=True, allow_inf_nan=False, description="weight in the parent's rollup")
     key_results: list[KeyResult] = Field(default_factory=list)
-
-
-def _url_host(url: str) -> str | None:
-    """The host of a URL whose user info may hold any character (see ``okrflow.okr_model.secrets.split_url``)."""
-    from urllib.parse import urlsplit
-
-    parts = split_url(url)
-    try:
-        return urlsplit(f"{parts.prefix}{parts.rest}").hostname
-    except ValueError:
-        return None
-
-
-def _http_url(value: SecretStr) -> SecretStr:
-    """Alert URLs must be http(s); the message never repeats the URL (a Slack URL is a secret)."""
-    url = value.get_secret_value()
-    if url.partition("://")[0].lower() not in ("http", "https") or not _url_host(url):
-        raise ValueError(
-            "expected an http:// or https:// URL with a host (the value is not shown: it may hold a token)"
-        )
-    return value
-
-
-HttpSecretUrl = Annotated[SecretStr, AfterValidator(_http_url)]
-_ALLOW_PRIVATE = "send to link-local and cloud metadata addresses too (169.254.0.0/16, fe80::/10, metadata.google.internal)"
-
-
-def _allowed_destination(host: str | None, allow_private: bool) -> None:
-    """Refuse link-local and metadata hosts (literal addresses and known names: no DNS here)."""
-    reason = None if allow_private or not host else blocked_host(host)
-    if reason:
-        raise ValueError(
-            f"the host {host} is {reason}; alerts are not sent there unless the channel sets allow_private: true"
-        )
-
-
-class WebhookChannel(Model):
-    type: Literal["webhook"]
-    url: HttpSecretUrl
-    secret: SecretStr | None = Field(
-        None,
-        description="signing key (Standard Webhooks headers webhook-id/-timestamp/-signature): whsec_<base64> "
-        f"or any text, at least {MIN_SIGNING_KEY_BYTES} bytes either way; omit to send unsigned",
-    )
-    headers: dict[str, SecretStr] = Field(default_factory=dict)
-    timeout_s: float = Field(10, gt=0)
-    allow_private: bool = Field(False, description=_ALLOW_PRIVATE)
-
-    @field_validator("secret")
-    @classmethod
-    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        """A short or empty key (an unset ``${VAR:-}``) would let anyone forge messages: refuse it."""
-        if value is None:
-            return value
-        key = signing_key(value.get_secret_value())
-        if len(key) < MIN_SIGNING_KEY_BYTES:
-            what = "is empty (an unset ${VAR:-} default?)" if not key else f"has {len(key)} bytes"
-            raise ValueError(
-                f"the signing secret {what}; use at least {MIN_SIGNING_KEY_BYTES} random bytes, e.g. "
-                "whsec_ + the output of: openssl rand -base64 32 (or remove secret to send unsigned)"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _destination(self) -> WebhookChannel:
-        _allowed_destination(_url_host(self.url.get_secret_value()), self.allow_private)
-        return self
-
-
-class SlackChannel(Model):
-    type: Literal["slack"]
-    url: HttpSecretUrl
-    timeout_s: float = Field(10, gt=0)
-    allow_private: bool = Field(False, description=_ALLOW_PRIVATE)
-
-    @model_validator(mode="after")
-    def _destination(self) -> SlackChannel:
-        _allowed_destination(_url_host(self.url.get_secret_value()), self.allow_private)
-        return self
-
-
-class EmailChannel(Model):
-    type: Literal["email"]
-    host: str
-    port: int = Field(587, ge=1, le=65535)
-    sender: str
-    to: list[str] = Field(min_length=1)
-    username: str | None = None
-    password: SecretStr | None = None
-    starttls: bool = True
-    timeout_s: float = Field(10, gt=0)
-    allow_private: bool = Field(False, description=_ALLOW_PRIVATE)
-
-    @model_validator(mode="after")
-    def _destination(self) -> EmailChannel:
-        _allowed_destination(self.host, self.allow_private)
-        return self
-
-
-class AlertmanagerChannel(Model):
-    """A Prometheus Alertmanager: okrflow posts its alerts to ``<url>/api/v2/alerts`` (labels ``alertname``,
-    ``okr_objective``, ``okr_key_result``, ``owner``, ``severity``, ``kind``), so Alertmanager's routing, silences,
-    inhibition and receivers take over. Firing alerts are posted again on every run with ``endsAt`` one lease
-    ahead, as Prometheus does; a resolved alert is posted with its ``endsAt`` at the resolving run."""
-
-    type: Literal["alertmanager"]
-    url: HttpSecretUrl = Field(description="Alertmanager's base URL, e.g. http://alertmanager:9093")
-    headers: dict[str, SecretStr] = Field(default_factory=dict, description="extra headers, e.g. Authorization")
-    username: str | None = Field(None, description="basic auth user (with password)")
-    password: SecretStr | None = Field(None, description="basic auth password, e.g. ${ALERTMANAGER_PASSWORD}")
-    timeout_s: float = Field(10, gt=0)
-    lease: Duration | None = Field(
-        None,
-        description="how long a firing alert stays firing in Alertmanager without being posted again (its endsAt); "
-        "default 4 x the longest gap between two scheduled runs (1h for */15)",
-    )
-    allow_private: bool = Field(False, description=_ALLOW_PRIVATE)
-
-    @model_validator(mode="after")
-    def _destination(self) -> AlertmanagerChannel:
-        if (self.username is None) != (self.password is None):
-            raise ValueError("basic auth needs both username and password")
-        _allowed_destination(_url_host(self.url.get_secret_value()), self.allow_private)
-        return self
-
-
-Channel = Annotated[WebhookChannel | SlackChannel | EmailChannel | AlertmanagerChannel, Field(discriminator="type")]
-
-
-class Owner(Model):
-    """A person or team that receives alerts on the named channels."""
-
-    channels: list[Id] = Field(default_factory=list)
-
-
-class AlertDefaults(Model):
-    """When alerts fire and repeat, and where unowned ones go.
-
-    ``for`` is how long a condition must hold, in slot time from the first run that saw it (as in Prometheus
-    alerting rules); ``for_runs`` counts consecutive runs instead. With both set, both must hold; with only
-    ``for_runs`` set, ``for`` is 0s (the count alone decides, as it did before ``for`` existed).
-    Drift and source errors fire on the first run that sees them.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    for_: Duration = Field(
-        timedelta(minutes=30),
-        alias="for",
-        description="how long (slot time) a condition must hold before it fires; 0s when only for_runs is set",
-    )
-    for_runs: int | None = Field(None, ge=1, description="consecutive runs a condition must also hold")
-    repeat_interval: Duration = Field(timedelta(hours=24))
-    channels: list[Id] = Field(default_factory=list, description="channels used when no owner has any")
-    retry_backoff: Duration = Field(timedelta(seconds=30), description="first retry delay of a failed delivery")
-    max_backoff: Duration = Field(timedelta(hours=1), description="longest delay between delivery retries")
-    link: str | None = Field(None, description="URL put in messages, e.g. where the HTML report is published")
-    group: str | None = Field(
-        None,
-        min_length=1,
-        max_length=160,
-        description="alert group: configs sharing a store with their own alert state name distinct groups",
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _for_runs_alone(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("for_runs") is not None and "for" not in data and "for_" not in data:
-            return {**data, "for": timedelta(0)}
-        return data
 
 
 class Caps(Model):

@@ -3,17 +3,54 @@
 A cycle is [start, end) in the config's time zone: its first day's midnight to the midnight after its last day,
 held as UTC instants so that lengths and elapsed shares count real time across a DST change. A run belongs to
 the cycle that contains its slot; one outside it is refused (the config holds one cycle), so nothing after the
-end changes the cycle's stored result: the result freezes when the cycle ends.
+end changes the cycle's stored result: the result freezes when the cycle ends. ``Cycle`` is the config's
+``cycle:`` block (re-exported by ``okr_model.config``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
-from okrflow.okr_model.config import Config
 from okrflow.okr_model.errors import OkrflowError
+from okrflow.okr_model.types import ConfigDate, Model
+from pydantic import Field, model_validator
 
-__all__ = ["OutsideCycle", "check_in_cycle", "describe_instant", "read_instant"]
+if TYPE_CHECKING:
+    from okrflow.okr_model.config import Config
+
+__all__ = ["Cycle", "OutsideCycle", "check_in_cycle", "describe_instant", "read_instant"]
+
+
+class Cycle(Model):
+    """An OKR cycle (a quarter or six weeks) with its mid-cycle review date."""
+
+    name: str
+    start: ConfigDate
+    end: ConfigDate = Field(description="last day of the cycle, inclusive")
+    review: ConfigDate | None = Field(None, description="mid-cycle review; defaults to the midpoint")
+
+    @model_validator(mode="after")
+    def _check_dates(self) -> Cycle:
+        if self.end <= self.start:
+            raise ValueError(f"cycle end {self.end} must be after its start {self.start}")
+        if self.review is not None and not self.start <= self.review <= self.end:
+            raise ValueError(f"review date {self.review} must lie within the cycle {self.start}..{self.end}")
+        return self
+
+    @property
+    def review_date(self) -> date:
+        return self.review or self.start + (self.end - self.start) / 2
+
+    def bounds(self, tz: timezone | ZoneInfo = UTC) -> tuple[datetime, datetime]:
+        """Start (inclusive) and end (exclusive: midnight after the last day) in ``tz``, as UTC instants.
+
+        UTC, because Python subtracts two datetimes of one zone on their wall clocks: a quarter across a DST
+        change would be an hour short and elapsed shares would pass 1.0 before the end."""
+        start = datetime.combine(self.start, time(), tz)
+        end = datetime.combine(self.end + timedelta(days=1), time(), tz)
+        return start.astimezone(UTC), end.astimezone(UTC)
 
 
 class OutsideCycle(OkrflowError):

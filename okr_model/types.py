@@ -4,13 +4,34 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import BeforeValidator, PlainSerializer, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
-__all__ = ["MAINTAIN_KINDS", "Band", "Duration", "Id", "Target", "duration_text", "parse_duration", "parse_target"]
+__all__ = [
+    "EARLIEST_DATE",
+    "LATEST_DATE",
+    "MAINTAIN_KINDS",
+    "Band",
+    "ConfigDate",
+    "Duration",
+    "Id",
+    "Model",
+    "Target",
+    "duration_text",
+    "parse_duration",
+    "parse_target",
+]
 
 MAINTAIN_KINDS = ("maintain_above", "maintain_below")
 """Kinds that hold a threshold all cycle long (scored by the share of time held), not progress toward a target."""
@@ -109,3 +130,22 @@ Target = Annotated[
         }
     ),
 ]
+
+
+class Model(BaseModel):
+    """Every config model is immutable and rejects unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+EARLIEST_DATE, LATEST_DATE = date(2000, 1, 1), date(2100, 12, 31)
+"""Config dates lie in this range: far from the ends of ``datetime``, so runs never overflow computing with them."""
+
+
+def _sane_date(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"date {value} is outside {EARLIEST_DATE}..{LATEST_DATE}, the range okrflow computes with")
+    return value
+
+
+ConfigDate = Annotated[date, AfterValidator(_sane_date)]
