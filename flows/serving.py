@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["EXIT_AT_ONCE", "STOP_GRACE_S", "serve_until_stopped", "sigint_kept_from_children"]
 
 STOP_GRACE_S = 20.0
-"""How long the first Ctrl-C waits for the runs in flight to be cancelled before killing them."""
+"""How long the first Ctrl-C may take to stop; after that the process quits at once, as on a second Ctrl-C."""
 EXIT_AT_ONCE = 130
 """The exit status of a stop that had to kill runs (128 + SIGINT, as a shell reports an interrupted command)."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -144,9 +144,12 @@ class _Serving:
 
     async def stop(self) -> None:
         """Cancel every run in flight at once, then let the Runner stop taking new ones."""
-        cancelled = await self.record_in_flight_cancelled()
+        try:
+            cancelled = ", ".join(await self.record_in_flight_cancelled()) or "none"
+        except Exception as exc:  # the API is down: the processes are stopped all the same
+            cancelled = f"not recorded in Prefect: {type(exc).__name__}: {exc}"
         killed = kill_flow_run_processes()
-        _say(f"cancelled {len(cancelled)} runs in flight ({', '.join(cancelled) or 'none'}); killed {killed} processes")
+        _say(f"runs in flight cancelled ({cancelled}); killed {killed} processes")
         await self.runner.astop()
 
     async def record_in_flight_cancelled(self) -> list[str]:
