@@ -14,7 +14,8 @@ from typing import Any
 from okrflow.connectors.base import Measurement
 from okrflow.connectors.registry import default_registry
 from okrflow.flows.catchup import catch_up
-from okrflow.flows.pipeline import SourceJob, evaluate, fetch_source, map_in_threads
+from okrflow.flows.fetching import SourceJob, fetch_source, map_in_threads
+from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import load_config
 from okrflow.okr_model.paths import store_url as resolve_store_url
 from prefect import flow, get_run_logger, task

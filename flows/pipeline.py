@@ -8,35 +8,37 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import pickle
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
-from okrflow.connectors.base import (
-    Connector,
-    ConnectorContext,
-    GateOutcome,
-    Measurement,
-    QualityGateProvider,
-    apply_max_age,
+from okrflow.connectors.base import GateOutcome, Measurement
+from okrflow.connectors.registry import Registry
+from okrflow.flows import workers
+from okrflow.flows.fetching import (
+    MANUAL,
+    Fetched,
+    SourceJob,
+    _stale,  # noqa: F401 (backfill imports it from here)
+    check_gates,
+    close_connectors,
+    fetch_source,
+    manual_measurements,
+    map_in_threads,
+    open_connectors,
+    sources_in_use,
 )
-from okrflow.connectors.registry import Registry, default_registry
-from okrflow.okr_model.config import Config, KeyResult, Objective
+from okrflow.okr_model.annotations import AnnotationRecord
+from okrflow.okr_model.config import Config, KeyResult
 from okrflow.okr_model.cycles import check_in_cycle
-from okrflow.okr_model.forecast import Forecast, forecast
-from okrflow.okr_model.maintain import detail_now, standing_cap, weight_now
-from okrflow.okr_model.pacing import elapsed_share, expected_score
-from okrflow.okr_model.paths import store_url
-from okrflow.okr_model.scoring import GateInputs, maintain_threshold, score_key_result
-from okrflow.okr_model.status import ChildResult, judge_key_result, judge_objectives
+from okrflow.okr_model.evaluation import FORECAST_POINTS, ScoringInputs, run_status, score_run
+from okrflow.okr_model.maintain import standing_cap
+from okrflow.okr_model.results import KRResult, ObjectiveResult, RunRecord
+from okrflow.okr_model.scoring import maintain_threshold
 from okrflow.okr_model.types import MAINTAIN_KINDS
 
-from okrflow.store import AnnotationRecord, KRResult, ObjectiveResult, RunRecord, Store
-from okrflow.store.alias_history import StoredAliasHistory
+from okrflow.store import Store
 
 __all__ = [
     "ScoringInputs",
@@ -53,11 +55,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("okrflow.pipeline")
-FORECAST_POINTS = 64
-"""Most history points a forecast reads: the last run of each of this many equal spans of the cycle so far.
-Theil-Sen's slope is as robust on 64 spread points as on thousands, and the run's cost stays flat."""
-MANUAL = "__manual__"
-"""Pseudo source name grouping manual KRs (their values come from check-ins in the store)."""
 
 
 def normalize_slot(at: datetime | None) -> datetime:
@@ -71,117 +68,6 @@ def normalize_slot(at: datetime | None) -> datetime:
 def config_hash(config: Config) -> str:
     """Which config produced a run (secrets are hashed, never stored)."""
     return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
-
-
-def sources_in_use(config: Config) -> dict[str, list[KeyResult]]:
-    """Source name -> KRs measured by it (manual KRs under ``MANUAL``)."""
-    groups: dict[str, list[KeyResult]] = {}
-    for _, kr in config.key_results():
-        groups.setdefault(kr.metric.source if kr.metric else MANUAL, []).append(kr)
-    return groups
-
-
-def open_connectors(
-    config: Config, names: Sequence[str], registry: Registry | None = None
-) -> dict[str, Connector[Any, Any]]:
-    """One connector per source for this run (clients and connections are reused across its KRs)."""
-    registry = registry or default_registry()
-    context = ConnectorContext(config, alias_history=StoredAliasHistory(store_url(config)))
-    return {
-        name: registry.get(config.sources[name].type)(name, config.sources[name], context)
-        for name in names
-        if name in config.sources
-    }
-
-
-def close_connectors(connectors: Mapping[str, Connector[Any, Any]]) -> None:
-    """Close every connector of a run; a failing close is logged, never raised over the run's result."""
-    for connector in connectors.values():
-        try:
-            connector.close()
-        except Exception:
-            log.exception("closing source %s failed", connector.name)
-
-
-def _stale(measurement: Measurement, kr: KeyResult, at: datetime) -> Measurement:
-    """Apply ``max_age`` (``okrflow.connectors.base.apply_max_age``) as of the time the KR is read: ``at`` minus ``offset``."""
-    metric = kr.metric
-    if metric is None:
-        return measurement
-    return apply_max_age(measurement, metric.max_age, at - (metric.offset or (at - at)))
-
-
-def fetch_source(
-    connector: Connector[Any, Any], krs: Sequence[KeyResult], at: datetime, max_workers: int = 4
-) -> dict[str, Measurement]:
-    """Fetch every KR bound to one source; a failure of one KR never affects another."""
-
-    def one(kr: KeyResult) -> Measurement:
-        try:
-            return _stale(connector.fetch(kr.metric, at), kr, at)
-        except Exception as exc:  # a connector bug must not stop the run
-            log.exception("connector %s raised on KR %s", connector.name, kr.id)
-            return Measurement.error(f"connector {connector.name!r} failed: {type(exc).__name__}: {exc}")
-
-    if len(krs) == 1 or max_workers <= 1:
-        return {kr.id: one(kr) for kr in krs}
-    with ThreadPoolExecutor(
-        max_workers=min(max_workers, len(krs)), thread_name_prefix=f"fetch-{connector.name}"
-    ) as pool:
-        return dict(zip([kr.id for kr in krs], pool.map(one, krs), strict=True))
-
-
-def check_gates(config: Config, connectors: Mapping[str, Connector[Any, Any]], at: datetime) -> dict[str, GateOutcome]:
-    """Run the quality-gate suites that KRs name on these connectors; KR id -> outcome. A suite runs once."""
-    outcomes: dict[str, GateOutcome] = {}
-    for _, kr in config.key_results():
-        gate = kr.quality_gate
-        if gate is None or gate.source not in connectors:
-            continue
-        connector = connectors.get(gate.source)
-        if not isinstance(connector, QualityGateProvider):
-            outcomes[kr.id] = GateOutcome("error", f"source {gate.source!r} cannot run quality suites")
-            continue
-        try:
-            outcomes[kr.id] = connector.check_suite(gate.suite, at)
-        except Exception as exc:
-            outcomes[kr.id] = GateOutcome("error", f"quality suite {gate.suite!r} failed to run: {exc}")
-    return outcomes
-
-
-def manual_measurements(
-    krs: Sequence[KeyResult], annotations: Sequence[AnnotationRecord], start: datetime
-) -> dict[str, Measurement]:
-    """Manual KRs take the latest check-in of this cycle (annotations are oldest first)."""
-    latest: dict[str, AnnotationRecord] = {}
-    for a in annotations:
-        if a.kind == "checkin" and a.effective_at >= start and a.value is not None:
-            latest[a.kr_id] = a
-    out = {}
-    for kr in krs:
-        checkin = latest.get(kr.id)
-        if checkin is None:
-            out[kr.id] = Measurement.no_data(f"no check-in this cycle; record one with: okrflow checkin {kr.id} VALUE")
-        else:
-            out[kr.id] = Measurement.ok(
-                checkin.value, checkin.effective_at, source="checkin", author=checkin.author, note=checkin.reason
-            )
-    return out
-
-
-SourceJob = tuple[Connector[Any, Any], list[KeyResult], datetime, int]
-"""One source's share of a run: its connector, its KRs, the slot time and the worker count."""
-
-
-def map_in_threads(jobs: Sequence[SourceJob]) -> list[dict[str, Measurement]]:
-    """Run every source's fetches concurrently (the default without Prefect)."""
-    if not jobs:
-        return []
-    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="source") as pool:
-        return list(pool.map(lambda job: fetch_source(*job), jobs))
-
-
-Fetched = tuple[dict[str, Measurement], dict[str, GateOutcome]]
 
 
 def fetch_all(
@@ -240,8 +126,6 @@ def _manual(
 def _start_in_processes(
     config: Config, at: datetime, groups: Mapping[str, list[KeyResult]], names: Sequence[str]
 ) -> Callable[[Sequence[AnnotationRecord]], Fetched]:
-    from okrflow.flows import workers
-
     blob = pickle.dumps(config)
     key = hashlib.sha256(blob).hexdigest()
     gated: dict[str, list[str]] = {}
@@ -269,17 +153,6 @@ def _start_in_processes(
     return wait
 
 
-@dataclass(frozen=True)
-class ScoringInputs:
-    """What scoring needs from history: held time (maintain KRs: seconds held, seconds valid), previous scores
-    (held gates), annotations, and each progress KR's score series (thinned to ``FORECAST_POINTS``)."""
-
-    held_time: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    previous_scores: Mapping[str, float] = field(default_factory=dict)
-    annotations: Sequence[AnnotationRecord] = ()
-    score_history: Mapping[str, list[tuple[datetime, float]]] = field(default_factory=dict)
-
-
 def load_scoring_inputs(store: Store, config: Config, at: datetime) -> ScoringInputs:
     """Read what scoring needs from history; bounded reads, so a run's cost does not grow with the cycle's runs."""
     start, _ = config.cycle_bounds()
@@ -297,157 +170,6 @@ def load_scoring_inputs(store: Store, config: Config, at: datetime) -> ScoringIn
         annotations=store.annotations([kr.id for kr in krs], until=at),
         score_history=store.score_series(progress, start, at, max_points=FORECAST_POINTS),
     )
-
-
-def _people_inputs(annotations: Sequence[AnnotationRecord], start: datetime) -> tuple[dict[str, float], set[str]]:
-    """Active overrides and abandons of this cycle (``clear_override`` and ``clear_abandon`` end them)."""
-    overrides: dict[str, float] = {}
-    abandoned: set[str] = set()
-    for a in annotations:
-        if a.effective_at < start:
-            continue
-        if a.kind == "override" and a.value is not None:
-            overrides[a.kr_id] = a.value
-        elif a.kind == "clear_override":
-            overrides.pop(a.kr_id, None)
-        elif a.kind == "abandon":
-            abandoned.add(a.kr_id)
-        elif a.kind == "clear_abandon":
-            abandoned.discard(a.kr_id)
-    return overrides, abandoned
-
-
-def score_run(
-    config: Config,
-    at: datetime,
-    measurements: Mapping[str, Measurement],
-    gates: Mapping[str, GateOutcome],
-    inputs: ScoringInputs,
-) -> tuple[list[KRResult], list[ObjectiveResult]]:
-    """Score every KR, roll up objectives and judge pacing. Pure: no I/O."""
-    start, end = config.cycle_bounds()
-    elapsed = elapsed_share(start, end, at)
-    overrides, abandoned = _people_inputs(inputs.annotations, start)
-    abandoned |= {kr.id for _, kr in config.key_results() if kr.abandoned and kr.abandoned.active(at, config.tz)}
-    results: list[KRResult] = []
-    for objective, kr in config.key_results():
-        results.append(
-            _score_one(
-                config,
-                objective,
-                kr,
-                measurements[kr.id],
-                gates.get(kr.id),
-                inputs,
-                overrides,
-                abandoned,
-                elapsed,
-                at=at,
-            )
-        )
-    judged = judge_objectives(config.objectives, {r.kr_id: ChildResult(r.score, r.expected, r.status) for r in results})
-    objectives = [
-        ObjectiveResult(o.id, j.score, j.status, j.reason, j.scored, j.of)
-        for o in config.objectives
-        for j in (judged[o.id],)
-    ]
-    return results, objectives
-
-
-def _score_one(
-    config: Config,
-    objective: Objective,
-    kr: KeyResult,
-    measurement: Measurement,
-    gate: GateOutcome | None,
-    inputs: ScoringInputs,
-    overrides: Mapping[str, float],
-    abandoned: set[str],
-    elapsed: float,
-    *,
-    at: datetime,
-) -> KRResult:
-    status, detail, value = measurement.status, measurement.detail, measurement.value
-    if gate is not None and gate.status == "error" and status == "ok":
-        status, detail = "error", f"quality gate could not run, so the value is not trusted: {gate.detail}"
-    usable = value if status == "ok" else None
-    gate_inputs = GateInputs(
-        quality=gate.status if gate is not None and gate.status != "error" else None,  # type: ignore[arg-type]
-        in_production=measurement.lineage.get("in_production") if kr.requires_production else None,
-        previous_score=inputs.previous_scores.get(kr.id),
-        abandoned=kr.id in abandoned,
-        override=overrides.get(kr.id),
-    )
-    scored = score_key_result(
-        kr,
-        usable,
-        [usable] if usable is not None else [],
-        gate_inputs,
-        config.defaults.caps,
-        inputs.held_time.get(kr.id, (0, 0)),
-        weight_now(config, kr, at) if kr.kind in MAINTAIN_KINDS else 1.0,
-    )
-    if kr.kind in MAINTAIN_KINDS and scored.progress is not None and not detail:
-        detail = detail_now(config, kr, inputs.held_time.get(kr.id, (0.0, 0.0)), usable, at)
-    projection = _forecast(config, kr, inputs.score_history.get(kr.id, []), scored.score, elapsed)
-    start, end = config.cycle_bounds()
-    judged = judge_key_result(
-        kr,
-        scored.score,
-        usable,
-        elapsed,
-        projection,
-        cycle_days=(end - start).total_seconds() / 86400,
-        forecast_applies=not (scored.overridden or "abandoned" in scored.gates),
-    )
-    if gate is not None and gate.status == "failed" and not detail:
-        detail = f"quality gate {kr.quality_gate.suite if kr.quality_gate else ''} failed: {gate.detail}"
-    return KRResult(
-        kr_id=kr.id,
-        objective_id=objective.id,
-        value=value,
-        measurement=status,
-        detail=detail,
-        observed_at=measurement.observed_at,
-        lineage=dict(measurement.lineage),
-        score=_round(scored.score),
-        computed_score=_round(scored.computed),
-        progress=_round(scored.progress),
-        status=judged.status,
-        gates=scored.gates,
-        held=scored.held,
-        trusted=scored.trusted,
-        overridden=scored.overridden,
-        expected=_round(expected_score(kr, elapsed)),
-        forecast=projection.as_dict() if projection else None,
-        reason=judged.reason,
-    )
-
-
-def _forecast(
-    config: Config, kr: KeyResult, history: Sequence[tuple[datetime, float]], score: float | None, elapsed: float
-) -> Forecast | None:
-    """End-of-cycle projection of a progress KR from this cycle's scores (maintain KRs have none)."""
-    if kr.kind in MAINTAIN_KINDS or score is None:
-        return None
-    start, end = config.cycle_bounds()
-    points = [(elapsed_share(start, end, slot), value) for slot, value in history]
-    return forecast([*points, (elapsed, score)])
-
-
-def _round(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else round(x, 6)
-
-
-def run_status(results: Sequence[KRResult]) -> tuple[str, str]:
-    """completed; partial with the count of KRs that errored; failed when every KR errored."""
-    errors = [r for r in results if r.measurement == "error"]
-    if not errors:
-        return "completed", ""
-    names = ", ".join(r.kr_id for r in errors[:10]) + (", ..." if len(errors) > 10 else "")
-    if len(errors) == len(results):
-        return "failed", f"all {len(results)} key results errored: {names}"
-    return "partial", f"{len(errors)} of {len(results)} key results errored: {names}"
 
 
 def run_record(

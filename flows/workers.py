@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from okrflow.connectors.base import GateOutcome, Measurement
+from okrflow.flows.fetching import check_gates, close_connectors, fetch_source, open_connectors
 
 if TYPE_CHECKING:
     from okrflow.okr_model.config import Config
@@ -58,8 +59,6 @@ Outcome = tuple[dict[str, Measurement], dict[str, GateOutcome]]
 
 def run_job(job: FetchJob) -> Outcome:
     """In the worker: fetch the job's KRs from its source and run the quality gates bound to that source."""
-    from okrflow.flows.pipeline import check_gates, close_connectors, fetch_source, open_connectors
-
     config = _config(job.config_key, job.config_blob)
     by_id = {kr.id: kr for _, kr in config.key_results()}
     connectors = open_connectors(config, [job.source])

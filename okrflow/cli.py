@@ -470,8 +470,11 @@ def alerts(
 
             report = deliver_due(config, store)
             out.print(f"delivered {report.sent}, retrying {report.retrying}, failed {report.failed}")
-        states = [s for s in store.alerts.states(None, ["pending", "firing"]).values()]
-        messages = [m for m in store.alerts.outbox() if m.status != "sent"]
+        from okrflow.alerts.repository import AlertRepository
+
+        alerts = AlertRepository(store.engine)
+        states = [s for s in alerts.states(None, ["pending", "firing"]).values()]
+        messages = [m for m in alerts.outbox() if m.status != "sent"]
     rows = [
         {
             "kind": s.kind,

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from okrflow.alerts.explain import Facts, kr_facts, objective_facts, source_facts
 from okrflow.alerts.message import Alert
+from okrflow.alerts.repository import SavedState
 from okrflow.alerts.state import Transition
 from okrflow.okr_model import formatting
 from okrflow.okr_model.config import Config, KeyResult
+from okrflow.okr_model.results import RunRecord
 from okrflow.okr_model.types import Band
-from okrflow.store import RunRecord
-from okrflow.store.alerts import SavedState
 
 if TYPE_CHECKING:
     from okrflow.alerts.judge import Condition, RunResults

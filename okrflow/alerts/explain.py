@@ -20,9 +20,9 @@ from okrflow.okr_model import formatting
 from okrflow.okr_model.config import Config, KeyResult, Objective
 from okrflow.okr_model.drift import DriftResult
 from okrflow.okr_model.pacing import AT_RISK_MARGIN, ON_TRACK_MARGIN, elapsed_share, pace_status
+from okrflow.okr_model.results import KRResult, ObjectiveResult
 from okrflow.okr_model.rollup import children_of, rollup
 from okrflow.okr_model.types import MAINTAIN_KINDS
-from okrflow.store import KRResult, ObjectiveResult
 
 __all__ = ["WORST_SHOWN", "Facts", "kr_facts", "objective_facts", "source_facts"]
 

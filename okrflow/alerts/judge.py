@@ -20,12 +20,12 @@ from typing import Any
 from okrflow.alerts.alertmanager import has_alertmanager, lease, refresh_messages
 from okrflow.alerts.compose import alert_of, seen
 from okrflow.alerts.message import Alert, Message
+from okrflow.alerts.repository import OutboxItem, SavedState
 from okrflow.alerts.state import AlertState, Timing, Transition, step
 from okrflow.okr_model.config import Config, KeyResult, Objective
 from okrflow.okr_model.drift import DriftResult
+from okrflow.okr_model.results import KRResult, ObjectiveResult, RunRecord
 from okrflow.okr_model.rollup import ancestors
-from okrflow.store import KRResult, ObjectiveResult, RunRecord
-from okrflow.store.alerts import OutboxItem, SavedState
 
 __all__ = ["Condition", "conditions", "fingerprint", "judge", "route"]
 

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from okrflow.alerts.judge import DriftCheck, LineageBefore, judge
 from okrflow.alerts.outbox import DeliveryReport, deliver_due
+from okrflow.alerts.repository import AlertRepository
 from okrflow.okr_model.config import Config, DriftRule, KeyResult
 from okrflow.okr_model.drift import DriftResult
-from okrflow.store import RunRecord, Store
-from okrflow.store.alerts import AlertRepository
+from okrflow.okr_model.results import RunRecord
+from okrflow.store import Store
 
 __all__ = ["DEFAULT_GROUP", "AlertOutcome", "alert_group", "drift_check", "drift_rule", "notify"]
 

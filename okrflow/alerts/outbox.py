@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 
 from okrflow.alerts.channels import DeliveryError, send
 from okrflow.alerts.message import Message
+from okrflow.alerts.repository import AlertRepository, OutboxItem
 from okrflow.okr_model.config import Config
 from okrflow.store import Store
-from okrflow.store.alerts import AlertRepository, OutboxItem
 
 if TYPE_CHECKING:
     import httpx
@@ -63,7 +63,7 @@ def deliver_due(
     runs, ``okrflow alerts --deliver``) never send one message twice; HTTP channels share one client per process."""
     now = now or datetime.now(UTC)
     claimer = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    outbox = store.alerts
+    outbox = AlertRepository(store.engine)
     report = DeliveryReport()
     tried: list[int] = []
     while len(tried) < MAX_PER_CALL:

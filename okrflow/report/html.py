@@ -23,6 +23,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from okrflow.alerts.repository import AlertRepository
 from okrflow.connectors.mlflow_lineage import describe_model
 from okrflow.okr_model import formatting
 from okrflow.okr_model.config import Config, KeyResult, Objective
@@ -219,7 +220,7 @@ def _latest_reasons(snapshot: StatusSnapshot | None, views: Sequence[KRView]) ->
 
 def gather(config: Config, store: Store, start: datetime, end: datetime) -> list[KRView]:
     """Every configured KR's runs, alerts and annotations within the cycle [start, end)."""
-    states = list(store.alerts.states(None).values())
+    states = list(AlertRepository(store.engine).states(None).values())
     annotations = [a for a in store.annotations() if start <= a.effective_at < end]
     views = []
     for objective, kr in config.key_results():

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 from rich.console import Console
 
+from okrflow.alerts.repository import AlertRepository
 from okrflow.demo import run_demo
 from okrflow.store import Store
 
@@ -49,7 +50,7 @@ def test_demo_scores_every_source_kind_and_alerts_alice(tmp_path, clean_env):
         assert len(runs) == 5  # three over simulated time, then degraded and restored
         history = [p.result for p in store.history("p95-latency")]
         assert all(r.measurement == "ok" for r in history)
-        sent = store.alerts.outbox("sent")
-        assert sent and not store.alerts.outbox("queued")
+        sent = AlertRepository(store.engine).outbox("sent")
+        assert sent and not AlertRepository(store.engine).outbox("queued")
     assert int(prometheus_processes()) == 0, "the demo left Prometheus running"
     assert "Report: " in text and (workdir / "report.html").stat().st_size > 1_000_000  # plotly inlined

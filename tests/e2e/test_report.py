@@ -29,6 +29,7 @@ from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import load_config
 from typer.testing import CliRunner
 
+from okrflow.alerts.repository import AlertRepository
 from okrflow.cli import app
 from okrflow.store import AnnotationRecord, Store
 from tests.fixtures import unavailable
@@ -127,7 +128,7 @@ def world(tmp_path_factory):
                     conn.execute(sa.text("UPDATE m SET v = :v WHERE k = :k"), {"v": value, "k": key})
             record = evaluate(config, store, at(day))
             assert record.status == "completed", record.detail
-        states = {(s.kind, s.subject): s.state for s in store.alerts.states(None).values()}
+        states = {(s.kind, s.subject): s.state for s in AlertRepository(store.engine).states(None).values()}
     engine.dispose()
     off = states[("off_track", "latency")]
     assert off.fired_at == at("2026-11-12") and off.resolved_at == at("2026-11-19")  # the world is as described

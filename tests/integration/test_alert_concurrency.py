@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from okrflow.alerts.repository import AlertRepository
 from okrflow.store import Store
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
@@ -189,7 +190,7 @@ def test_two_processes_ten_rounds_one_message_per_condition_one_post_per_message
     ids = message_ids(http_receiver)
     posts_per_id = Counter(ids)
     with Store.open(race_store) as store:
-        outbox = store.alerts.outbox()
+        outbox = AlertRepository(store.engine).outbox()
     # One message per condition change: ten rounds, each firing or resolving the source error once.
     assert len({item.message_id for item in outbox}) == ROUNDS, [(i.slot, i.message_id) for i in outbox]
     assert all(item.status == "sent" for item in outbox)
@@ -260,7 +261,7 @@ def test_a_sender_killed_after_claiming_is_retried_after_its_lease_with_the_same
     http_receiver.respond(503, times=1)  # the run's own delivery fails: the message stays queued, due at once
     with Store.open(race_store) as store:
         evaluate(config, store, T0)
-        (queued,) = store.alerts.outbox()
+        (queued,) = AlertRepository(store.engine).outbox()
         assert queued.status == "queued"
     http_receiver.reset()
 
@@ -285,7 +286,7 @@ def test_a_sender_killed_after_claiming_is_retried_after_its_lease_with_the_same
         report = deliver_due(config, store)
         assert report.sent == 1
         assert deliver_due(config, store).sent == 0
-        (item,) = store.alerts.outbox()
+        (item,) = AlertRepository(store.engine).outbox()
     assert item.status == "sent" and item.message_id == queued.message_id
     # At-least-once after a crash: the same message twice, with the same id, and never a third time.
     assert message_ids(http_receiver) == [queued.message_id, queued.message_id]
@@ -328,7 +329,7 @@ def test_two_okrflow_alerts_deliver_commands_send_each_queued_message_once(race_
         for i in range(6):  # the source goes down and comes back three times: six messages queued
             set_source(warehouse, up=i % 2 == 1)
             evaluate(config, store, T0 + timedelta(hours=i))
-        queued = [item.message_id for item in store.alerts.outbox("queued")]
+        queued = [item.message_id for item in AlertRepository(store.engine).outbox("queued")]
     assert len(queued) == 6
     http_receiver.reset()  # the channel is back
     deliverers = [okrflow("-c", str(config_path), "alerts", "--deliver") for _ in range(2)]

@@ -28,6 +28,7 @@ from okrflow.alerts.judge import judge
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.notify import lineage_before
 from okrflow.alerts.render import email_parts, slack_payload
+from okrflow.alerts.repository import AlertRepository
 from okrflow.store import KRResult, ObjectiveResult, RunRecord, Store
 
 T0 = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)  # 49% of the cycle: a committed progress KR is expected at 0.49
@@ -197,7 +198,7 @@ def test_drift_names_the_level_before_and_after(world, http_receiver):
 
 def stored(w: World) -> dict[str, Any]:
     """A stored message's envelope (to re-render an alert as another medium shows it)."""
-    item = w.store.alerts.outbox()[-1]
+    item = AlertRepository(w.store.engine).outbox()[-1]
     return json.loads(item.payload)
 
 

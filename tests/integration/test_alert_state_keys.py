@@ -25,6 +25,7 @@ from okrflow.connectors.registry import default_registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import load_config
 
+from okrflow.alerts.repository import AlertRepository
 from okrflow.store import Store
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
@@ -129,7 +130,7 @@ def test_a_manual_run_and_serve_share_one_alert_so_repeat_interval_holds(world):
     world.source(up=True)
     world.run(T0 + timedelta(minutes=45), deployment="okrs-serve")  # serve sees it clear: resolved, once
     assert world.told() == [("source_error", "firing", "warehouse"), ("source_error", "resolved", "warehouse")]
-    states = world.store.alerts.states(None)
+    states = AlertRepository(world.store.engine).states(None)
     assert [(s.group, s.kind, s.subject) for s in states.values()] == [("default", "source_error", "warehouse")]
 
 
@@ -142,7 +143,7 @@ def test_an_explicit_alert_group_keeps_two_configs_on_one_store_apart(tmp_path, 
         first.run(T0)
         second.run(T0)
         assert first.told() == [("source_error", "firing", "warehouse")] * 2  # each config tells its owner
-        assert {s.group for s in first.store.alerts.states(None).values()} == {"team-a", "team-b"}
+        assert {s.group for s in AlertRepository(first.store.engine).states(None).values()} == {"team-a", "team-b"}
     finally:
         for made in (first, second):
             made.store.close()
@@ -240,7 +241,7 @@ def test_states_kept_per_deployment_are_carried_over_not_lost(backend, tmp_path,
 
     made = make_world(tmp_path, http_receiver, url)  # Store.open migrates to the head
     try:
-        states = {(s.group, s.kind, s.subject): s for s in made.store.alerts.states(None).values()}
+        states = {(s.group, s.kind, s.subject): s for s in AlertRepository(made.store.engine).states(None).values()}
         assert set(states) == {("default", "source_error", "warehouse"), ("default", "at_risk", "f1")}
         kept = states["default", "source_error", "warehouse"]
         assert kept.state.phase == "firing" and kept.notified

@@ -21,6 +21,7 @@ from okrflow.okr_model.loader import parse_config
 
 from okrflow.alerts.alertmanager import alertmanager_alerts, lease
 from okrflow.alerts.message import Message
+from okrflow.alerts.repository import AlertRepository
 from okrflow.store import Store
 
 T0 = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
@@ -96,7 +97,7 @@ def test_alerts_reach_alertmanager_and_a_silence_suppresses_one_kr_while_the_oth
     run, store, _ = world
     silence = alertmanager.silence(okr_key_result="latency", comment="latency work in progress")
     run(T0, f1=0.80, latency=0.35)  # both KRs off track (and their objective: grouped, it has no owner)
-    assert store.alerts.outbox("failed") == [] and store.alerts.outbox("queued") == []
+    assert AlertRepository(store.engine).outbox("failed") == [] and AlertRepository(store.engine).outbox("queued") == []
     alertmanager.wait_until(
         "f1's notification",
         lambda: any(labels.get("okr_key_result") == "f1" for _, _, labels in alertmanager.notified()),
@@ -153,7 +154,7 @@ def test_a_firing_alert_is_posted_again_every_run_with_a_later_end(world, alertm
     refreshed = off_track_end(alertmanager, "f1")
     assert refreshed > first
     assert len([r for r in http_receiver.requests if r.path == "/alice"]) == webhook_messages, "webhook: nothing new"
-    sent = [item for item in store.alerts.outbox("sent") if item.channel == "am"]
+    sent = [item for item in AlertRepository(store.engine).outbox("sent") if item.channel == "am"]
     assert len(sent) == 2, "alice's message at T0, then the refresh of what still fires"
     (again,) = json.loads(sent[-1].payload)["alerts"]
     assert (again["kr_id"], again["kind"], again["state"]) == ("f1", "off_track", "firing")

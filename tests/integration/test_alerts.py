@@ -15,6 +15,7 @@ from okrflow.connectors.registry import Registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import parse_config
 
+from okrflow.alerts.repository import AlertRepository
 from okrflow.store import Store
 
 T0 = datetime(2026, 11, 15, 0, 0, tzinfo=UTC)
@@ -103,7 +104,7 @@ def test_degrade_then_restore_tells_the_right_owner_once_each_way(world):
     assert len(slack_texts) == 2, slack_texts
     assert "latency" in slack_texts[0] and "resolved" in slack_texts[1].lower()
     assert slack.rejections == []
-    assert all(item.status == "sent" for item in store.alerts.outbox())
+    assert all(item.status == "sent" for item in AlertRepository(store.engine).outbox())
 
 
 def test_webhook_is_signed_and_names_everything_a_person_needs(world):
@@ -141,14 +142,14 @@ def test_a_channel_down_for_three_runs_then_gets_every_message_exactly_once(worl
     run(1, 0.85, 0.15)  # drift firing: queued, delivery fails
     run(2, 0.90, 0.15)  # drift resolved: queued, both fail
     run(3, 0.84, 0.15)  # drift again: queued, all three fail
-    queued = store.alerts.outbox("queued")
+    queued = AlertRepository(store.engine).outbox("queued")
     assert len(queued) == 3 and all(item.attempts >= 1 for item in queued)
     assert "503" in queued[0].last_error
     hook.reset()  # the channel is back
     run(4, 0.84, 0.15)  # still below the window mean: no new message, the three queued ones go out
     ids = [r.headers["x-okrflow-message-id"] for r in hook.requests]
     assert len(ids) == len(set(ids)) == 3
-    assert {item.message_id for item in store.alerts.outbox("sent")} == set(ids)
+    assert {item.message_id for item in AlertRepository(store.engine).outbox("sent")} == set(ids)
     assert [alerts_of(r)[0][:2] for r in hook.requests] == [
         ("drift", "firing"),
         ("drift", "resolved"),
@@ -164,7 +165,7 @@ def test_a_channel_down_for_three_runs_then_gets_every_message_exactly_once(worl
     assert drift_told() == ["firing", "resolved", "firing", "resolved"]
     later = [r.headers["x-okrflow-message-id"] for r in hook.requests]
     assert later[:3] == ids and len(later) == len(set(later))
-    assert store.alerts.outbox("queued") == []
+    assert AlertRepository(store.engine).outbox("queued") == []
 
 
 def test_a_refused_message_is_kept_as_failed_not_retried(world):
@@ -173,7 +174,7 @@ def test_a_refused_message_is_kept_as_failed_not_retried(world):
     run(0, 0.90, 0.15)
     run(1, 0.85, 0.15)
     run(2, 0.85, 0.15)
-    (failed,) = store.alerts.outbox("failed")
+    (failed,) = AlertRepository(store.engine).outbox("failed")
     assert "400" in failed.last_error and failed.attempts == 1
     tries = [r for r in hook.requests if r.headers["x-okrflow-message-id"] == failed.message_id]
     assert len(tries) == 1  # a 400 is not retried by later runs

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from okrflow.connectors.base import Measurement, apply_max_age
-from okrflow.flows.pipeline import _stale
+from okrflow.flows.fetching import _stale
 from okrflow.okr_model.config import KeyResult
 
 AS_OF = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)

@@ -1,5 +1,5 @@
 """Statuses that tell the truth (issue 12): the forecast never overrules the evidence, objectives agree with
-their key results, every status carries its reason. Whole runs are scored with ``okrflow.flows.pipeline.score_run`` (pure:
+their key results, every status carries its reason. Whole runs are scored with ``okrflow.okr_model.evaluation.score_run`` (pure:
 measurements and history in, results out); the rules themselves with ``okrflow.okr_model.status``."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from okrflow.connectors.base import Measurement
-from okrflow.flows.pipeline import ScoringInputs, score_run
 from okrflow.okr_model.config import KeyResult, Objective
+from okrflow.okr_model.evaluation import ScoringInputs, score_run
 from okrflow.okr_model.forecast import forecast
 from okrflow.okr_model.loader import parse_config
 from okrflow.okr_model.status import ChildResult, judge_key_result, judge_objectives

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 import pytest
 from okrflow.connectors.base import Measurement
 from okrflow.connectors.registry import default_registry
-from okrflow.flows.pipeline import ScoringInputs, score_run
 from okrflow.okr_model.config import KeyResult
 from okrflow.okr_model.errors import ConfigError
+from okrflow.okr_model.evaluation import ScoringInputs, score_run
 from okrflow.okr_model.loader import parse_config
 from okrflow.okr_model.scoring import GateInputs, describe_gates, score_key_result
 

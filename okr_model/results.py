@@ -1,0 +1,76 @@
+"""What one evaluation run produced: each KR's result, each objective's, and the run as a whole.
+
+Domain values (``okrflow.okr_model.evaluation`` makes them, the store writes and reads them, alerts and views
+read them); plain frozen dataclasses, so no layer above has to touch ORM rows or sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+__all__ = ["KRResult", "ObjectiveResult", "RunRecord"]
+
+
+@dataclass(frozen=True)
+class KRResult:
+    """One KR in one run: what the source said and what the rules made of it."""
+
+    kr_id: str
+    objective_id: str
+    value: float | None
+    measurement: str  # ok | no_data | error
+    detail: str
+    observed_at: datetime | None
+    lineage: Mapping[str, Any]
+    score: float | None
+    computed_score: float | None
+    progress: float | None
+    status: str  # on_track | at_risk | off_track | no_data
+    gates: tuple[str, ...] = ()
+    held: bool = False
+    trusted: bool = True
+    overridden: bool = False
+    expected: float | None = None
+    forecast: Mapping[str, float] | None = None
+    reason: str = ""
+    """Why the status is what it is, in words (``okrflow.okr_model.status``)."""
+
+
+@dataclass(frozen=True)
+class ObjectiveResult:
+    objective_id: str
+    score: float | None
+    status: str
+    reason: str = ""
+    scored: int | None = None
+    """How many KRs under the objective had a score in this run (None in runs stored before it was counted)."""
+    of: int | None = None
+    """How many KRs are under the objective."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A whole evaluation of one slot, written in one transaction."""
+
+    slot: datetime
+    started_at: datetime
+    finished_at: datetime
+    status: str  # completed | partial | failed
+    config_hash: str
+    cycle: str
+    key_results: list[KRResult]
+    objectives: list[ObjectiveResult]
+    deployment: str = "default"
+    backfilled: bool = False
+    detail: str = ""
+    run_id: int | None = None
+    """The stored run's id once written (None for a dry run)."""
+    alert_note: str = ""
+    """What the alert step did with the run, for people (e.g. not judged: an older slot); not stored."""
+
+    @property
+    def error_count(self) -> int:
+        return sum(kr.measurement == "error" for kr in self.key_results)
