@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from okrflow.okr_model import formatting
 from okrflow.okr_model.config import KeyResult
 from okrflow.okr_model.scoring import holds_threshold, is_valid, maintain_threshold
 from okrflow.okr_model.types import MAINTAIN_KINDS
@@ -84,12 +85,13 @@ def kr_pace(kr: KeyResult, score: float | None, latest_value: float | None, elap
         return Judgement("no_data", "no score this run")
     if kr.kind not in MAINTAIN_KINDS:
         return pace(score, expected_score(kr, elapsed))
-    threshold = f"{maintain_threshold(kr):g}{f' {kr.unit}' if kr.unit else ''}"
+    threshold = formatting.quantity(maintain_threshold(kr), kr.unit)
+    shown = formatting.number(latest_value) if is_valid(latest_value) else ""  # type: ignore[arg-type]
     if is_valid(latest_value) and not holds_threshold(kr, latest_value):  # type: ignore[arg-type]
         side = "above" if kr.kind == "maintain_below" else "below"
-        return Judgement("off_track", f"latest value {latest_value:g} is {side} the threshold {threshold}")
+        return Judgement("off_track", f"latest value {shown} is {side} the threshold {threshold}")
     needed = kr.success_score - ON_TRACK_MARGIN
-    holds = f"latest value {latest_value:g} holds the threshold {threshold}" if is_valid(latest_value) else ""
+    holds = f"latest value {shown} holds the threshold {threshold}" if shown else ""
     if score >= needed - _TOLERANCE:
         return Judgement(
             "on_track", "; ".join(filter(None, [f"share held {score:.2f} is at least {needed:.2f}", holds]))

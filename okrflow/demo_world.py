@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from okrflow.okr_model import formatting
+
 __all__ = [
     "LATENCY_BUCKETS",
     "DemoExporter",
@@ -240,11 +242,7 @@ def describe(message: dict) -> list[str]:
     lines = []
     for alert in message["alerts"]:
         subject = alert.get("kr_id") or alert.get("objective_id") or alert.get("source")
-        value = (
-            ""
-            if alert.get("value") is None
-            else f" value {alert['value']:.4g}{' ' + alert['unit'] if alert.get('unit') else ''}"
-        )
+        value = "" if alert.get("value") is None else f" value {formatting.quantity(alert['value'], alert.get('unit'))}"
         lines.append(
             f"-> {message['owner']}: {subject} {alert['kind']} {alert['state']}{value}, score "
             f"{'-' if alert.get('score') is None else format(alert['score'], '.2f')}: {alert.get('detail') or alert.get('change')}"

@@ -113,3 +113,15 @@ def test_no_surface_formats_values_on_its_own() -> None:
     own = re.compile(r"\{[^{}]*:\.\d+g\}|def (_fmt|_num|num|format_number|_with_unit|_short)\(")
     found = {p.name: own.findall(p.read_text()) for p in SURFACES if own.search(p.read_text())}
     assert not found, found
+
+
+def test_a_maintain_reason_writes_its_threshold_as_the_table_does() -> None:
+    """A sibling: pacing's reason wrote ``99.5 %`` while the table's value column wrote ``99.91%``."""
+    from okrflow.okr_model.config import KeyResult
+    from okrflow.okr_model.pacing import kr_pace
+
+    uptime = KeyResult.model_validate(
+        {"id": "uptime", "kind": "maintain_above", "unit": "%", "target": 99.5, "metric": {"source": "s"}}
+    )
+    assert kr_pace(uptime, 0.5, 99.2, 0.5).reason == "latest value 99.2 is below the threshold 99.5%"
+    assert kr_pace(uptime, 1.0, 99.91, 0.5).reason.endswith("latest value 99.91 holds the threshold 99.5%")
