@@ -86,17 +86,18 @@ def _queries(store, kr_id: str) -> dict[str, str]:
     """The SQL the store runs for status and history, as compiled for this dialect."""
     from sqlalchemy import select
 
+    from okrflow.store.history import history_select
     from okrflow.store.models import KRScoreRow, MeasurementRow, ObjectiveScoreRow, Run
-    from okrflow.store.store import _history_select, _result_select
+    from okrflow.store.queries import result_select
 
     latest = store.latest_run()
     scores, runs, objectives = KRScoreRow.__table__, Run.__table__, ObjectiveScoreRow.__table__
     statements = {
         "status: latest run": select(runs.c.id).order_by(runs.c.slot.desc()).limit(1),
-        "status: KR results": _result_select().where(scores.c.run_id == latest.id).order_by(scores.c.id),
+        "status: KR results": result_select().where(scores.c.run_id == latest.id).order_by(scores.c.id),
         "status: objectives": select(objectives.c.objective_id).where(objectives.c.run_id == latest.id),
-        "history: one KR's scores": _history_select(store.engine.dialect.name, KRScoreRow, kr_id, None),
-        "history: one KR's measurements": _history_select(store.engine.dialect.name, MeasurementRow, kr_id, None),
+        "history: one KR's scores": history_select(store.engine.dialect.name, KRScoreRow, kr_id, None),
+        "history: one KR's measurements": history_select(store.engine.dialect.name, MeasurementRow, kr_id, None),
     }
     return {
         name: str(statement.compile(store.engine, compile_kwargs={"literal_binds": True}))

@@ -22,18 +22,17 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
-from urllib.parse import quote
 
 from okrflow.connectors.base import Connector, ConnectorContext, Measurement, OnlineFinding, Probe, query_hash
 from okrflow.connectors.retry import retry_call
 from okrflow.connectors.sql_errors import QueryShapeError, SqlReadError, classify, db_message, unwrap_pandas
+from okrflow.connectors.sql_session import create_read_engine, read_only_transaction, sqlite_deadline, sqlite_path
 from okrflow.okr_model.config import Config, MetricBinding, SourceConfig
 from okrflow.okr_model.errors import ConfigIssue
 from okrflow.okr_model.paths import anchor_sqlite_url
@@ -188,7 +187,7 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
         from sqlalchemy import literal_column, select, text
         from sqlalchemy import table as named
 
-        if self._backend == "sqlite" and not Path(sqlite := _sqlite_path(self._url) or "").is_file():
+        if self._backend == "sqlite" and not Path(sqlite := sqlite_path(self._url) or "").is_file():
             raise SqlReadError(f"the SQLite file {sqlite} of source {self.name!r} does not exist")
         statement: Any = text(query or "")
         binds = {k: v for k, v in self._time_binds(now).items() if k in _bind_names(query or "")}
@@ -215,26 +214,23 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
         Leaving rolls back (never commits); an error discards the connection instead of pooling it again.
         """
         with self._get_engine().connect() as conn:
-            raw = conn.connection.dbapi_connection if self._backend == "sqlite" else None
-            if raw is not None:  # SQLite has no statement timeout: abort from the VM's progress callback
-                deadline = time.monotonic() + self.config.timeout_s
-                raw.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
             failed = True
             try:
-                for statement in _read_only_transaction(self._backend, self.config.timeout_s):
-                    conn.exec_driver_sql(statement)
-                yield conn
+                # SQLite has no statement timeout: its deadline aborts from the VM (ended before any invalidate)
+                raw = conn.connection.dbapi_connection if self._backend == "sqlite" else None
+                with sqlite_deadline(raw, self.config.timeout_s) if raw is not None else nullcontext():
+                    for statement in read_only_transaction(self._backend, self.config.timeout_s):
+                        conn.exec_driver_sql(statement)
+                    yield conn
                 failed = False
             finally:
-                if raw is not None:
-                    raw.set_progress_handler(None, 0)
                 if failed:  # its session may have been changed: never hand it to the next query
                     with suppress(Exception):  # an already broken connection: the original error matters
                         conn.invalidate()
 
     def _fetch(self, metric: SqlMetric, at: datetime, lineage: dict[str, Any]) -> Measurement:
         if self._backend == "sqlite":
-            path = Path(_sqlite_path(self._url) or "")
+            path = Path(sqlite_path(self._url) or "")
             if not path.is_file():
                 return Measurement.error(f"the SQLite file {path} does not exist", **lineage)
         if problem := read_query_problem(metric.sql, self._dialect):
@@ -254,7 +250,7 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
     def _get_engine(self) -> Engine:
         with self._lock:
             if self._engine is None:
-                self._engine = _create_engine(self._url, self.config.timeout_s)
+                self._engine = create_read_engine(self._url, self.config.timeout_s)
             return self._engine
 
     def _time_binds(self, now: datetime | None) -> dict[str, datetime | str]:
@@ -337,15 +333,6 @@ def query_problem(sql: str, source: SourceConfig | None) -> str | None:
     return read_query_problem(sql, sql_dialect(backend))
 
 
-def _read_only_transaction(backend: str, timeout_s: float) -> tuple[str, ...]:
-    """What starts every query: a read-only transaction (and PostgreSQL's timeout, local to it)."""
-    if backend == "postgresql":
-        return ("SET TRANSACTION READ ONLY", f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
-    if backend in ("mysql", "mariadb"):
-        return ("SET SESSION TRANSACTION READ ONLY", "START TRANSACTION READ ONLY")
-    return ("PRAGMA query_only = ON",)
-
-
 def _bind_names(sql: str) -> set[str]:
     """The ``:name`` binds of a query, as SQLAlchemy's ``text()`` reads them (``::cast`` is not one)."""
     from sqlalchemy import text
@@ -368,52 +355,6 @@ def _parse_url(raw: str) -> URL:
         )
     if "+" not in url.drivername:
         url = url.set(drivername=_DRIVERS[backend])
-    if backend == "sqlite" and not _sqlite_path(url):
+    if backend == "sqlite" and not sqlite_path(url):
         raise ValueError("a sqlite URL needs a database file: sqlite:///relative.db or sqlite:////absolute/path.db")
     return url
-
-
-def _sqlite_path(url: URL) -> str | None:
-    database = url.database or ""
-    database = database.removeprefix("file:")
-    return None if database in ("", ":memory:") else database
-
-
-def _create_engine(url: URL, timeout_s: float) -> Engine:
-    """An engine whose every connection is read-only and bounded by ``timeout_s``."""
-    from sqlalchemy import create_engine, event
-    from sqlalchemy.pool import QueuePool
-
-    connect_s = max(2, math.ceil(min(timeout_s, 10)))
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        import sqlite3
-
-        uri = f"file:{quote(str(Path(_sqlite_path(url) or '').resolve()))}?mode=ro"
-
-        def connect() -> sqlite3.Connection:
-            conn = sqlite3.connect(uri, uri=True, timeout=connect_s, check_same_thread=False)
-            conn.execute("PRAGMA query_only=ON")
-            conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-            return conn
-
-        return create_engine("sqlite://", creator=connect, poolclass=QueuePool, pool_timeout=timeout_s)
-    if backend == "postgresql":
-        options = f"-c default_transaction_read_only=on -c statement_timeout={int(timeout_s * 1000)} -c TimeZone=UTC"
-        args = {"options": options, "connect_timeout": connect_s, "prepare_threshold": 0}
-        return create_engine(url, connect_args=args, pool_pre_ping=True, pool_timeout=timeout_s)
-    args = {"connect_timeout": connect_s, "read_timeout": timeout_s + 2, "write_timeout": timeout_s + 2}
-    engine = create_engine(url, connect_args=args, pool_pre_ping=True, pool_timeout=timeout_s)
-
-    @event.listens_for(engine, "connect")
-    def _read_only_session(dbapi_conn: Any, _record: Any) -> None:
-        mariadb = "mariadb" in str(dbapi_conn.get_server_info()).lower()
-        limit = f"max_statement_time = {timeout_s:.3f}" if mariadb else f"max_execution_time = {int(timeout_s * 1000)}"
-        cursor = dbapi_conn.cursor()
-        try:
-            cursor.execute("SET SESSION TRANSACTION READ ONLY")
-            cursor.execute(f"SET SESSION time_zone = '+00:00', SESSION {limit}")
-        finally:
-            cursor.close()
-
-    return engine

@@ -7,8 +7,6 @@ Exit codes: 0 done; 1 the run or command failed; 2 bad config or bad arguments.
 
 from __future__ import annotations
 
-import atexit
-import gc
 import getpass
 import json
 import os
@@ -48,13 +46,6 @@ class HistoryFormat(StrEnum):
 
 class State:
     config_path: Path = Path("okrflow.yaml")
-    own_process: bool = False
-    """Set by ``main``: the process ends with the command (not so under a test runner or an embedding app)."""
-
-
-SHORT_LIVED = frozenset({"validate", "status", "history", "lint"})
-"""Commands that read, print and exit: in their own process they skip cyclic garbage collection while a
-1,000-KR config and its history load (about a tenth of their time) and over every object at exit."""
 
 
 state = State()
@@ -69,9 +60,6 @@ def main_options(
     ] = None,
 ) -> None:
     state.config_path = config or Path(os.environ.get("OKRFLOW_CONFIG", "okrflow.yaml"))
-    if state.own_process and ctx.invoked_subcommand in SHORT_LIVED:
-        gc.disable()
-        atexit.register(gc.freeze)  # the final collection skips frozen objects; the OS frees the memory
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -667,7 +655,6 @@ def import_openslo(
 
 
 def main() -> None:
-    state.own_process = True
     try:
         app()
     except OkrflowError as exc:  # e.g. StoreError: the store failed after it opened (one line, exit 1)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, Float, Integer, String, and_, case, cast, column, func, select, values
 
 from okrflow.store.models import MeasurementRow, Run
-from okrflow.store.store import _VALUES_CHUNK
+from okrflow.store.queries import VALUES_CHUNK
 
 __all__ = ["held_durations"]
 
@@ -34,8 +34,8 @@ def held_durations(
     result = {kr_id: (0.0, 0.0) for kr_id in limits}
     items = list(limits.items())
     dialect = engine.dialect.name
-    for chunk in range(0, len(items), _VALUES_CHUNK):
-        query = _query(dialect, items[chunk : chunk + _VALUES_CHUNK], start, before)
+    for chunk in range(0, len(items), VALUES_CHUNK):
+        query = _query(dialect, items[chunk : chunk + VALUES_CHUNK], start, before)
         with engine.connect() as conn:
             for kr_id, held, valid in conn.execute(query):
                 result[kr_id] = (float(held or 0.0), float(valid or 0.0))

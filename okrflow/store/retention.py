@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import time as day_start
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 
+from okrflow.store.locks import advisory_lock, slot_lock_key, write_session
 from okrflow.store.models import KRScoreRow, MeasurementRow, ObjectiveScoreRow, Run
-from okrflow.store.store import Store, _slot_lock_key
+from okrflow.store.store import Store
 
 __all__ = ["BATCH_RUNS", "CompactionReport", "compact", "compaction_cutoff", "runs_to_collapse", "vacuum"]
 
@@ -121,23 +122,18 @@ def compact(
 
 
 def _delete_runs(store: Store, runs: Sequence[tuple[int, str, datetime]]) -> tuple[int, int, int]:
-    """Delete whole runs in one transaction, serialised with writers of the same slots as ``write_run`` is."""
+    """Delete whole runs in one transaction, serialised with writers of the same slots as ``write_run`` is
+    (``okrflow.store.locks``; slot locks taken in key order, so two compactions cannot deadlock)."""
     ids = [run_id for run_id, _, _ in runs]
-    with store.engine.connect() as conn:
-        conn.info["begin_immediate"] = True  # SQLite: take the write lock up front, as write_run does
-        try:
-            transaction = conn.begin()
-        finally:
-            conn.info.pop("begin_immediate", None)  # the pooled connection's later readers begin normally
-        with transaction:
-            if conn.dialect.name == "postgresql":
-                for _, deployment, slot in sorted(runs, key=lambda r: _slot_lock_key(r[1], r[2])):
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _slot_lock_key(deployment, slot)})
-            deleted = tuple(
-                conn.execute(delete(table).where(table.run_id.in_(ids))).rowcount
-                for table in (MeasurementRow, KRScoreRow, ObjectiveScoreRow)
-            )
-            conn.execute(delete(Run).where(Run.id.in_(ids)))
+    with write_session(store.engine) as session:
+        for key in sorted({slot_lock_key(deployment, slot) for _, deployment, slot in runs}):
+            advisory_lock(session, key)
+        conn = session.connection()  # Core deletes: no ORM session state to synchronise
+        deleted = tuple(
+            conn.execute(delete(table).where(table.run_id.in_(ids))).rowcount
+            for table in (MeasurementRow, KRScoreRow, ObjectiveScoreRow)
+        )
+        conn.execute(delete(Run).where(Run.id.in_(ids)))
     return deleted  # type: ignore[return-value]
 
 

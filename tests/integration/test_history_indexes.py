@@ -18,8 +18,9 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine, inspect, select, text
 
 from okrflow.store import HistoryPoint, KRResult, ObjectiveResult, RunRecord, Store
+from okrflow.store.history import history_select
 from okrflow.store.models import KR_SCORE_FITS_INDEX, MEASUREMENT_FITS_INDEX, SCHEMA_HEAD, KRScoreRow, MeasurementRow
-from okrflow.store.store import _MIGRATIONS, _history_select
+from okrflow.store.store import _MIGRATIONS
 
 SLOT = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 OLD_INDEXES = {"ix_kr_scores_kr_slot", "ix_measurements_kr_slot"}
@@ -185,7 +186,7 @@ def test_history_reads_indexes_only(store):
             conn.execute(text("SET enable_seqscan = off"))
             conn.execute(text("SET enable_bitmapscan = off"))
         for model, table in ((KRScoreRow, "kr_scores"), (MeasurementRow, "measurements")):
-            query = _history_select(dialect, model, "a", SLOT)
+            query = history_select(dialect, model, "a", SLOT)
             sql = str(query.compile(store.engine, compile_kwargs={"literal_binds": True}))
             if dialect == "sqlite":
                 plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]

@@ -1,0 +1,361 @@
+"""Reads of the history store: runs, the latest status, value and score series, counts, previous scores.
+
+Each function takes the store's engine and returns plain records (``okrflow.store.records``); ``Store`` exposes
+them as its methods (guarded there). One KR's history over time has its own module (``okrflow.store.history``).
+Hot reads go through Core rows, not ORM objects: at 1,000 KRs the ORM's per-object cost was most of ``status()``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    Select,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    column,
+    func,
+    select,
+    type_coerce,
+    values,
+)
+from sqlalchemy.orm import Session
+
+from okrflow.store.models import Annotation, KRScoreRow, MeasurementRow, ObjectiveScoreRow, Run
+from okrflow.store.records import (
+    AnnotationRecord,
+    KRResult,
+    ObjectiveResult,
+    RunSummary,
+    StatusSnapshot,
+)
+
+__all__ = [
+    "VALUES_CHUNK",
+    "JsonTexts",
+    "annotations",
+    "held_counts",
+    "latest_run",
+    "previous_scores",
+    "result_select",
+    "runs",
+    "runs_between",
+    "score_series",
+    "series",
+    "status",
+]
+
+VALUES_CHUNK = 2000
+"""KRs per VALUES list (three binds each; under SQLite's and PostgreSQL's bind limits)."""
+
+
+class JsonTexts:
+    """Stored JSON texts decoded once each: a KR's lineage and gates repeat run after run (``json.loads``)."""
+
+    def __init__(self) -> None:
+        self._decoded: dict[str, Any] = {}
+
+    def load(self, text: str | None) -> Any:
+        """The decoded value, shared between equal texts: copy a mutable one before handing it out."""
+        if text is None:
+            return None
+        value = self._decoded.get(text)
+        if value is None:
+            value = self._decoded[text] = json.loads(text)
+        return value
+
+
+def latest_run(
+    engine: Engine, deployment: str | None = None, before: datetime | None = None, status: str | None = None
+) -> RunSummary | None:
+    """The newest run by slot (of a deployment, before a time, with a status)."""
+    query = select(Run).order_by(Run.slot.desc()).limit(1)
+    if status is not None:
+        query = query.where(Run.status == status)
+    if deployment is not None:
+        query = query.where(Run.deployment == deployment)
+    if before is not None:
+        query = query.where(Run.slot < before)
+    with Session(engine) as session:
+        row = session.execute(query).scalar()
+        return _run_summary(row) if row else None
+
+
+def runs_between(engine: Engine, deployment: str, since: datetime, until: datetime) -> dict[datetime, RunSummary]:
+    """A deployment's runs with slots in [since, until), by slot."""
+    query = select(Run).where(Run.deployment == deployment, Run.slot >= since, Run.slot < until).order_by(Run.slot)
+    with Session(engine) as session:
+        return {row.slot: _run_summary(row) for row in session.execute(query).scalars()}
+
+
+def runs(engine: Engine, limit: int = 50) -> list[RunSummary]:
+    """The newest ``limit`` runs, newest first."""
+    with Session(engine) as session:
+        rows = session.execute(select(Run).order_by(Run.slot.desc()).limit(limit)).scalars()
+        return [_run_summary(r) for r in rows]
+
+
+def status(engine: Engine, deployment: str | None = None) -> StatusSnapshot | None:
+    """The latest run with its KR and objective results, or None for an empty store."""
+    run = latest_run(engine, deployment)
+    if run is None:
+        return None
+    scores = KRScoreRow.__table__
+    query = result_select(scores.c.reason).where(scores.c.run_id == run.id).order_by(scores.c.id)
+    objectives = ObjectiveScoreRow.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+        objective_rows = conn.execute(
+            select(
+                objectives.c.objective_id,
+                objectives.c.score,
+                objectives.c.status,
+                objectives.c.reason,
+                objectives.c.scored_krs,
+                objectives.c.total_krs,
+            )
+            .where(objectives.c.run_id == run.id)
+            .order_by(objectives.c.id)
+        ).all()
+    texts = JsonTexts()
+    return StatusSnapshot(
+        run=run,
+        key_results=[_result(row, texts) for row in rows],
+        objectives=[ObjectiveResult(*o) for o in objective_rows],
+    )
+
+
+def series(
+    engine: Engine, kr_ids: Iterable[str], start: datetime, before: datetime
+) -> dict[str, list[tuple[datetime, float]]]:
+    """Valid (ok) values of each KR with their slots in [start, before), oldest first."""
+    ok = MeasurementRow.status == "ok"
+    return _by_kr(engine, MeasurementRow, MeasurementRow.value, ok, kr_ids, start, before)
+
+
+def score_series(
+    engine: Engine, kr_ids: Iterable[str], start: datetime, before: datetime, max_points: int | None = None
+) -> dict[str, list[tuple[datetime, float]]]:
+    """Each KR's scores with their slots in [start, before), oldest first (the forecast's input).
+
+    With ``max_points``, a long cycle of frequent runs is thinned to the last run of each of that many equal
+    time buckets, so a run's cost does not grow with the history behind it.
+    """
+    scored = KRScoreRow.score.is_not(None)
+    if max_points is None:
+        return _by_kr(engine, KRScoreRow, KRScoreRow.score, scored, kr_ids, start, before)
+    ids = list(kr_ids)
+    with engine.connect() as conn:
+        slots = conn.execute(
+            select(Run.id, type_coerce(Run.slot, DateTime()))
+            .where(Run.slot >= start, Run.slot < before)
+            .order_by(Run.slot, Run.id)
+        ).all()
+    if len(slots) <= max_points:
+        return _by_kr(engine, KRScoreRow, KRScoreRow.score, scored, ids, start, before)
+    chosen = _thin(slots, start, before, max_points)
+    wanted = set(ids)
+    result: dict[str, list[tuple[datetime, float]]] = {kr_id: [] for kr_id in ids}
+    query = select(KRScoreRow.run_id, KRScoreRow.kr_id, KRScoreRow.score).where(
+        KRScoreRow.run_id.in_(list(chosen)), scored
+    )
+    with engine.connect() as conn:
+        for run_id, kr_id, score in conn.execute(query):
+            if kr_id in wanted:
+                result[kr_id].append((chosen[run_id], score))
+    for points in result.values():
+        points.sort(key=lambda point: point[0])
+    return result
+
+
+def _thin(slots: Sequence[Any], start: datetime, before: datetime, max_points: int) -> dict[int, datetime]:
+    """Run id -> aware slot of the last run in each of ``max_points`` equal time buckets of [start, before)."""
+    width = (before - start) / max_points
+    naive_start = start.astimezone(UTC).replace(tzinfo=None)
+    last_in_bucket: dict[int, tuple[int, datetime]] = {}
+    for run_id, slot in slots:
+        last_in_bucket[min(max_points - 1, int((slot - naive_start) / width))] = (run_id, slot)
+    return {run_id: slot.replace(tzinfo=UTC) for run_id, slot in last_in_bucket.values()}
+
+
+def _by_kr(
+    engine: Engine, table: Any, value: Any, keep: Any, kr_ids: Iterable[str], start: datetime, before: datetime
+) -> dict[str, list[tuple[datetime, float]]]:
+    ids = list(kr_ids)
+    result: dict[str, list[tuple[datetime, float]]] = {kr_id: [] for kr_id in ids}
+    if not ids:
+        return result
+    # Ordered like the (kr_id, slot) index, so no sort; slots are read as plain (naive UTC) datetimes and
+    # made aware here: a cycle of 15-minute runs is millions of rows, where per-row type hooks show.
+    query = (
+        select(table.kr_id, type_coerce(table.slot, DateTime()), value)
+        .where(table.kr_id.in_(ids), keep, table.slot >= start, table.slot < before)
+        .order_by(table.kr_id, table.slot)
+    )
+    with engine.connect() as conn:
+        for kr_id, slot, number in conn.execute(query):
+            result[kr_id].append((slot.replace(tzinfo=UTC), number))
+    return result
+
+
+def held_counts(
+    engine: Engine, thresholds: Mapping[str, tuple[float, bool]], start: datetime, before: datetime
+) -> dict[str, tuple[int, int]]:
+    """(held, valid) counts of each KR's ok values in [start, before): what a maintain KR scores from.
+
+    ``thresholds`` maps a KR id to (threshold, below); a value holds when it is >= the threshold, or <=
+    with ``below``. Counted by the database, so the cost does not grow with rows read into Python.
+    """
+    counts = {kr_id: (0, 0) for kr_id in thresholds}
+    items = list(thresholds.items())
+    for chunk in range(0, len(items), VALUES_CHUNK):
+        rows = [(kr_id, threshold, int(below)) for kr_id, (threshold, below) in items[chunk : chunk + VALUES_CHUNK]]
+        columns = column("kr_id", String), column("threshold", Float), column("below", Integer)
+        limits = values(*columns, name="limits").data(rows).cte("limits")  # SQLite: no aliases on VALUES
+        # Two correlated counts per KR, each a range of the (kr_id, slot, ...) index: a join here lets
+        # SQLite 3.40 put a Bloom filter on measurements and then read every table row.
+        in_cycle = and_(
+            MeasurementRow.kr_id == limits.c.kr_id,
+            MeasurementRow.status == "ok",
+            MeasurementRow.slot >= start,
+            MeasurementRow.slot < before,
+        )
+        holds = case(
+            (limits.c.below == 1, MeasurementRow.value <= limits.c.threshold),
+            else_=MeasurementRow.value >= limits.c.threshold,
+        )
+        count = select(func.count()).select_from(MeasurementRow).correlate(limits)
+        query = select(
+            limits.c.kr_id,
+            count.where(in_cycle, holds).scalar_subquery(),
+            count.where(in_cycle).scalar_subquery(),
+        )
+        with engine.connect() as conn:
+            for kr_id, held_count, total in conn.execute(query):
+                counts[kr_id] = (int(held_count or 0), int(total or 0))
+    return counts
+
+
+def previous_scores(
+    engine: Engine, kr_ids: Sequence[str], before: datetime, since: datetime | None = None
+) -> dict[str, float]:
+    """Each KR's latest computed score in [since, before) (what a held quality gate keeps: never one of an
+    earlier cycle)."""
+    if not kr_ids:
+        return {}
+    known = KRScoreRow.computed_score.is_not(None)
+    window = [KRScoreRow.slot < before] + ([KRScoreRow.slot >= since] if since is not None else [])
+    latest = (
+        select(KRScoreRow.kr_id, func.max(KRScoreRow.slot).label("slot"))
+        .where(KRScoreRow.kr_id.in_(list(kr_ids)), *window, known)
+        .group_by(KRScoreRow.kr_id)
+        .subquery()
+    )
+    query = (
+        select(KRScoreRow.kr_id, KRScoreRow.computed_score)
+        .join(latest, and_(KRScoreRow.kr_id == latest.c.kr_id, KRScoreRow.slot == latest.c.slot))
+        .where(known)
+        .order_by(KRScoreRow.id)
+    )
+    with engine.connect() as conn:
+        return {kr_id: score for kr_id, score in conn.execute(query)}
+
+
+def annotations(
+    engine: Engine, kr_ids: Sequence[str] | None = None, until: datetime | None = None
+) -> list[AnnotationRecord]:
+    """Check-ins, overrides and abandons, oldest first."""
+    query = select(Annotation).order_by(Annotation.effective_at, Annotation.id)
+    if kr_ids is not None:
+        query = query.where(Annotation.kr_id.in_(list(kr_ids)))
+    if until is not None:
+        query = query.where(Annotation.effective_at <= until)
+    with Session(engine) as session:
+        return [
+            AnnotationRecord(a.kr_id, a.kind, a.value, a.reason, a.author, a.created_at, a.effective_at)
+            for a in session.execute(query).scalars()
+        ]
+
+
+def _run_summary(row: Run) -> RunSummary:
+    return RunSummary(
+        id=row.id,
+        slot=row.slot,
+        status=row.status,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        kr_count=row.kr_count,
+        error_count=row.error_count,
+        deployment=row.deployment,
+        backfilled=row.backfilled,
+        detail=row.detail,
+    )
+
+
+def result_select(*extra: Any) -> Select[Any]:
+    """A KR's score joined with its measurement (plus ``extra`` columns): plain Core rows for ``_result``.
+
+    Datetimes come as naive UTC and JSON as text: ``_result`` converts them, decoding each distinct JSON text
+    once (``JsonTexts``).
+    """
+    scores, measurements = KRScoreRow.__table__, MeasurementRow.__table__
+    return select(
+        scores.c.kr_id,
+        scores.c.objective_id,
+        measurements.c.value,
+        measurements.c.status,
+        measurements.c.detail,
+        type_coerce(measurements.c.observed_at, DateTime()),
+        cast(measurements.c.lineage, Text),
+        scores.c.score,
+        scores.c.computed_score,
+        scores.c.progress,
+        scores.c.status,
+        cast(scores.c.gates, Text),
+        scores.c.held,
+        scores.c.trusted,
+        scores.c.overridden,
+        scores.c.expected,
+        cast(scores.c.forecast, Text),
+        *extra,
+    ).select_from(
+        scores.join(measurements, (measurements.c.run_id == scores.c.run_id) & (measurements.c.kr_id == scores.c.kr_id))
+    )
+
+
+def _result(row: Sequence[Any], texts: JsonTexts) -> KRResult:
+    """A ``result_select`` row (its 18th column the reason) as a ``KRResult``."""
+    (kr_id, objective_id, value, measurement, detail, observed_at, lineage, score, computed_score, progress,
+     status_, gates, held, trusted, overridden, expected, forecast, reason) = row  # fmt: skip
+    lineage_value = texts.load(lineage)
+    forecast_value = texts.load(forecast)
+    return KRResult(
+        kr_id=kr_id,
+        objective_id=objective_id,
+        value=value,
+        measurement=measurement,
+        detail=detail,
+        observed_at=observed_at.replace(tzinfo=UTC) if observed_at is not None else None,
+        lineage=dict(lineage_value) if lineage_value else {},  # a copy: decoded texts are shared
+        score=score,
+        computed_score=computed_score,
+        progress=progress,
+        status=status_,
+        gates=tuple(texts.load(gates) or ()),
+        held=held,
+        trusted=trusted,
+        overridden=overridden,
+        expected=expected,
+        forecast=dict(forecast_value) if forecast_value is not None else None,
+        reason=reason,
+    )
