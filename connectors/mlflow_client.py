@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
+from okrflow.okr_model.errors import SourceError
 from okrflow.okr_model.secrets import database_url, split_url
 
 if TYPE_CHECKING:
@@ -49,14 +50,14 @@ _DB_SCHEMES = {"postgresql", "mysql", "mariadb", "mssql"}
 """Tracking/registry URI schemes that MLflow hands to SQLAlchemy (``quoted`` fixes their password quoting)."""
 
 
-class NoData(Exception):
+class NoData(SourceError):
     """Something the binding names is not there: a ``no_data`` measurement with ``detail``."""
 
     def __init__(self, detail: str):
         self.detail = detail
 
 
-class Failed(Exception):
+class Failed(SourceError):
     """A failure whose message is already the whole detail (bad filter, missing store file)."""
 
 

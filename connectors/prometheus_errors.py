@@ -13,16 +13,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from okrflow.okr_model.errors import OkrflowError
+from okrflow.okr_model.errors import SourceError
 
 __all__ = ["HttpAnswer", "SourceQueryError", "failure_reason", "is_transient"]
 
 
-class SourceQueryError(OkrflowError):
+class SourceQueryError(SourceError):
     """A range query (backfill) failed; the message says why and never carries credentials."""
 
 
-class HttpAnswer(Exception):
+class HttpAnswer(SourceError):
     """Prometheus answered with a status other than 200: its status and body (Prometheus puts its reason there).
 
     ``PrometheusApiClientException`` would carry only a ``repr`` of the body inside its message.

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from okrflow.okr_model.errors import SourceError
+
 __all__ = ["QueryShapeError", "SqlReadError", "classify", "db_message", "unwrap_pandas"]
 
 _PG_CONNECTION_STATES = ("08", "57P01", "57P02", "57P03", "53300")
@@ -15,11 +17,11 @@ _MYSQL_TIMEOUT, _MYSQL_READ_ONLY = {1969, 3024}, {1792, 1290}
 _MYSQL_PERMISSION, _MYSQL_CONNECTION = {1044, 1142, 1143, 1227}, {1040, 1053, 2002, 2003, 2006, 2013}
 
 
-class QueryShapeError(Exception):
+class QueryShapeError(SourceError):
     """The statement ran but cannot be a metric (it returned no result set)."""
 
 
-class SqlReadError(Exception):
+class SqlReadError(SourceError):
     """``SqlConnector.read_frame`` could not read: the message says why, without secrets."""
 
 

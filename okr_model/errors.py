@@ -1,18 +1,39 @@
-"""One exception tree for okrflow's domain.
+"""One exception tree: every error okrflow raises on purpose derives from ``OkrflowError``.
 
-    OkrflowError
-    ├── ConfigError          a config file is invalid: names the file, the key path and what was expected
-    └── ScoringError         a key result cannot be scored from the data given (a programming error, not bad data)
+Classes live beside the code that raises them (the module in brackets); all are drawn here::
 
-Connectors and the store raise their own subclasses of ``OkrflowError``; a fetch failure is never an
-exception that escapes a run, it becomes a ``Measurement`` with ``status="error"``.
+    OkrflowError                  base: ``okrflow`` commands print its message in one line and exit 1
+    ├── ConfigError               a config file is invalid: every issue with file, key path and line
+    ├── UnsafeYamlError           the YAML text exceeds a limit or repeats keys; the loader makes it a ConfigError
+    │                             [okr_model.yaml_safety]
+    ├── ScoringError              a weighted mean or score is not a finite number (a hostile value got through)
+    ├── OutsideCycle              a run's slot lies outside the config's cycle  [okr_model.cycles]
+    ├── UnknownSourceType         a config names a source type no connector provides  [connectors.registry]
+    ├── SourceError               a source could not answer; inside a run it becomes a ``Measurement``
+    │   ├── SourceQueryError      a Prometheus range query (backfill) failed  [connectors.prometheus_errors]
+    │   ├── HttpAnswer            Prometheus answered other than 200: its status and body  [connectors.prometheus_errors]
+    │   ├── QueryShapeError       a SQL statement ran but returned no result set  [connectors.sql_errors]
+    │   ├── SqlReadError          ``SqlConnector.read_frame`` could not read  [connectors.sql_errors]
+    │   ├── NoData                what an MLflow binding names is not there (``no_data``)  [connectors.mlflow_client]
+    │   └── Failed                an MLflow read failed; the message is the whole detail  [connectors.mlflow_client]
+    ├── StoreError                the history store failed after it opened  [okrflow.store.guard]
+    ├── DeliveryError             an alert could not be sent (retried from the outbox)  [okrflow.alerts.delivery]
+    ├── ExporterError             the Prometheus exporter cannot serve  [okrflow.report.exporter]
+    ├── WebhookVerificationError  a received webhook is not authentic or not fresh  [okrflow.webhooks]
+    ├── BackfillError             a backfill cannot run  [flows.backfill]
+    └── DeployError               the Prefect deployment cannot be created  [flows.deploy]
+
+A fetch failure never escapes a run as an exception: it becomes a ``Measurement`` with ``status="error"``
+(or ``no_data``). Errors that also are ``ValueError``/``LookupError`` keep those bases for callers that
+catch the built-in ones. Built-in exceptions (``ValueError`` from a validator, ``RuntimeError`` for a
+programming error) are not part of the tree.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ConfigError", "ConfigIssue", "OkrflowError", "ScoringError"]
+__all__ = ["ConfigError", "ConfigIssue", "OkrflowError", "ScoringError", "SourceError"]
 
 
 class OkrflowError(Exception):
@@ -43,4 +64,8 @@ class ConfigError(OkrflowError):
 
 
 class ScoringError(OkrflowError):
-    """Scoring was asked something impossible (e.g. a band without a baseline)."""
+    """A score or weighted mean came out as NaN or infinite: refused rather than stored as a number."""
+
+
+class SourceError(OkrflowError):
+    """A source could not answer a query; a run turns it into an ``error`` or ``no_data`` measurement."""

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from okrflow.okr_model.errors import ConfigError, ConfigIssue
+from okrflow.okr_model.errors import ConfigError, ConfigIssue, OkrflowError
 
 __all__ = [
     "DEFAULT_MAX_CONFIG_BYTES",
@@ -163,7 +163,7 @@ _REWORD_MAX_CHARS = 256 * 1024
 """Syntax errors of files up to this size are re-worded by the pure-Python parser (~0.4 s per 300 KB)."""
 
 
-class UnsafeYamlError(ValueError):
+class UnsafeYamlError(OkrflowError, ValueError):
     """The text exceeds a limit or repeats keys; ``findings`` says where (the loader adds the file)."""
 
     def __init__(self, findings: list[Finding]):

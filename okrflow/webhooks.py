@@ -33,6 +33,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from okrflow.okr_model.errors import OkrflowError
 from okrflow.okr_model.secrets import signing_key
 
 __all__ = ["ID_HEADER", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookVerificationError", "sign", "verify"]
@@ -43,7 +44,7 @@ SIGNATURE_HEADER = "webhook-signature"
 DEFAULT_TOLERANCE = timedelta(minutes=5)
 
 
-class WebhookVerificationError(ValueError):
+class WebhookVerificationError(OkrflowError, ValueError):
     """The message is not authentic or not fresh; answer 4xx and do not act on it."""
 
 
