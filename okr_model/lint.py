@@ -11,6 +11,10 @@ Judgements the rules share (see the helpers below):
   title names a model or system metric (latency, accuracy, F1, AUC, uptime, precision, recall, ...).
   Any other KR (SQL over the business's own tables, a manual check-in on usability or adoption) is a
   *business outcome*.
+- A KR is a *delivery outcome* when it reads deployments, rollbacks or time to production of an MLflow alias
+  the source counts as production (``production_aliases``): the DORA figures of an ML team (deployment
+  frequency, change failure, lead time), facts of production rather than work done ("Deploy 3 new production
+  models with zero rollback incidents"). Runs launched stay work done.
 - An objective's *level* is its ``level:``; without one, a root is the company level and an objective
   with a ``team:`` is a team objective.
 """
@@ -36,6 +40,7 @@ SIX_WEEK_DAYS = (38, 46)
 TECHNICAL_SOURCES = frozenset({"mlflow", "prometheus", "great_expectations"})
 MONITORING_SOURCES = frozenset({"prometheus", "great_expectations"})
 ML_SOURCES = frozenset({"mlflow"})
+DELIVERY_MEASURES = frozenset({"deployments", "rollbacks", "time_to_production"})
 
 _TECHNICAL_TITLE = re.compile(
     r"\b(latency|accuracy|f1|auc|roc|uptime|downtime|precision|recall|p9[059]|throughput|error rate)\b", re.I
@@ -97,6 +102,14 @@ def _is_technical(config: Config, kr: KeyResult) -> bool:
 
 def _is_ml(config: Config, kr: KeyResult) -> bool:
     return _source_type(config, kr) in ML_SOURCES
+
+
+def _is_delivery(config: Config, kr: KeyResult) -> bool:
+    """What reached production and how it fared there, read from the registry: not a count of work started."""
+    if kr.metric is None or not _is_ml(config, kr):
+        return False
+    aliases = getattr(config.sources[kr.metric.source], "production_aliases", None) or ()
+    return getattr(kr.metric, "measure", None) in DELIVERY_MEASURES and getattr(kr.metric, "alias", None) in aliases
 
 
 def _is_monitoring(config: Config, kr: KeyResult) -> bool:
@@ -180,16 +193,18 @@ def kr_without_metric(config: Config) -> Iterator[Hit]:
 
 
 def activity_kr(config: Config) -> Iterator[Hit]:
-    """'Build 5 models' is an activity; it is fine only when the KR measures an outcome (business metric)."""
+    """'Build 5 models' is an activity; it is fine when the KR measures an outcome (business or delivery)."""
     for _, kr in config.key_results():
         if not kr.title or not _ACTIVITY_TITLE.match(kr.title):
             continue
-        outcome = kr.kind in ("increase", "decrease", *MAINTAIN_KINDS) and not _is_technical(config, kr)
+        business = kr.kind in ("increase", "decrease", *MAINTAIN_KINDS) and not _is_technical(config, kr)
+        outcome = business or _is_delivery(config, kr)
         if not outcome:
             yield Hit(
                 kr.id,
                 f"key result {_label(kr)} counts an activity, not an outcome: doing it does not show anyone is better off",
-                "state the outcome the work should move (tickets resolved, cost, retention, CSAT...) and measure that",
+                "state the outcome the work should move (tickets resolved, cost, retention, CSAT...) and measure that; "
+                "for deployments, bind the production alias (measure: deployments)",
             )
 
 

@@ -319,6 +319,56 @@ def test_activity_titles(title, activity):
     assert bool(_ACTIVITY_TITLE.match(title)) is activity
 
 
+DEPLOYS = {
+    "id": "deploys",
+    "title": "Deploy 3 new production models with zero rollback incidents",
+    "baseline": 0,
+    "target": 3,
+    "metric": {"source": "tracking", "model": "clf", "alias": "champion", "measure": "deployments"},
+}
+
+
+@pytest.mark.parametrize(
+    "kr",
+    [
+        DEPLOYS,  # the seeds' MLOps KR: deployment frequency of the production alias
+        DEPLOYS | {"metric": DEPLOYS["metric"] | {"alias": "production"}},
+        {  # lead time to production, as the activity regex reads the title
+            **DEPLOYS,
+            "title": "Deploy a model to production in 12 hours, not 5 days",
+            "kind": "decrease",
+            "baseline": 120,
+            "target": 12,
+            "metric": DEPLOYS["metric"] | {"measure": "time_to_production", "units": "hours"},
+        },
+    ],
+)
+def test_delivery_figures_of_a_production_alias_are_outcomes(kr):
+    """Deploys, rollbacks and lead time of what holds a production alias are delivery outcomes (DORA), not activity."""
+    data = base()
+    add_kr(**kr)(data)
+    assert lint(load(data)) == []
+
+
+@pytest.mark.parametrize(
+    ("kr", "why"),
+    [
+        (DEPLOYS | {"metric": DEPLOYS["metric"] | {"alias": "challenger"}}, "a challenger is not in production"),
+        (
+            DEPLOYS
+            | {"title": "Launch 12 model experiments", "target": 12}
+            | {"metric": {"source": "tracking", "experiment": "clf", "measure": "runs"}},
+            "runs started are work done",
+        ),
+        (DEPLOYS | {"kind": "manual", "metric": None}, "a check-in counts whatever someone calls a deployment"),
+    ],
+)
+def test_activity_counts_stay_activity(kr, why):
+    data = base()
+    add_kr(**{k: v for k, v in kr.items() if v is not None})(data)
+    assert [(f.rule, f.subject) for f in lint(load(data))] == [("activity-kr", "deploys")], why
+
+
 def test_rules_are_registered_once_with_a_description_and_a_test():
     ids = [r.id for r in RULES]
     assert len(ids) == len(set(ids))
