@@ -249,8 +249,42 @@ def sqlite_prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
         yield server
 
 
-def serve_env(server: PrefectServer) -> dict[str, str]:
-    return server.env(PREFECT_RUNNER_POLL_FREQUENCY="2")  # default 10 s: pick up each 4 s slot promptly
+@dataclass
+class Served:
+    """``okrflow serve`` of one config file, started by a test on a Prefect server; stdout and stderr apart."""
+
+    proc: subprocess.Popen[bytes]
+    server: PrefectServer
+    deployment: str
+    log: Path
+    errors: Path
+
+    @classmethod
+    def start(cls, config: Path, server: PrefectServer) -> Served:
+        """Serve ``config`` (its deployment is its file stem) from its folder."""
+        log, errors = config.with_suffix(".log"), config.with_suffix(".err")
+        cmd = [sys.executable, "-m", "okrflow.cli", "-c", str(config), "serve"]
+        env = server.env(PREFECT_RUNNER_POLL_FREQUENCY="2")  # default 10 s: pick up each 4 s slot promptly
+        return cls(start(cmd, env, log, config.parent, errors), server, config.stem, log, errors)
+
+    def why(self) -> str:
+        return f"okrflow serve said:\n{tail(self.log)}\n{tail(self.errors)}\n{self.server.problems()}"
+
+    def stderr(self) -> str:
+        return self.errors.read_text(errors="replace")
+
+    def running(self) -> list[Any]:
+        """The deployment's running flow runs (while ``serve`` is up)."""
+        self.server.check_scheduler()
+        assert self.proc.poll() is None, f"okrflow serve exited with {self.proc.returncode}\n{self.why()}"
+        runs = read_flow_runs(self.server.api_url, self.deployment)
+        return [fr for fr in runs if fr.state and fr.state.is_running()]
+
+    def stopped_cleanly(self, after: str) -> None:
+        """Exit 0, no traceback, no process of its group left (flow-run processes included)."""
+        assert self.proc.returncode == 0, f"okrflow serve did not stop cleanly on {after}:\n{self.why()}"
+        assert "Traceback" not in self.stderr(), self.why()
+        wait_for(lambda: group_is_gone(self.proc.pid), 10, 0.2, f"no process left in serve's group {self.proc.pid}")
 
 
 @pytest.mark.slow
@@ -261,23 +295,15 @@ def test_served_deployment_writes_one_run_per_scheduled_slot(tmp_path, sqlite_wa
     store_url = f"sqlite:///{tmp_path / 'history.db'}"
     config = tmp_path / f"{DEPLOYMENT}.yaml"
     config.write_text(CONFIG.format(interval=INTERVAL_S, store=store_url, warehouse=sqlite_warehouse))
-    log, errors = tmp_path / "serve.log", tmp_path / "serve.err"
     started = datetime.now(UTC)
-    proc = start(
-        [sys.executable, "-m", "okrflow.cli", "-c", str(config), "serve"], serve_env(server), log, tmp_path, errors
-    )
-
-    def why() -> str:
-        return f"okrflow serve said:\n{tail(log)}\n{tail(errors)}\n{server.problems()}"
-
+    served = Served.start(config, server)
     try:
-        wait_for_runs(store_url, DEPLOYMENT, 2, 90, server, why, proc)
-        stopped_in = ctrl_c(proc)  # while later slots fall due and a run may be in flight
+        wait_for_runs(store_url, DEPLOYMENT, 2, 90, server, served.why, served.proc)
+        stopped_in = ctrl_c(served.proc)  # while later slots fall due and a run may be in flight
     finally:
-        stop_process_group(proc)
-    assert proc.returncode == 0, f"okrflow serve did not stop cleanly on Ctrl-C ({proc.returncode}):\n{why()}"
-    assert "Traceback" not in errors.read_text(errors="replace"), why()
+        stop_process_group(served.proc)
     print(f"okrflow serve stopped {stopped_in:.1f} s after Ctrl-C")
+    served.stopped_cleanly("Ctrl-C")
     assert half_written_runs(store_url) == []
 
     with Store.open(store_url) as store:
@@ -300,7 +326,7 @@ def test_served_deployment_writes_one_run_per_scheduled_slot(tmp_path, sqlite_wa
     for fr in flow_runs:
         assert fr.parameters == {"config_path": str(config.resolve()), "deployment": DEPLOYMENT}
     # Nothing is left running: every flow run the stop interrupted was cancelled, none stays Running.
-    assert not [fr for fr in flow_runs if fr.state is not None and fr.state.is_running()], why()
+    assert not [fr for fr in flow_runs if fr.state is not None and fr.state.is_running()], served.why()
 
 
 HANGING_CONFIG = """
@@ -333,38 +359,23 @@ def test_ctrl_c_cancels_an_in_flight_run_and_stops_serve_cleanly(
     SIGTERM) up: it is cancelled, Prefect records it as cancelled, no row of it is stored, and ``serve`` exits
     0 without a traceback, leaving no process behind."""
     server = sqlite_prefect_server
-    deployment = f"serve-hanging-{how}"
     store_url = f"sqlite:///{tmp_path / 'history.db'}"
-    config = tmp_path / f"{deployment}.yaml"
+    config = tmp_path / f"serve-hanging-{how}.yaml"
     config.write_text(HANGING_CONFIG.format(interval=INTERVAL_S, store=store_url, url=hanging_http_server))
-    log, errors = tmp_path / "serve.log", tmp_path / "serve.err"
-    proc = start(
-        [sys.executable, "-m", "okrflow.cli", "-c", str(config), "serve"], serve_env(server), log, tmp_path, errors
-    )
-
-    def why() -> str:
-        return f"okrflow serve said:\n{tail(log)}\n{tail(errors)}\n{server.problems()}"
-
-    def running() -> list[Any]:
-        server.check_scheduler()
-        assert proc.poll() is None, f"okrflow serve exited with {proc.returncode}\n{why()}"
-        return [fr for fr in read_flow_runs(server.api_url, deployment) if fr.state and fr.state.is_running()]
-
+    served = Served.start(config, server)
     try:
-        in_flight = wait_for(running, 120, 0.5, lambda: f"a running flow run\n{why()}")
-        stopped_in = ctrl_c(proc, how=how)
+        in_flight = wait_for(served.running, 120, 0.5, lambda: f"a running flow run\n{served.why()}")
+        stopped_in = ctrl_c(served.proc, how=how)
     finally:
-        stop_process_group(proc)
+        stop_process_group(served.proc)
     print(f"okrflow serve stopped {stopped_in:.1f} s after {how} with {len(in_flight)}+ runs in flight")
-    assert proc.returncode == 0, f"okrflow serve did not stop cleanly on {how} ({proc.returncode}):\n{why()}"
-    assert "Traceback" not in errors.read_text(errors="replace"), why()
-    wait_for(lambda: group_is_gone(proc.pid), 10, 0.2, f"no process left in serve's group {proc.pid}")
+    served.stopped_cleanly(how)
 
-    states = {fr.id: fr.state for fr in read_flow_runs(server.api_url, deployment)}
+    states = {fr.id: fr.state for fr in read_flow_runs(server.api_url, served.deployment)}
     for flow_run in in_flight:
         state = states[flow_run.id]
-        assert state is not None and (state.is_cancelled() or state.is_completed()), (state, why())
-    assert not [s for s in states.values() if s is not None and s.is_running()], (states, why())
+        assert state is not None and (state.is_cancelled() or state.is_completed()), (state, served.why())
+    assert not [s for s in states.values() if s is not None and s.is_running()], (states, served.why())
     with Store.open(store_url) as store:
         assert store.runs() == [], "a run whose source never answered was stored"
     assert half_written_runs(store_url) == []
@@ -378,33 +389,21 @@ def test_a_second_ctrl_c_quits_at_once(tmp_path, hanging_http_server, sqlite_pre
     from okrflow.flows.serving import EXIT_AT_ONCE
 
     server = sqlite_prefect_server
-    deployment = "serve-twice"
-    config = tmp_path / f"{deployment}.yaml"
     store_url = f"sqlite:///{tmp_path / 'history.db'}"
+    config = tmp_path / "serve-twice.yaml"
     config.write_text(HANGING_CONFIG.format(interval=INTERVAL_S, store=store_url, url=hanging_http_server))
-    log, errors = tmp_path / "serve.log", tmp_path / "serve.err"
-    proc = start(
-        [sys.executable, "-m", "okrflow.cli", "-c", str(config), "serve"], serve_env(server), log, tmp_path, errors
-    )
-
-    def why() -> str:
-        return f"okrflow serve said:\n{tail(log)}\n{tail(errors)}\n{server.problems()}"
-
-    def running() -> list[Any]:
-        assert proc.poll() is None, f"okrflow serve exited with {proc.returncode}\n{why()}"
-        return [fr for fr in read_flow_runs(server.api_url, deployment) if fr.state and fr.state.is_running()]
-
+    served = Served.start(config, server)
     try:
-        wait_for(running, 120, 0.5, lambda: f"a running flow run\n{why()}")
-        os.killpg(proc.pid, signal.SIGINT)
-        wait_for(lambda: "stopping" in errors.read_text(errors="replace"), 10, 0.05, why)
-        stopped_in = ctrl_c(proc, 10)
+        wait_for(served.running, 120, 0.5, lambda: f"a running flow run\n{served.why()}")
+        os.killpg(served.proc.pid, signal.SIGINT)
+        wait_for(lambda: "stopping" in served.stderr(), 10, 0.05, served.why)
+        stopped_in = ctrl_c(served.proc, 10)
     finally:
-        stop_process_group(proc)
+        stop_process_group(served.proc)
     print(f"okrflow serve quit {stopped_in:.1f} s after the second Ctrl-C")
-    assert proc.returncode == EXIT_AT_ONCE, why()
-    assert "Traceback" not in errors.read_text(errors="replace"), why()
-    wait_for(lambda: group_is_gone(proc.pid), 10, 0.2, f"no process left in serve's group {proc.pid}")
+    assert served.proc.returncode == EXIT_AT_ONCE, served.why()
+    assert "Traceback" not in served.stderr(), served.why()
+    wait_for(lambda: group_is_gone(served.proc.pid), 10, 0.2, f"no process left in serve's group {served.proc.pid}")
     assert half_written_runs(store_url) == []
 
 
