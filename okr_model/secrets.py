@@ -61,15 +61,20 @@ class UrlParts:
     rest: str
 
 
-_HOST = re.compile(r"(?:\[[^\]]*\]|[^/?#@\[\]:]*)(?::\d*)?(?:[/?#]|$)")
+_HOST = re.compile(r"(?:\[[^\]]*\]|[^/?#@\[\]:&=]*)(?::\d*)?(?:[/?#]|$)")
+"""``host[:port]`` then the path, query, fragment or end; no DNS name holds ``&`` or ``=`` (a query's pairs do)."""
 _QUERY = re.compile(r"[^=&]*=[^&]*(?:&[^=&]*=[^&]*)*")
 
 
 def _userinfo_end(rest: str) -> int:
-    """The ``@`` that ends the user info: the first one followed by ``host[:port]`` and then no other ``@``
+    """The ``@`` that ends the user info: the *last* one followed by ``host[:port]`` and then no other ``@``
     (except inside a ``name=value`` query). That is the last ``@`` of the authority, whatever the password holds.
+
+    Searched from the end: a password may read as ``host?query`` itself (``@?``, ``@h?a=``), and taking the
+    first ``@`` would show the password's tail as the host and query. Where both readings fit
+    (``u:p@h/?to=ops@example.com``), the longer password wins: shown, it hides more, never less.
     """
-    for match in re.finditer("@", rest):
+    for match in reversed(list(re.finditer("@", rest))):
         after = rest[match.end() :]
         if not _HOST.match(after):
             continue

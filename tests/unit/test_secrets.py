@@ -79,6 +79,31 @@ def test_any_raw_password_is_split_off_at_the_last_at(password, host) -> None:
     assert hide_password(url) == f"postgresql://user:***@{host}:5432/db?sslmode=require"
 
 
+@pytest.mark.parametrize("password", ["@?", "@?token=hunter2", "@h?a=", "@h/?to=ops", "x@db?sslmode=disable"])
+def test_a_password_that_reads_like_a_host_and_query_is_still_the_password(password) -> None:
+    """Hypothesis found '@?': the first '@' was taken (empty host, the rest a 'query'), showing the password's tail."""
+    url = f"postgresql://user:{password}@127.0.0.1:5432/db?sslmode=require"
+    assert split_url(url).password == password
+    assert hide_password(url) == "postgresql://user:***@127.0.0.1:5432/db?sslmode=require"
+
+
+@pytest.mark.parametrize(
+    ("url", "password", "rest"),
+    [  # an '@' in the query is no user info when what follows it cannot be a host (more query, a path)
+        (
+            "https://u:pw@hooks.example.com/x?to=ops@example.com&cc=x",
+            "pw",
+            "hooks.example.com/x?to=ops@example.com&cc=x",
+        ),
+        ("https://u:pw@hooks.example.com/x?to=a@b&cc=c@d&z=1", "pw", "hooks.example.com/x?to=a@b&cc=c@d&z=1"),
+        ("postgresql://u:pw@/db?host=/run/postgresql", "pw", "/db?host=/run/postgresql"),
+    ],
+)
+def test_an_at_in_the_query_stays_in_the_query(url, password, rest) -> None:
+    parts = split_url(url)
+    assert (parts.username, parts.password, parts.rest) == ("u", password, rest)
+
+
 @settings(max_examples=300, deadline=None)
 @given(password=password_text)
 def test_any_quoted_password_round_trips_through_sqlalchemy(password) -> None:
