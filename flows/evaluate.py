@@ -21,6 +21,7 @@ from okrflow.okr_model.paths import store_url as resolve_store_url
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from okrflow.alerts.notify import alert_step_failed
 from okrflow.store import RunRecord, Store
 
 __all__ = ["evaluate_flow"]
@@ -84,4 +85,6 @@ def evaluate_flow(
         f"; {record.detail}" if record.detail else "",
         f"; {record.alert_note}" if record.alert_note else "",
     )
+    if record.alert_error:  # the run is written; the flow run fails so Prefect shows nobody was told
+        raise alert_step_failed(record)
     return record

@@ -44,7 +44,6 @@ __all__ = [
     "ScoringInputs",
     "config_hash",
     "evaluate",
-    "fetch_all",
     "fetch_source",
     "load_scoring_inputs",
     "normalize_slot",
@@ -68,20 +67,6 @@ def normalize_slot(at: datetime | None) -> datetime:
 def config_hash(config: Config) -> str:
     """Which config produced a run (secrets are hashed, never stored)."""
     return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
-
-
-def fetch_all(
-    config: Config,
-    at: datetime,
-    annotations: Sequence[AnnotationRecord] = (),
-    registry: Registry | None = None,
-    map_sources: Callable[[Sequence[SourceJob]], list[dict[str, Measurement]]] = map_in_threads,
-) -> Fetched:
-    """Fetch every KR (sources concurrently) and run quality gates. Prefect passes its own ``map_sources``.
-
-    With ``fetch: {processes: N}`` (and the built-in registry and mapping) sources go to worker processes.
-    """
-    return start_fetch(config, at, registry, map_sources)(annotations)
 
 
 def start_fetch(
@@ -225,11 +210,13 @@ def evaluate(
     key_results, objectives = score_run(config, slot, measurements, gates, inputs)
     record = run_record(config, slot, started, key_results, objectives, deployment=deployment, backfilled=backfilled)
     if store is not None and not dry_run:
-        if alerts and not backfilled:  # written and judged in one transaction (a failing alert step is logged)
+        if alerts and not backfilled:  # written and judged in one transaction (a failed alert step: alert_error)
             from okrflow.alerts.notify import notify
 
             outcome = notify(config, store, record)
-            record = replace(record, run_id=outcome.run_id, alert_note=outcome.note)
+            record = replace(
+                record, run_id=outcome.run_id, alert_note=outcome.note, alert_error=outcome.error, detail=outcome.detail
+            )
         else:
             record = replace(record, run_id=store.write_run(record))
     return record

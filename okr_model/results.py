@@ -70,6 +70,8 @@ class RunRecord:
     """The stored run's id once written (None for a dry run)."""
     alert_note: str = ""
     """What the alert step did with the run, for people (e.g. not judged: an older slot); not stored."""
+    alert_error: str = ""
+    """Why the run's alert step failed (stored in ``detail`` too); empty when it did not fail."""
 
     @property
     def error_count(self) -> int:

@@ -180,6 +180,7 @@ def run(
     """Evaluate every key result once (now, or as of --at) and store the run."""
     config = load()
     slot = parse_time(at, "--at", config)
+    from okrflow.alerts.notify import AlertStepFailed, alert_step_failed
     from okrflow.flows.pipeline import evaluate, normalize_slot
     from okrflow.okr_model.cycles import OutsideCycle, check_in_cycle, describe_instant
 
@@ -200,6 +201,10 @@ def run(
             record = evaluate_flow(str(state.config_path), slot.isoformat() if slot else None)
         else:
             record = evaluate(config, store, slot, dry_run=dry_run)
+    except AlertStepFailed as exc:  # the flow failed after writing the run: print it, then exit 1 below
+        if exc.record is None:
+            _fail(f"run failed: {exc}", 1)
+        record = exc.record
     except OutsideCycle as exc:  # the slot passed the cycle's end while the run started
         _fail(f"run refused: {exc}", 2)
     except OkrflowError as exc:
@@ -219,6 +224,8 @@ def run(
         print(record.alert_note, file=sys.stderr if output is TableFormat.json else sys.stdout)
     if record.status == "failed":  # the contract: exit 1 when the run itself failed (every KR errored)
         _fail(f"run failed: {record.detail}", 1)
+    if record.alert_error:  # stored, but nobody was told what it found: as much a failure for a scheduler
+        _fail(str(alert_step_failed(record)), 1)
 
 
 @app.command()

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from okrflow import __version__
 from okrflow.alerts.delivery import DeliveryError
+from okrflow.alerts.http_post import json_body, post, safe_url
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.render import facts, summary
 from okrflow.okr_model.config import AlertmanagerChannel, Config
@@ -122,8 +123,6 @@ def send_alertmanager(
     channel_name: str, channel: AlertmanagerChannel, msg: Message, *, client: httpx.Client | None = None
 ) -> None:
     """POST the message's alerts to ``<url>/api/v2/alerts``; Alertmanager answers 200 with an empty body."""
-    from okrflow.alerts.channels import _json_body, _post, safe_url
-
     base = channel.url.get_secret_value().rstrip("/")
     url = f"{base}/api/v2/alerts"
     where = f"channel {channel_name} (alertmanager {safe_url(base)})"
@@ -140,8 +139,8 @@ def send_alertmanager(
         secrets += [password, token]
     headers["content-type"] = "application/json"
     headers["user-agent"] = f"okrflow/{__version__}"
-    body = _json_body(alertmanager_alerts(msg, datetime.now(UTC), channel.lease))  # type: ignore[arg-type]
-    _post(where, url, body, headers, channel.timeout_s, secrets, client, channel.allow_private)
+    body = json_body(alertmanager_alerts(msg, datetime.now(UTC), channel.lease))  # type: ignore[arg-type]
+    post(where, url, body, headers, channel.timeout_s, secrets, client, channel.allow_private)
     log.info("delivered message %s (%d alerts) to %s", msg.id, len(msg.alerts), where)
 
 
@@ -152,8 +151,8 @@ def refresh_messages(
     run), so Alertmanager keeps them firing one more lease; other channels hear nothing new."""
     import uuid
 
-    from okrflow.alerts.judge import channels_of
     from okrflow.alerts.repository import OutboxItem
+    from okrflow.alerts.routing import channels_of
 
     by_owner: dict[str, list[Alert]] = {}
     for owner, alert in standing:

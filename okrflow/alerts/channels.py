@@ -12,26 +12,23 @@ unless the channel sets ``allow_private``; refused and timed-out receivers get o
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import json
 import logging
 import re
-import time
-import urllib.parse
-from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from okrflow import __version__
 from okrflow.alerts.alertmanager import send_alertmanager
-from okrflow.alerts.delivery import DeliveryError, refuse_blocked, unreachable
+from okrflow.alerts.delivery import DeliveryError
 from okrflow.alerts.email import MESSAGE_ID_HEADER, send_email
+from okrflow.alerts.http_post import json_body as _json_body
+from okrflow.alerts.http_post import post as _post
+from okrflow.alerts.http_post import safe_url
 from okrflow.alerts.message import Message
 from okrflow.alerts.render import slack_payload, webhook_payload
 from okrflow.okr_model.config import AlertmanagerChannel, EmailChannel, SlackChannel, WebhookChannel
-from okrflow.okr_model.secrets import Redactor, host_only, split_url, url_secrets
+from okrflow.okr_model.secrets import url_secrets
 from okrflow.webhooks import sign
 
 if TYPE_CHECKING:
@@ -43,7 +40,6 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Okrflow-Signature"
 """Deprecated (0.1): HMAC of the body only, so replayable; receivers should verify ``webhook-signature``."""
-_RETRYABLE_STATUS = {408, 425, 429}
 
 
 def send(
@@ -69,130 +65,9 @@ def send(
         raise DeliveryError(f"channel {channel_name}: unknown channel type {type(channel).__name__}", retryable=False)
 
 
-# --- secrets --------------------------------------------------------------------------------------
-
-
-safe_url = host_only
-"""``https://hooks.slack.com/…``: scheme, host and port only, never user info, path or query."""
-
-
-class _HttpxUrlRedactor(logging.Filter):
-    """httpx logs every request's full URL at INFO ("HTTP Request: POST https://hooks.slack.com/services/T/B/token").
-
-    Installed once on the ``httpx`` logger, this rewrites the URL of our channels' requests (only
-    those) to ``safe_url`` before any handler sees the record.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) > 1 and str(args[1]) in self.urls:
-            record.args = (args[0], safe_url(str(args[1])), *args[2:])
-        return True
-
-
-_httpx_redactor = _HttpxUrlRedactor()
-
-
-def _hide_in_httpx_logs(url: str) -> None:
-    import httpx
-
-    logger = logging.getLogger("httpx")
-    if _httpx_redactor not in logger.filters:
-        logger.addFilter(_httpx_redactor)
-    with contextlib.suppress(httpx.InvalidURL, TypeError, ValueError):  # then the request fails too, reported safely
-        _httpx_redactor.urls.add(str(httpx.URL(url)))
-
-
 def signature(secret: str, body: bytes) -> str:
     """The deprecated ``X-Okrflow-Signature`` value: ``sha256=`` + hex HMAC-SHA256 of the body bytes only."""
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-
-# --- HTTP (webhook, Slack) ------------------------------------------------------------------------
-
-
-def _check_url(where: str, url: str, allow_private: bool) -> None:
-    """An http(s) URL with a host that is not (and does not resolve to) a link-local or metadata address."""
-    parts = split_url(url)
-    try:
-        split = urllib.parse.urlsplit(f"{parts.prefix}{parts.rest}")
-        port = split.port
-    except ValueError:
-        raise DeliveryError(f"{where}: the URL cannot be parsed; check the channel's url", retryable=False) from None
-    if split.scheme.lower() not in ("http", "https"):
-        shown = f"{split.scheme}:" if split.scheme else "no scheme"
-        raise DeliveryError(f"{where}: the URL must be http:// or https:// (got {shown})", retryable=False)
-    if not split.hostname:
-        raise DeliveryError(f"{where}: the URL has no host", retryable=False)
-    refuse_blocked(where, split.hostname, port or (443 if split.scheme.lower() == "https" else 80), allow_private)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds from now: a number of seconds or an HTTP date; None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError, IndexError):
-            return None
-    return max(0.0, seconds) if seconds == seconds and seconds != float("inf") else None
-
-
-def _post(
-    where: str,
-    url: str,
-    body: bytes,
-    headers: dict[str, str] | Callable[[], dict[str, str]],
-    timeout: float,
-    secrets: list[str],
-    client: httpx.Client | None,
-    allow_private: bool = False,
-) -> None:
-    """POST ``body``; ``headers`` may be a function, called just before sending (a fresh signature timestamp)."""
-    import httpx
-
-    _check_url(where, url, allow_private)
-    redact = Redactor(secrets)
-    _hide_in_httpx_logs(url)
-    try:
-        sent = headers() if callable(headers) else headers
-        if client is None:
-            with httpx.Client(timeout=timeout, follow_redirects=False) as own:
-                response = own.post(url, content=body, headers=sent)
-        else:
-            response = client.post(url, content=body, headers=sent, timeout=timeout, follow_redirects=False)
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
-        detail = redact(str(exc))
-        raise DeliveryError(f"{where}: invalid request: {type(exc).__name__}: {detail}", retryable=False) from None
-    except httpx.TransportError as exc:  # refused, reset, DNS, TLS, timeouts, a server that hung up
-        if "[SSL" in str(exc):  # a TLS receiver with a bad certificate: worth saying, and not a port scan
-            raise DeliveryError(f"{where}: TLS failed: {redact(str(exc))[:200]}", retryable=True) from None
-        raise unreachable(where, timeout) from None
-
-    code = response.status_code
-    if 200 <= code < 300:
-        return
-    answer = redact(" ".join(response.text.split()))[:200]
-    reason = f"HTTP {code} {response.reason_phrase}".rstrip() + (f": {answer}" if answer else "")
-    if 300 <= code < 400:
-        raise DeliveryError(f"{where}: {reason} (a redirect: set the channel url to the final URL)", retryable=False)
-    if code in _RETRYABLE_STATUS or code >= 500:
-        after = _retry_after(response.headers.get("Retry-After"))
-        suffix = f" (retry after {after:g}s)" if after is not None else ""
-        raise DeliveryError(f"{where}: {reason}{suffix}", retryable=True, retry_after=after)
-    raise DeliveryError(f"{where}: {reason} (not retried: fix the channel or the receiver)", retryable=False)
-
-
-def _json_body(payload: dict) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 def send_webhook(

@@ -4,8 +4,9 @@ why (``okrflow.alerts.explain``). Pure; the judge decides which alerts are told 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from okrflow.alerts.condition import Condition, RunResults
 from okrflow.alerts.explain import Facts, kr_facts, objective_facts, source_facts
 from okrflow.alerts.message import Alert
 from okrflow.alerts.repository import SavedState
@@ -14,9 +15,6 @@ from okrflow.okr_model import formatting
 from okrflow.okr_model.config import Config, KeyResult
 from okrflow.okr_model.results import RunRecord
 from okrflow.okr_model.types import Band
-
-if TYPE_CHECKING:
-    from okrflow.alerts.judge import Condition, RunResults
 
 __all__ = ["alert_of", "seen"]
 

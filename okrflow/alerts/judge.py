@@ -12,58 +12,22 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from okrflow.alerts.alertmanager import has_alertmanager, lease, refresh_messages
 from okrflow.alerts.compose import alert_of, seen
+from okrflow.alerts.condition import Condition, DriftCheck, LineageBefore, RunResults
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.repository import OutboxItem, SavedState
+from okrflow.alerts.routing import channels_of
 from okrflow.alerts.state import AlertState, Timing, Transition, step
-from okrflow.okr_model.config import Config, KeyResult, Objective
-from okrflow.okr_model.drift import DriftResult
-from okrflow.okr_model.results import KRResult, ObjectiveResult, RunRecord
+from okrflow.okr_model.config import Config, Objective
+from okrflow.okr_model.results import KRResult, RunRecord
 from okrflow.okr_model.rollup import ancestors
 
 __all__ = ["Condition", "conditions", "fingerprint", "judge", "route"]
-
-DriftCheck = Callable[[KeyResult, float | None], DriftResult | None]
-"""Given a KR and the level an open max_drop drift of it moved from (None if none is open), its drift or None."""
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One alert's condition in one run; ``holds`` None means unknown (no data): the state is kept."""
-
-    kind: str
-    subject: str  # KR id, objective id, or source name
-    holds: bool | None
-    kr: KeyResult | None = None
-    objective: Objective | None = None
-    source: str | None = None
-    detail: str = ""
-    drift: DriftResult | None = None
-
-
-LineageBefore = Callable[[str], Mapping[str, Any] | None]
-"""Given a KR id, its measurement's lineage in the run before this one (None if unknown)."""
-
-
-@dataclass(frozen=True)
-class RunResults:
-    """A run's results by id (judging looks them up once per alert), and how to read the run before's lineage."""
-
-    krs: Mapping[str, KRResult]
-    objectives: Mapping[str, ObjectiveResult]
-    lineage_before: LineageBefore | None = None
-
-    @classmethod
-    def of(cls, record: RunRecord, lineage_before: LineageBefore | None = None) -> RunResults:
-        krs = {r.kr_id: r for r in record.key_results}
-        return cls(krs, {o.objective_id: o for o in record.objectives}, lineage_before)
-
 
 def fingerprint(group: str, kind: str, subject: str) -> str:
     """Identical alerts share a fingerprint (and so one state and one notification per run). ``group`` is the
@@ -154,11 +118,6 @@ def route(config: Config, condition: Condition) -> list[str]:
 def _objective_owner(objective: Objective, objectives: Mapping[str, Objective]) -> str | None:
     """The objective's owner, else its nearest ancestor's."""
     return next((node.owner for node in ancestors(objective, objectives, include_self=True) if node.owner), None)
-
-
-def channels_of(config: Config, owner: str) -> list[str]:
-    entry = config.owners.get(owner)
-    return list(entry.channels) if entry and entry.channels else list(config.defaults.alerts.channels)
 
 
 def judge(

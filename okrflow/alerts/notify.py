@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from okrflow.alerts.judge import DriftCheck, LineageBefore, judge
@@ -17,10 +18,21 @@ from okrflow.alerts.outbox import DeliveryReport, deliver_due
 from okrflow.alerts.repository import AlertRepository
 from okrflow.okr_model.config import Config, DriftRule, KeyResult
 from okrflow.okr_model.drift import DriftResult
+from okrflow.okr_model.errors import OkrflowError
 from okrflow.okr_model.results import RunRecord
 from okrflow.store import Store
+from okrflow.store.models import Run
 
-__all__ = ["DEFAULT_GROUP", "AlertOutcome", "alert_group", "drift_check", "drift_rule", "notify"]
+__all__ = [
+    "DEFAULT_GROUP",
+    "AlertOutcome",
+    "AlertStepFailed",
+    "alert_group",
+    "alert_step_failed",
+    "drift_check",
+    "drift_rule",
+    "notify",
+]
 
 DEFAULT_GROUP = "default"
 
@@ -93,6 +105,35 @@ class AlertOutcome:
     note: str = ""
     enqueued: int = 0
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    error: str = ""
+    """Why the alert step failed (the run is stored, its alerts not judged); empty when it did not fail."""
+    detail: str = ""
+    """The run's stored detail, with the alert failure appended when there was one."""
+
+
+class AlertStepFailed(OkrflowError):
+    """A run was stored but its alert step failed: nobody was told what the run found. ``okrflow run`` exits 1
+    and the Prefect flow run fails, after the run is written."""
+
+    def __init__(self, message: str, record: RunRecord | None = None):
+        super().__init__(message)
+        self.record = record
+        """The stored run (its scores are history; ``okrflow run`` still prints them)."""
+
+    def __reduce__(self) -> tuple[type[AlertStepFailed], tuple[str, RunRecord | None]]:
+        return type(self), (str(self), self.record)
+
+
+def alert_step_failed(record: RunRecord) -> AlertStepFailed:
+    """The error for a stored run whose alert step failed, worded once for the CLI and the flow."""
+    return AlertStepFailed(f"run {record.run_id} was stored, but its alert step failed: {record.alert_error}", record)
+
+
+def _failure(exc: BaseException) -> str:
+    """An exception in one line for the run's detail (SQLAlchemy appends the statement on later lines); our own
+    errors (a ``StoreError`` with the URL's password hidden) read as they are, others with their type."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return (first if isinstance(exc, OkrflowError) else f"{type(exc).__name__}: {first}")[:300]
 
 
 def alert_group(config: Config) -> str:
@@ -108,27 +149,34 @@ def notify(config: Config, store: Store, record: RunRecord, now: datetime | None
     saved and the messages enqueued: concurrent runs of one slot (two workers, a cron job and a manual run)
     judge one after the other, so a condition is told once. A slot older than the group's latest judged slot
     (a backfill, ``--at`` in the past, a catch-up) is stored but not judged: past data never pages anyone, and
-    alerts move in slot order. A failing alert step is logged and rolled back alone; the run is kept.
+    alerts move in slot order. A failing alert step is logged and rolled back alone; the run is kept, and its
+    stored detail says the alert step failed (``AlertOutcome.error``; ``okrflow run`` exits 1 on it).
     """
     now = now or datetime.now(UTC)
-    outcome = AlertOutcome()
+    outcome = AlertOutcome(detail=record.detail)
     try:
         drift = drift_check(config, store, record)  # reads history before this run: no lock needed
-    except Exception:
+    except Exception as exc:
         log.exception("alerting for the run of slot %s failed (drift history)", record.slot.isoformat())
-        drift = None
+        drift, outcome.error = None, _failure(exc)
+
+    def failed(session: Session, run_id: int) -> None:
+        outcome.judged, outcome.enqueued = False, 0
+        outcome.note = f"alerts: failed, not judged ({outcome.error})"
+        outcome.detail = "; ".join(part for part in (record.detail, f"alerts failed: {outcome.error}") if part)
+        session.execute(update(Run).where(Run.id == run_id).values(detail=outcome.detail))  # in the run's transaction
 
     def judge_locked(session: Session, run_id: int) -> None:
         if drift is None:
-            outcome.note = "alerts: not judged (error; see the log)"
+            failed(session, run_id)
             return
         try:
             with session.begin_nested():  # a savepoint: an alert failure rolls back alone
                 _judge_locked(config, AlertRepository(store.engine, session), record, drift, now, outcome)
-        except Exception:
+        except Exception as exc:
             log.exception("alerting for the run of slot %s failed", record.slot.isoformat())
-            outcome.judged, outcome.enqueued = False, 0
-            outcome.note = "alerts: not judged (error; see the log)"
+            outcome.error = _failure(exc)
+            failed(session, run_id)
 
     outcome.run_id = store.write_run(record, then=judge_locked)
     try:
