@@ -47,12 +47,12 @@ def worker(
     from okrflow.flows import workers
     from okrflow.flows.pipeline import (
         evaluate,
-        fetch_all,
         load_scoring_inputs,
         map_in_threads,
         normalize_slot,
         run_record,
         score_run,
+        start_fetch,
     )
     from okrflow.okr_model.config import FetchSettings
     from okrflow.okr_model.loader import load_config
@@ -125,7 +125,7 @@ def worker(
         slot = normalize_slot(None)
         inputs = load_scoring_inputs(store, config, slot)
         step("read history (scoring inputs)")
-        measurements, gates = fetch_all(config, slot, inputs.annotations)
+        measurements, gates = start_fetch(config, slot)(inputs.annotations)
         step("fetch (sources)")
         results, objectives = score_run(config, slot, measurements, gates, inputs)
         step("score, roll up, pace, forecast")

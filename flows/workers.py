@@ -30,7 +30,7 @@ from okrflow.flows.fetching import check_gates, close_connectors, fetch_source, 
 if TYPE_CHECKING:
     from okrflow.okr_model.config import Config
 
-__all__ = ["FetchJob", "collect", "fetch_in_workers", "run_job", "shutdown_workers", "submit_jobs"]
+__all__ = ["FetchJob", "collect", "run_job", "shutdown_workers", "submit_jobs"]
 
 log = logging.getLogger("okrflow.workers")
 
@@ -128,11 +128,6 @@ def collect(submitted: Sequence[Submitted]) -> list[Outcome]:
             gates = {kr_id: GateOutcome("error", detail) for kr_id in job.gated_kr_ids}
             outcomes.append(({kr_id: Measurement.error(detail) for kr_id in job.kr_ids}, gates))
     return outcomes
-
-
-def fetch_in_workers(jobs: Sequence[FetchJob], processes: int) -> list[Outcome]:
-    """Run the jobs in the worker processes and wait for all of them."""
-    return collect(submit_jobs(jobs, processes))
 
 
 def shutdown_workers() -> None:

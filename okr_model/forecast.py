@@ -26,9 +26,9 @@ Method, chosen so one wild run cannot bend the forecast:
   (``okrflow.okr_model.status``) let a forecast change a status only with enough of it.
 - Score, low and high are clamped to [0, 1], and low <= score <= high always holds.
 
-Above ``MAX_PAIR_POINTS`` points (a quarter of 15-minute runs holds ~8,800) the slopes are taken over that many points
-spread evenly through time (first and last included), so the cost stays bounded and the result deterministic; the
-intercept and residuals still use every point.
+Every pair of points gives a slope (n points: n(n-1)/2 slopes), so callers pass a bounded series: a run's
+forecast reads at most ``FORECAST_POINTS`` of the cycle's runs (``okrflow.okr_model.evaluation``; the store thins a
+long cycle to the last run of each of that many equal spans).
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from typing import Any
 
 __all__ = [
     "JUMP_MIN",
-    "MAX_PAIR_POINTS",
     "NOISE_FLOOR",
     "Forecast",
     "TrendFit",
@@ -52,8 +51,6 @@ __all__ = [
     "theil_sen",
 ]
 
-MAX_PAIR_POINTS = 400
-"""Most points whose pairwise slopes are computed (400 points: ~80,000 pairs, a few tens of milliseconds)."""
 NOISE_FLOOR = 0.05
 """Least half-width of a forecast's interval, in score points: no score series is known to better than that."""
 JUMP_MIN = 0.1
@@ -111,14 +108,6 @@ def _tie_term(values: Sequence[float]) -> int:
     return sum(k * (k - 1) * (2 * k + 5) for k in Counter(values).values() if k > 1)
 
 
-def _spread_indices(n: int) -> list[int]:
-    """At most MAX_PAIR_POINTS points spread evenly through the (time-sorted) series, first and last included."""
-    if n <= MAX_PAIR_POINTS:
-        return list(range(n))
-    step = (n - 1) / (MAX_PAIR_POINTS - 1)
-    return [round(i * step) for i in range(MAX_PAIR_POINTS)]
-
-
 def _finite_points(points: Sequence[tuple[float, float | None]]) -> list[tuple[float, float]]:
     """The points with a finite time and score: a run without a score (None, NaN) is no point of the trend."""
     kept = []
@@ -133,7 +122,7 @@ def _finite_points(points: Sequence[tuple[float, float | None]]) -> list[tuple[f
 
 _VECTOR_FROM = 64
 """From this many points the slopes, intercept and residuals are computed with numpy when it is installed (the
-same IEEE operations, so the same numbers): 400 points are ~80,000 slopes, ~20 ms in Python, ~2 ms vectorised,
+same IEEE operations, so the same numbers): 65 points are ~2,000 slopes, a few ms in Python, far less vectorised,
 and every run forecasts every progress KR."""
 
 
@@ -163,7 +152,7 @@ def _arrays(points: Sequence[tuple[float, float]]) -> tuple[Any, Any] | None:
 
 @cache
 def _pairs(n: int) -> tuple[Any, Any]:
-    """Indices (i, j), i < j, of every pair of n points (the sample size is usually MAX_PAIR_POINTS)."""
+    """Indices (i, j), i < j, of every pair of n points."""
     return _np().triu_indices(n, k=1)
 
 
@@ -198,13 +187,8 @@ def theil_sen(points: Sequence[tuple[float, float | None]], level: float = 0.8) 
 
 def _fit(data: list[tuple[float, float]], level: float, arrays: tuple[Any, Any] | None = None) -> TrendFit | None:
     """``theil_sen`` of finite points already sorted by time (``arrays``: the same as ``_arrays(data)``)."""
-    indices = _spread_indices(len(data))
-    sample = [data[i] for i in indices]
     arrays = arrays if arrays is not None else _arrays(data)
-    sample_arrays = None
-    if arrays is not None and len(sample) >= _VECTOR_FROM:
-        sample_arrays = (arrays[0][indices], arrays[1][indices])
-    slopes = _pairwise_slopes(sample, sample_arrays)
+    slopes = _pairwise_slopes(data, arrays)
     if not len(slopes):
         return None
     slope = float(_sorted_median(slopes))
@@ -213,8 +197,8 @@ def _fit(data: list[tuple[float, float]], level: float, arrays: tuple[Any, Any] 
         intercept, pivot = float(_np().median(y - slope * t)), float(_np().median(t))
     else:
         intercept, pivot = median(y - slope * t for t, y in data), median(t for t, _ in data)
-    n, count = len(sample), len(slopes)
-    variance = (n * (n - 1) * (2 * n + 5) - _tie_term([t for t, _ in sample]) - _tie_term([y for _, y in sample])) / 18
+    n, count = len(data), len(slopes)
+    variance = (n * (n - 1) * (2 * n + 5) - _tie_term([t for t, _ in data]) - _tie_term([y for _, y in data])) / 18
     reach = NormalDist().inv_cdf((1 + level) / 2) * math.sqrt(max(variance, 0.0))
     upper = min(round((count + reach) / 2), count - 1)
     lower = max(round((count - reach) / 2) - 1, 0)

@@ -5,6 +5,9 @@ in one query each (each an ordered index range, migration 0003) and paired by ru
 database's join of two 8,800-row inputs. Values come as the driver gives them (SQLite: datetimes as text,
 booleans as 0/1; JSON as text); each distinct JSON text is decoded once (``queries.JsonTexts``) and an observed
 time equal to the slot is converted once. Records are built with their constructors, as everywhere else.
+
+The points are built with the cyclic garbage collector paused: okrflow's one documented exception to "public
+APIs, no tricks", with its figures (``okrflow.store.gc_pause``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, Integer, Select, String, Text, cast, select, text, type_coerce, union_all
 
+from okrflow.store.gc_pause import gc_paused
 from okrflow.store.models import (
     HISTORY_KR_SCORE_COLUMNS,
     HISTORY_MEASUREMENT_COLUMNS,
@@ -44,7 +48,8 @@ def history(engine: Engine, kr_id: str, since: datetime | None = None, limit: in
             return []
         until = aware(scores[-1][0]) if limit is not None else None
         measurements = conn.execute(history_select(dialect, MeasurementRow, kr_id, since, until=until))
-        return _points(kr_id, scores, measurements, aware)
+        with gc_paused():
+            return _points(kr_id, scores, measurements, aware)
 
 
 _HISTORY_COLUMNS = {  # what history reads after (kr_id, slot, run_id): the covering indexes' columns, in order

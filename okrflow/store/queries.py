@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -287,19 +288,12 @@ def annotations(
         ]
 
 
+_RUN_SUMMARY_FIELDS = tuple(f.name for f in fields(RunSummary))
+
+
 def _run_summary(row: Run) -> RunSummary:
-    return RunSummary(
-        id=row.id,
-        slot=row.slot,
-        status=row.status,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        kr_count=row.kr_count,
-        error_count=row.error_count,
-        deployment=row.deployment,
-        backfilled=row.backfilled,
-        detail=row.detail,
-    )
+    """A runs row as a ``RunSummary`` (its fields are the row's columns of the same names)."""
+    return RunSummary(**{name: getattr(row, name) for name in _RUN_SUMMARY_FIELDS})
 
 
 def result_select(*extra: Any) -> Select[Any]:

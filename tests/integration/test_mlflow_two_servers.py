@@ -26,11 +26,11 @@ SCRIPT = """
 import json, sys
 from datetime import datetime
 from okrflow.connectors.registry import default_registry
-from okrflow.flows.pipeline import fetch_all
+from okrflow.flows.pipeline import start_fetch
 from okrflow.okr_model.loader import load_config
 
 config = load_config(sys.argv[1], default_registry())
-measurements, _ = fetch_all(config, datetime.fromisoformat(sys.argv[2]))
+measurements, _ = start_fetch(config, datetime.fromisoformat(sys.argv[2]))([])
 print(json.dumps({kr_id: [m.status, m.value, m.detail] for kr_id, m in measurements.items()}))
 """
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from okrflow.okr_model.config import KeyResult
+from okrflow.okr_model.evaluation import FORECAST_POINTS
 from okrflow.okr_model.forecast import (
     JUMP_MIN,
-    MAX_PAIR_POINTS,
     NOISE_FLOOR,
     Forecast,
     forecast,
@@ -123,20 +123,20 @@ def test_interval_contains_the_projection_and_widens_with_the_level() -> None:
     assert 0.45 < narrow.score < 0.75, "the trend 0.1 + 0.5 t projects to about 0.6"
 
 
-def test_many_points_are_thinned_deterministically() -> None:
+def test_the_longest_series_a_run_forecasts_is_fitted_on_every_point() -> None:
+    """A run forecasts from at most ``FORECAST_POINTS`` stored scores plus its own (the store thins longer cycles:
+    tests/integration/test_store.py); every pair of them gives a slope, as scipy's Theil-Sen takes them."""
     rng = random.Random(3)
-    n = 6 * MAX_PAIR_POINTS  # more than a quarter of hourly runs
+    n = FORECAST_POINTS + 1
     points = [(i / n, 0.2 + 0.4 * i / n + rng.gauss(0, 0.01)) for i in range(n)]
     fc = forecast(points)
     assert fc is not None
-    assert fc.score == pytest.approx(0.6, abs=0.01)
+    assert fc.score == pytest.approx(0.6, abs=0.02)
     assert fc.low <= 0.6 <= fc.high
     assert forecast(list(reversed(points))) == fc, "same input set, same answer"
-    step = (n - 1) / (MAX_PAIR_POINTS - 1)
-    spread = [points[round(i * step)] for i in range(MAX_PAIR_POINTS)]
-    full, thinned = theil_sen(points), theil_sen(spread)
-    assert full is not None and thinned is not None
-    assert full.slope == thinned.slope, "slopes come from evenly spread points, first and last included"
+    fit = theil_sen(points)
+    assert fit is not None
+    assert fit.slope == pytest.approx(theilslopes([y for _, y in points], [t for t, _ in points]).slope, abs=1e-12)
 
 
 @pytest.mark.parametrize(
