@@ -18,6 +18,7 @@ Classes live beside the code that raises them (the module in brackets); all are 
     │   └── Failed                an MLflow read failed; the message is the whole detail  [connectors.mlflow_client]
     ├── StoreError                the history store failed after it opened  [okrflow.store.guard]
     ├── DeliveryError             an alert could not be sent (retried from the outbox)  [okrflow.alerts.delivery]
+    ├── AlertStepFailed           a run was stored but its alert step failed: the run exits 1  [okrflow.alerts.notify]
     ├── ExporterError             the Prometheus exporter cannot serve  [okrflow.report.exporter]
     ├── WebhookVerificationError  a received webhook is not authentic or not fresh  [okrflow.webhooks]
     ├── BackfillError             a backfill cannot run  [flows.backfill]
