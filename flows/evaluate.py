@@ -16,6 +16,7 @@ from okrflow.connectors.registry import default_registry
 from okrflow.flows.catchup import catch_up
 from okrflow.flows.fetching import SourceJob, fetch_source, map_in_threads
 from okrflow.flows.pipeline import evaluate
+from okrflow.flows.report_refresh import refresh_report
 from okrflow.okr_model.loader import load_config
 from okrflow.okr_model.paths import store_url as resolve_store_url
 from prefect import flow, get_run_logger, task
@@ -77,13 +78,15 @@ def evaluate_flow(
                     len(repaired),
                     ", ".join(r.slot.isoformat() for r in repaired),
                 )
+        report_note = refresh_report(config, store, logger)  # after the write: a failure here keeps the run
     logger.info(
-        "run of slot %s: %s (%d key results%s)%s",
+        "run of slot %s: %s (%d key results%s)%s%s",
         record.slot.isoformat(),
         record.status,
         len(record.key_results),
         f"; {record.detail}" if record.detail else "",
         f"; {record.alert_note}" if record.alert_note else "",
+        f"; {report_note}" if report_note else "",
     )
     if record.alert_error:  # the run is written; the flow run fails so Prefect shows nobody was told
         raise alert_step_failed(record)

@@ -26,6 +26,7 @@ from okrflow.okr_model.channels import (
     WebhookChannel,
 )
 from okrflow.okr_model.cycles import Cycle
+from okrflow.okr_model.report_config import ReportSettings
 from okrflow.okr_model.schedule import Schedule, check_schedule
 from okrflow.okr_model.types import MAINTAIN_KINDS, Band, ConfigDate, Duration, Id, Model, Target
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -48,6 +49,7 @@ __all__ = [
     "Objective",
     "Owner",
     "QualityGate",
+    "ReportSettings",
     "Retention",
     "SlackChannel",
     "SourceConfig",
@@ -271,6 +273,9 @@ class Config(Model):
     defaults: Defaults = Field(default_factory=Defaults)
     retention: Retention = Field(default_factory=Retention, description="history kept by okrflow compact")
     fetch: FetchSettings = Field(default_factory=FetchSettings, description="threads or worker processes")
+    report: ReportSettings = Field(
+        default_factory=ReportSettings, description="the HTML report each served run rewrites"
+    )
     sources: dict[Id, SourceConfig] = Field(default_factory=dict)
     channels: dict[Id, Channel] = Field(default_factory=dict)
     owners: dict[str, Owner] = Field(default_factory=dict)

@@ -56,10 +56,17 @@ def sqlite_file(url: str) -> Path | None:
 def anchor_config(
     config: Config, base: Path, anchor_source: Callable[[SourceConfig, Path], SourceConfig] | None = None
 ) -> Config:
-    """The config with its relative store and source paths joined to ``base`` (each connector knows its own)."""
+    """The config with its relative store, report and source paths joined to ``base`` (each connector knows its own)."""
     sources = {name: anchor_source(s, base) for name, s in config.sources.items()} if anchor_source else None
+    report = config.report
+    if report.path is not None:
+        report = report.model_copy(update={"path": anchor_file(report.path, base)})
     return config.model_copy(
-        update={"store": anchor_sqlite_url(config.store, base), **({"sources": sources} if sources else {})}
+        update={
+            "store": anchor_sqlite_url(config.store, base),
+            "report": report,
+            **({"sources": sources} if sources else {}),
+        }
     )
 
 

@@ -31,6 +31,7 @@ from okrflow.okr_model.pacing import elapsed_share
 from okrflow.okr_model.rollup import children_of
 from okrflow.okr_model.scoring import describe_gates
 from okrflow.okr_model.types import MAINTAIN_KINDS
+from okrflow.report.atomic_file import write_atomically
 from okrflow.report.charts import AlertMark, kr_chart
 from okrflow.store import AnnotationRecord, HistoryPoint, KRResult, ObjectiveResult, StatusSnapshot, Store
 
@@ -163,11 +164,9 @@ class Formatter:
 
 
 def write_report(config: Config, store: Store, out_path: Path, now: datetime | None = None) -> Path:
-    """Render the report of the config's cycle from the store into ``out_path`` (parents created)."""
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(build_report(config, store, now), encoding="utf-8")
-    return out_path
+    """Render the report of the config's cycle from the store into ``out_path`` (parents created), atomically:
+    a web server reading it meanwhile serves the old page until the new one is whole."""
+    return write_atomically(Path(out_path), build_report(config, store, now))
 
 
 def build_report(config: Config, store: Store, now: datetime | None = None) -> str:
