@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -148,8 +148,11 @@ def backfill(
     step: timedelta,
     registry: Registry | None = None,
     deployment: str = "default",
+    progress: Callable[[int, int], None] | None = None,
 ) -> BackfillReport:
-    """Reconstruct runs for past slots of the current cycle and write them marked ``backfilled``."""
+    """Reconstruct runs for past slots of the current cycle and write them marked ``backfilled``.
+
+    ``progress(done, total)`` is called before the first slot to write and after each (the CLI draws it)."""
     slots, outside, last = plan_slots(config, since, until, step)
     live = {slot for slot in slots if _has_live_run(store, deployment, slot)}
     todo = [slot for slot in slots if slot not in live]
@@ -162,9 +165,12 @@ def backfill(
     partial = 0
     start, _ = config.cycle_bounds()
     hashed = config_hash(config)
-    for slot in todo:
+    tick = progress or _no_progress
+    tick(0, len(todo))
+    for done, slot in enumerate(todo, 1):
         if _has_live_run(store, deployment, slot):  # a live run landed while we fetched
             skipped.append(slot)
+            tick(done, len(todo))
             continue
         started = datetime.now(UTC)
         inputs = load_scoring_inputs(store, config, slot)
@@ -182,6 +188,7 @@ def backfill(
         partial += record.status != "completed"
         store.write_run(record)
         written.append(slot)
+        tick(done, len(todo))
     return BackfillReport(
         cycle=config.cycle.name,
         since=normalize_slot(since),
@@ -283,6 +290,10 @@ def _one(connector: Connector[Any, Any] | None, kr: KeyResult, slots: Sequence[d
         return dict.fromkeys(slots, Measurement.error(f"connector {source!r} failed: {type(exc).__name__}: {exc}"))
     missing = Measurement.error(f"connector {source!r} returned no measurement for this slot")
     return {slot: _stale(got.get(slot, missing), kr, slot) for slot in slots}
+
+
+def _no_progress(done: int, total: int) -> None:
+    """Backfill without anyone watching."""
 
 
 def _has_live_run(store: Store, deployment: str, slot: datetime) -> bool:

@@ -15,7 +15,7 @@ Great Expectations or pandas is imported.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -39,6 +39,9 @@ __all__ = ["build_report", "write_report"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATUSES = ("on_track", "at_risk", "off_track", "no_data")
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: building a report reads and charts each KR (total is twice the KRs)."""
 LEVELS = ("company", "team", "individual")
 
 
@@ -163,14 +166,16 @@ class Formatter:
         return "; ".join(parts)
 
 
-def write_report(config: Config, store: Store, out_path: Path, now: datetime | None = None) -> Path:
+def write_report(
+    config: Config, store: Store, out_path: Path, now: datetime | None = None, progress: Progress | None = None
+) -> Path:
     """Render the report of the config's cycle from the store into ``out_path`` (parents created), atomically:
     a web server reading it meanwhile serves the old page until the new one is whole."""
-    return write_atomically(Path(out_path), build_report(config, store, now))
+    return write_atomically(Path(out_path), build_report(config, store, now, progress))
 
 
-def build_report(config: Config, store: Store, now: datetime | None = None) -> str:
-    """The whole report as one HTML string."""
+def build_report(config: Config, store: Store, now: datetime | None = None, progress: Progress | None = None) -> str:
+    """The whole report as one HTML string; ``progress(done, total)`` counts each KR's read and chart."""
     import plotly
     import plotly.offline
 
@@ -178,9 +183,13 @@ def build_report(config: Config, store: Store, now: datetime | None = None) -> s
     start, end = config.cycle_bounds()
     review_cut = datetime.combine(config.cycle.review_date + timedelta(days=1), time(), config.tz)
     show = Formatter(config)
-    views = gather(config, store, start, end)
+    tick = progress or _no_progress
+    views = gather(config, store, start, end, tick)
     snapshot = store.status()
-    charts = {v.kr.id: Markup(kr_chart(v.kr, v.points, v.alerts, start, end, review_cut, show)) for v in views}
+    charts: dict[str, Markup] = {}
+    for done, v in enumerate(views, len(views) + 1):
+        charts[v.kr.id] = Markup(kr_chart(v.kr, v.points, v.alerts, start, end, review_cut, show))
+        tick(done, 2 * len(views))
     plotly_js = plotly.offline.get_plotlyjs()
     if "</script" in plotly_js.lower():  # inlined verbatim, so it must not close its own script element
         raise RuntimeError("the bundled plotly.js contains '</script' and cannot be inlined")
@@ -217,12 +226,20 @@ def _latest_reasons(snapshot: StatusSnapshot | None, views: Sequence[KRView]) ->
     return {r.kr_id: r.reason for r in snapshot.key_results if r.reason and latest_run.get(r.kr_id) == snapshot.run.id}
 
 
-def gather(config: Config, store: Store, start: datetime, end: datetime) -> list[KRView]:
+def _no_progress(done: int, total: int) -> None:
+    """A report nobody watches being built."""
+
+
+def gather(
+    config: Config, store: Store, start: datetime, end: datetime, progress: Progress = _no_progress
+) -> list[KRView]:
     """Every configured KR's runs, alerts and annotations within the cycle [start, end)."""
     states = list(AlertRepository(store.engine).states(None).values())
     annotations = [a for a in store.annotations() if start <= a.effective_at < end]
     views = []
-    for objective, kr in config.key_results():
+    pairs = config.key_results()
+    progress(0, 2 * len(pairs))
+    for done, (objective, kr) in enumerate(pairs, 1):
         source = kr.metric.source if kr.metric else None
         marks = [
             AlertMark(s.kind, s.state.phase, s.state.fired_at, s.state.resolved_at)
@@ -242,6 +259,7 @@ def gather(config: Config, store: Store, start: datetime, end: datetime) -> list
                 annotations=[a for a in annotations if a.kr_id == kr.id],
             )
         )
+        progress(done, 2 * len(pairs))
     return views
 
 

@@ -58,6 +58,12 @@ def history_csv(points: Sequence[HistoryPoint]) -> str:
     return out.getvalue()
 
 
+def slot_format(points: Sequence[HistoryPoint]) -> str:
+    """Minutes, or seconds when two runs fall in the same minute (else they would read as one run twice)."""
+    minutes = [p.slot.replace(second=0, microsecond=0) for p in points]
+    return "%Y-%m-%d %H:%M:%S" if len(set(minutes)) < len(minutes) else "%Y-%m-%d %H:%M"
+
+
 def history_table(kr: KeyResult | None, kr_id: str, points: Sequence[HistoryPoint], console: Console) -> None:
     title = f"{kr_id}: {kr.title}" if kr and kr.title else kr_id
     table = Table(title=title, title_justify="left")
@@ -65,12 +71,13 @@ def history_table(kr: KeyResult | None, kr_id: str, points: Sequence[HistoryPoin
         table.add_column(column, overflow="fold")
     unit = kr.unit if kr else None
     rows: list[list[Cell]] = []
+    when = slot_format(points)
     for point in points:
         r = point.result
         note = "; ".join(filter(None, [describe_model(r.lineage), describe_gates(r.gates, r.held), r.detail]))
         rows.append(
             [
-                point.slot.strftime("%Y-%m-%d %H:%M"),
+                point.slot.strftime(when),
                 formatting.quantity(r.value if r.measurement == "ok" else None, unit),
                 r.measurement,
                 formatting.score(r.score),
