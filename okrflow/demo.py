@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 
@@ -19,7 +20,62 @@ from rich.console import Console
 EXAMPLE_CONFIG = Path(str(files("okrflow.examples").joinpath("example.yaml")))
 """config/example.yaml of the checkout; in an installed wheel, the copy shipped as ``okrflow.examples``."""
 
-__all__ = ["EXAMPLE_CONFIG", "demo_slots", "run_demo"]
+DEMO_CONFIG_NAME = "okrflow.yaml"
+"""The demo's copy of the example, in its work folder: ``okrflow -c okrflow-demo/okrflow.yaml status`` afterwards."""
+
+MIN_HISTORY_DAYS = 14
+"""Below this many days of the current quarter behind now, the demo uses a 13-week cycle around now instead."""
+
+__all__ = ["DEMO_CONFIG_NAME", "EXAMPLE_CONFIG", "demo_config_text", "demo_cycle", "demo_slots", "run_demo", "write_demo_config"]
+
+_CYCLE_LINE = re.compile(r"^cycle: \{.*\}[ \t]*$", re.MULTILINE)
+_EXAMPLE_FOLDER = "../okrflow-demo/"  # the example's relative paths to the demo world, seen from config/
+
+
+def demo_cycle(today: date) -> tuple[str, date, date]:
+    """A cycle that holds ``today`` with at least two weeks of history behind it: the calendar quarter, or in a
+    quarter's first two weeks a 13-week cycle ending four weeks after today (a run outside the cycle is refused,
+    and the demo's first slot lies a week into it)."""
+    from okrflow.starter import current_quarter
+
+    name, start, end = current_quarter(today)
+    if (today - start).days >= MIN_HISTORY_DAYS:
+        return name, start, end
+    end = today + timedelta(weeks=4)
+    start = end - timedelta(weeks=13) + timedelta(days=1)
+    return f"{name}-demo-13w", start, end
+
+
+def demo_config_text(example: str, today: date, schema: Path | None = None) -> str:
+    """The example config with its cycle set to ``demo_cycle(today)`` and its demo-world paths made relative to
+    the demo's work folder (where the copy is written); everything else as the example says it."""
+    name, start, end = demo_cycle(today)
+    review = start + (end - start) / 2
+    line = f"cycle: {{name: {name}, start: {start}, end: {end}, review: {review}}}"
+    text, count = _CYCLE_LINE.subn(line, example)
+    if count != 1:
+        raise ValueError(f"the example config must have exactly one one-line 'cycle: {{...}}', found {count}")
+    text = text.replace(_EXAMPLE_FOLDER, "")
+    if schema is not None:
+        text = text.replace("$schema=okrflow.schema.json", f"$schema={schema}")
+    header = (
+        f"# Written by `okrflow demo` from the packaged example config, with the cycle set around {today}\n"
+        "# (a run outside the cycle is refused) and its paths relative to this folder.\n"
+    )
+    return header + text
+
+
+def write_demo_config(workdir: Path, now: datetime) -> Path:
+    """Write the demo's config (see ``demo_config_text``) into ``workdir``; today is read in the example's zone."""
+    from okrflow.connectors.registry import default_registry
+    from okrflow.okr_model.loader import load_config
+
+    today = now.astimezone(load_config(EXAMPLE_CONFIG, default_registry()).tz).date()
+    schema = EXAMPLE_CONFIG.parent / "okrflow.schema.json"
+    text = demo_config_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), today, schema if schema.exists() else None)
+    path = workdir / DEMO_CONFIG_NAME
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def demo_slots(start: datetime, end: datetime, now: datetime, runs: int) -> list[datetime]:
@@ -33,7 +89,8 @@ def demo_slots(start: datetime, end: datetime, now: datetime, runs: int) -> list
 
 
 def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = None) -> None:
-    """Build the demo world under ``workdir`` and evaluate ``config/example.yaml`` ``runs`` times."""
+    """Build the demo world under ``workdir`` and evaluate the example config, its cycle set around ``now``
+    (``workdir/okrflow.yaml``), ``runs`` times."""
     from okrflow.connectors.registry import default_registry
     from okrflow.demo_world import (
         DemoExporter,
@@ -61,7 +118,8 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
     os.environ.setdefault("PROMETHEUS_URL", "http://127.0.0.1:9")  # replaced below when Prometheus starts
 
     now = (now or datetime.now(UTC)).replace(microsecond=0)
-    config = load_config(EXAMPLE_CONFIG, default_registry())
+    config_path = write_demo_config(workdir, now)
+    config = load_config(config_path, default_registry())
     start, end = config.cycle_bounds()
     slots = demo_slots(start, end, now, runs)
     console.print(f"[bold]okrflow demo[/] in {workdir}/")
@@ -83,7 +141,7 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
             # the live slot: the first whole second at which the exporter's rate (two scrapes) is there
             slots[-1] = _first_slot_with(prom.url, "rate(request_latency_seconds_count{instance!='history'}[1m]) > 0")
             console.print(f"  prometheus at {prom.url}: cycle history imported, scraping the demo exporter")
-        config = load_config(EXAMPLE_CONFIG, default_registry())  # picks up PROMETHEUS_URL
+        config = load_config(config_path, default_registry())  # picks up PROMETHEUS_URL
         with Store.open(os.environ["OKRFLOW_STORE_URL"]) as store:
             for index, slot in enumerate(slots):
                 if index == len(slots) // 2:
@@ -131,9 +189,12 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
         report = write_report(config, store, workdir / "report.html")
     console.print(f"\nReport: {report.resolve()} (open it in a browser; it works offline)")
     console.print(
-        f"The demo's Prometheus is stopped. Explore the history with:\n"
-        f"  export OKRFLOW_STORE_URL={os.environ['OKRFLOW_STORE_URL']}\n"
-        f"  okrflow -c {EXAMPLE_CONFIG} history classifier-f1"
+        f"Config: {config_path} (the example, cycle {config.cycle.name} around today; store {store_path})\n"
+        f"The demo's Prometheus is stopped. Explore the results with:\n"
+        f"  okrflow -c {config_path} status\n"
+        f"  okrflow -c {config_path} history classifier-f1",
+        markup=False,
+        highlight=False,
     )
 
 

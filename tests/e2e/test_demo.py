@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import subprocess
+import sys
+from datetime import UTC, datetime
 
 import pytest
+from okrflow.connectors.registry import default_registry
+from okrflow.okr_model.loader import load_config
 from rich.console import Console
 
 from okrflow.alerts.repository import AlertRepository
@@ -54,3 +60,18 @@ def test_demo_scores_every_source_kind_and_alerts_alice(tmp_path, clean_env):
         assert sent and not AlertRepository(store.engine).outbox("queued")
     assert int(prometheus_processes()) == 0, "the demo left Prometheus running"
     assert "Report: " in text and (workdir / "report.html").stat().st_size > 1_000_000  # plotly inlined
+    # the demo evaluated the example with its cycle set around now (a run outside the cycle is refused), written
+    # beside its world; the closing hint names that file and `okrflow -c <it> status` reads the demo's store
+    copy = workdir / "okrflow.yaml"
+    config = load_config(copy, default_registry())
+    start, end = config.cycle_bounds()
+    assert start <= datetime.now(UTC) < end
+    assert f"okrflow -c {copy} status" in text and f"okrflow -c {copy} history classifier-f1" in text
+    env = {k: v for k, v in os.environ.items() if k not in DEMO_ENV}
+    status = subprocess.run(
+        [sys.executable, "-m", "okrflow.cli", "-c", str(copy), "status", "--format", "json"],
+        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path.parent, check=False,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    shown = json.loads(status.stdout)
+    assert shown["run"]["id"] == runs[0].id and len(shown["key_results"]) == 12

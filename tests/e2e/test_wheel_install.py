@@ -3,6 +3,7 @@ checkout, and run `okrflow init`, `validate` and `demo` from an empty folder."""
 
 from __future__ import annotations
 
+import json
 import os
 import site
 import subprocess
@@ -84,4 +85,8 @@ def test_init_validate_and_demo_from_any_folder(installed, tmp_path):
     assert "Report: " in demo.stdout
     assert (tmp_path / "okrflow-demo" / "okrflow.db").exists()  # the demo's world is under the current folder
     assert (tmp_path / "okrflow-demo" / "report.html").exists()
+    # the demo's config (the example, cycle around today) is named in its closing lines and reads its store
+    assert "okrflow -c okrflow-demo/okrflow.yaml status" in demo.stdout
+    status = run("-c", "okrflow-demo/okrflow.yaml", "status", "--format", "json")
+    assert status.returncode == 0 and json.loads(status.stdout)["run"] is not None, status.stderr + status.stdout
     assert site.getsitepackages()  # the test venv itself is untouched: nothing was installed into it
