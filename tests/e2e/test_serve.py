@@ -27,6 +27,7 @@ import sqlalchemy
 from okrflow.okr_model.config import Config
 
 from okrflow.store import RunSummary, Store
+from tests.fixtures.cycles import cycle_around_now
 from tests.fixtures.databases import free_port
 from tests.fixtures.polling import wait_for
 
@@ -39,7 +40,7 @@ STOP_BOUND_S = 30
 
 CONFIG = """
 version: 1
-cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}}
+cycle: {cycle}
 schedule: "@every {interval}s"
 store: "{store}"
 sources:
@@ -294,7 +295,9 @@ def test_served_deployment_writes_one_run_per_scheduled_slot(tmp_path, sqlite_wa
     server = sqlite_prefect_server
     store_url = f"sqlite:///{tmp_path / 'history.db'}"
     config = tmp_path / f"{DEPLOYMENT}.yaml"
-    config.write_text(CONFIG.format(interval=INTERVAL_S, store=store_url, warehouse=sqlite_warehouse))
+    config.write_text(
+        CONFIG.format(interval=INTERVAL_S, store=store_url, warehouse=sqlite_warehouse, cycle=cycle_around_now())
+    )
     started = datetime.now(UTC)
     served = Served.start(config, server)
     try:
@@ -331,7 +334,7 @@ def test_served_deployment_writes_one_run_per_scheduled_slot(tmp_path, sqlite_wa
 
 HANGING_CONFIG = """
 version: 1
-cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}}
+cycle: {cycle}
 schedule: "@every {interval}s"
 store: "{store}"
 sources:
@@ -361,7 +364,9 @@ def test_ctrl_c_cancels_an_in_flight_run_and_stops_serve_cleanly(
     server = sqlite_prefect_server
     store_url = f"sqlite:///{tmp_path / 'history.db'}"
     config = tmp_path / f"serve-hanging-{how}.yaml"
-    config.write_text(HANGING_CONFIG.format(interval=INTERVAL_S, store=store_url, url=hanging_http_server))
+    config.write_text(
+        HANGING_CONFIG.format(interval=INTERVAL_S, store=store_url, url=hanging_http_server, cycle=cycle_around_now())
+    )
     served = Served.start(config, server)
     try:
         in_flight = wait_for(served.running, 120, 0.5, lambda: f"a running flow run\n{served.why()}")
@@ -391,7 +396,9 @@ def test_a_second_ctrl_c_quits_at_once(tmp_path, hanging_http_server, sqlite_pre
     server = sqlite_prefect_server
     store_url = f"sqlite:///{tmp_path / 'history.db'}"
     config = tmp_path / "serve-twice.yaml"
-    config.write_text(HANGING_CONFIG.format(interval=INTERVAL_S, store=store_url, url=hanging_http_server))
+    config.write_text(
+        HANGING_CONFIG.format(interval=INTERVAL_S, store=store_url, url=hanging_http_server, cycle=cycle_around_now())
+    )
     served = Served.start(config, server)
     try:
         wait_for(served.running, 120, 0.5, lambda: f"a running flow run\n{served.why()}")
@@ -409,7 +416,11 @@ def test_a_second_ctrl_c_quits_at_once(tmp_path, hanging_http_server, sqlite_pre
 
 def test_serve_without_a_prefect_server_says_how_to_start_one(tmp_path, sqlite_warehouse):
     config = tmp_path / "okrflow.yaml"
-    config.write_text(CONFIG.format(interval=5, store=f"sqlite:///{tmp_path / 'h.db'}", warehouse=sqlite_warehouse))
+    config.write_text(
+        CONFIG.format(
+            interval=5, store=f"sqlite:///{tmp_path / 'h.db'}", warehouse=sqlite_warehouse, cycle=cycle_around_now()
+        )
+    )
     result = subprocess.run(
         [sys.executable, "-m", "okrflow.cli", "-c", str(config), "serve"],
         env=prefect_env(tmp_path / "prefect-home"),

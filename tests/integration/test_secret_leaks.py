@@ -64,6 +64,9 @@ def _okrflow(*args: str, env: dict[str, str], cwd: Path, limit_file_bytes: int |
     )
 
 
+AT = "2026-11-01T00:00:00Z"
+"""Every run's slot: inside the configs' fixed cycle, whatever today's date is (a run outside it is refused)."""
+
 CONFIG = """\
 version: 1
 cycle: {{name: Q4, start: 2026-10-01, end: 2026-12-31}}
@@ -94,7 +97,8 @@ def _config(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(("scheme", "password"), [("postgresql+psycopg", PASSWORD), ("mysql+pymysql", LATIN1_PASSWORD)])
 def test_an_unreachable_warehouse_never_shows_the_password(tmp_path, scheme, password) -> None:
     url = f"{scheme}://bob:{password}@127.0.0.1:{free_port()}/okr"
-    result = _okrflow("-c", str(_config(tmp_path)), "run", "--format", "json", env={"WH_URL": url}, cwd=tmp_path)
+    config = str(_config(tmp_path))
+    result = _okrflow("-c", config, "run", "--at", AT, "--format", "json", env={"WH_URL": url}, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     _assert_clean(result.stdout + result.stderr)
     with Store.open(f"sqlite:///{tmp_path / 'store.db'}") as store:
@@ -109,7 +113,7 @@ def test_a_postgres_warehouse_password_with_at_connects(tmp_path, make_postgres_
     url = make_postgres_db(["CREATE TABLE t (v int)", "INSERT INTO t VALUES (1)"])
     database = url.rsplit("/", 1)[1]
     result = _okrflow(
-        "-c", str(_config(tmp_path)), "run", "--format", "json",
+        "-c", str(_config(tmp_path)), "run", "--at", AT, "--format", "json",
         env={"WH_URL": _with_password(postgres_server, "postgresql+psycopg", database=database)},
         cwd=tmp_path,
     )  # fmt: skip
@@ -119,7 +123,8 @@ def test_a_postgres_warehouse_password_with_at_connects(tmp_path, make_postgres_
 
 def test_a_mariadb_login_failure_never_shows_the_password(tmp_path, mariadb_server) -> None:
     url = _with_password(mariadb_server, "mysql+pymysql", database="mysql", password=LATIN1_PASSWORD)
-    result = _okrflow("-c", str(_config(tmp_path)), "run", "--format", "json", env={"WH_URL": url}, cwd=tmp_path)
+    config = str(_config(tmp_path))
+    result = _okrflow("-c", config, "run", "--at", AT, "--format", "json", env={"WH_URL": url}, cwd=tmp_path)
     assert result.returncode == 1
     _assert_clean(result.stdout + result.stderr)
     with Store.open(f"sqlite:///{tmp_path / 'store.db'}") as store:
@@ -153,7 +158,7 @@ def test_a_postgres_store_password_with_at_connects(tmp_path, make_postgres_db, 
         "WH_URL": f"sqlite:///{warehouse}",
         "OKRFLOW_STORE_URL": _with_password(postgres_server, "postgresql+psycopg", database=database),
     }
-    result = _okrflow("-c", str(_config(tmp_path)), "run", env=env, cwd=tmp_path)
+    result = _okrflow("-c", str(_config(tmp_path)), "run", "--at", AT, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(
         _okrflow("-c", str(_config(tmp_path)), "status", "--format", "json", env=env, cwd=tmp_path).stdout
@@ -184,7 +189,7 @@ def test_a_full_disk_is_one_line_exit_1_naming_the_store(tmp_path) -> None:
 
     sqlite3.connect(warehouse).close()
     env = {"WH_URL": f"sqlite:///{warehouse}"}
-    assert _okrflow("-c", str(config), "run", env=env, cwd=tmp_path).returncode == 0
+    assert _okrflow("-c", str(config), "run", "--at", AT, env=env, cwd=tmp_path).returncode == 0
     store = tmp_path / "store.db"
     # Files may not grow past their size now: the WAL cannot take the next run (the disk is "full").
     wal = store.with_name("store.db-wal")
@@ -358,7 +363,7 @@ def test_okrflow_alerts_shows_the_echo_redacted(tmp_path, echoing_smtp) -> None:
         )
     )
     env = {"SMTP_PASSWORD": SMTP_PASSWORD}
-    run = _okrflow("-c", str(config), "run", env=env, cwd=tmp_path)
+    run = _okrflow("-c", str(config), "run", "--at", AT, env=env, cwd=tmp_path)
     shown = _okrflow("-c", str(config), "alerts", "--format", "json", env=env, cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     errors = [m["last_error"] for m in json.loads(shown.stdout)["outbox"]]
