@@ -27,8 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from okrflow import __version__
-from okrflow.alerts.delivery import DeliveryError
-from okrflow.alerts.http_post import json_body, post, safe_url
+from okrflow.alerts.http_post import configured_headers, json_body, post, safe_url
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.render import facts, summary
 from okrflow.okr_model.config import AlertmanagerChannel, Config
@@ -126,12 +125,8 @@ def send_alertmanager(
     base = channel.url.get_secret_value().rstrip("/")
     url = f"{base}/api/v2/alerts"
     where = f"channel {channel_name} (alertmanager {safe_url(base)})"
-    secrets = url_secrets(base) + [value.get_secret_value() for value in channel.headers.values()]
-    headers: dict[str, str] = {}
-    for name, value in channel.headers.items():
-        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or re.search(r"[\r\n\x00]", value.get_secret_value()):
-            raise DeliveryError(f"{where}: header {name[:60]!r} has an invalid name or value", retryable=False)
-        headers[name.lower()] = value.get_secret_value()
+    headers, header_secrets = configured_headers(where, channel.headers)
+    secrets = url_secrets(base) + header_secrets
     if channel.username is not None and channel.password is not None:
         password = channel.password.get_secret_value()
         token = base64.b64encode(f"{channel.username}:{password}".encode()).decode()

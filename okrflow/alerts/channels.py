@@ -15,16 +15,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 from typing import TYPE_CHECKING
 
 from okrflow import __version__
 from okrflow.alerts.alertmanager import send_alertmanager
 from okrflow.alerts.delivery import DeliveryError
 from okrflow.alerts.email import MESSAGE_ID_HEADER, send_email
+from okrflow.alerts.http_post import configured_headers, safe_url
 from okrflow.alerts.http_post import json_body as _json_body
 from okrflow.alerts.http_post import post as _post
-from okrflow.alerts.http_post import safe_url
 from okrflow.alerts.message import Message
 from okrflow.alerts.render import slack_payload, webhook_payload
 from okrflow.okr_model.config import AlertmanagerChannel, EmailChannel, SlackChannel, WebhookChannel
@@ -79,12 +78,8 @@ def send_webhook(
     """
     url = channel.url.get_secret_value()
     where = f"channel {channel_name} (webhook {safe_url(url)})"
-    secrets = url_secrets(url) + [value.get_secret_value() for value in channel.headers.values()]
-    headers: dict[str, str] = {}
-    for name, value in channel.headers.items():
-        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or re.search(r"[\r\n\x00]", value.get_secret_value()):
-            raise DeliveryError(f"{where}: header {name[:60]!r} has an invalid name or value", retryable=False)
-        headers[name.lower()] = value.get_secret_value()
+    headers, header_secrets = configured_headers(where, channel.headers)
+    secrets = url_secrets(url) + header_secrets
     body = _json_body(webhook_payload(msg))
     headers["content-type"] = "application/json"
     headers["user-agent"] = f"okrflow/{__version__}"

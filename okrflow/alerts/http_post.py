@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
@@ -22,8 +23,9 @@ from okrflow.okr_model.secrets import Redactor, host_only, split_url
 
 if TYPE_CHECKING:
     import httpx
+    from pydantic import SecretStr
 
-__all__ = ["json_body", "post", "safe_url"]
+__all__ = ["configured_headers", "json_body", "post", "safe_url"]
 
 _RETRYABLE_STATUS = {408, 425, 429}
 
@@ -54,6 +56,20 @@ class _HttpxUrlRedactor(logging.Filter):
 
 
 _httpx_redactor = _HttpxUrlRedactor()
+
+
+def configured_headers(where: str, configured: Mapping[str, SecretStr]) -> tuple[dict[str, str], list[str]]:
+    """A channel's ``headers:`` as lower-cased request headers, and their values as secrets to redact.
+
+    A name that is not an HTTP token, or a value with CR, LF or NUL, would split or smuggle headers: it is
+    refused before anything is sent (not retryable, the config must change).
+    """
+    headers: dict[str, str] = {}
+    for name, value in configured.items():
+        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or re.search(r"[\r\n\x00]", value.get_secret_value()):
+            raise DeliveryError(f"{where}: header {name[:60]!r} has an invalid name or value", retryable=False)
+        headers[name.lower()] = value.get_secret_value()
+    return headers, [value.get_secret_value() for value in configured.values()]
 
 
 def _hide_in_httpx_logs(url: str) -> None:
