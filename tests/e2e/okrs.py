@@ -7,13 +7,18 @@ from pathlib import Path
 AT = "2026-11-15T12:00:00+00:00"
 ELAPSED = (44 * 24 + 12) / (92 * 24)  # 2026-10-01 .. 2026-11-15T12:00 of a 92-day cycle
 
-CONFIG = """
+HEADER = """
 version: 1
 cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}}
 store: {store}
 sources:
   warehouse: {{type: sql, url: "{warehouse}", timeout_s: 5, retries: 0}}
-objectives:
+"""
+"""The start of an end-to-end config: the 2026-Q4 cycle, a ``{store}`` and one SQL source ``warehouse``."""
+
+CONFIG = (
+    HEADER
+    + """objectives:
   - id: company
     title: Company objective
   - id: team
@@ -52,6 +57,7 @@ objectives:
         baseline: 20
         target: 80
 """
+)
 
 # signups: avg(14, 16) = 15 -> (15-10)/(20-10) = 0.5; f1: 0.895 in band -> 0.7 + 0.3 * 0.025/0.05 = 0.85
 # hours: (3-4)/(2-4) = 0.5; latency: 0.15 <= 0.2 held in 1 of 1 runs -> 1.0; broken: error; adoption: no check-in
@@ -67,7 +73,8 @@ EXPECTED_STATUS = {
 }
 
 
-def write_config(tmp_path: Path, warehouse: str, store: str) -> Path:
+def write_config(tmp_path: Path, warehouse: str, store: str, template: str = CONFIG) -> Path:
+    """``template`` (``CONFIG`` unless a test brings its own) with its warehouse and store, as okrflow.yaml."""
     path = tmp_path / "okrflow.yaml"
-    path.write_text(CONFIG.format(warehouse=warehouse, store=store))
+    path.write_text(template.format(warehouse=warehouse, store=store))
     return path

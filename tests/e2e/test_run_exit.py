@@ -10,17 +10,13 @@ from typer.testing import CliRunner
 
 from okrflow.cli import app
 from okrflow.store.models import Run
-from tests.e2e.okrs import AT, write_config
+from tests.e2e.okrs import AT, HEADER, write_config
 
 runner = CliRunner()
 
-ALL_BROKEN = """
-version: 1
-cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}}
-store: {store}
-sources:
-  warehouse: {{type: sql, url: "{warehouse}", timeout_s: 5, retries: 0}}
-objectives:
+ALL_BROKEN = (
+    HEADER
+    + """objectives:
   - id: team
     title: Team objective
     key_results:
@@ -34,6 +30,7 @@ objectives:
         target: 1
         metric: {{source: warehouse, sql: "SELECT nope FROM metrics"}}
 """
+)
 
 
 @pytest.fixture
@@ -52,8 +49,7 @@ def stored_ids(store: str) -> list[int]:
 
 def test_a_failed_run_exits_1_and_is_still_stored(tmp_path, sqlite_warehouse, env):
     store = f"sqlite:///{tmp_path / 'history.db'}"
-    path = tmp_path / "okrflow.yaml"
-    path.write_text(ALL_BROKEN.format(warehouse=sqlite_warehouse, store=store))
+    path = write_config(tmp_path, sqlite_warehouse, store, ALL_BROKEN)
     result = runner.invoke(app, ["-c", str(path), "run", "--at", AT])
     assert result.exit_code == 1, result.output
     assert "run failed: all 2 key results errored: broken, also-broken" in result.stderr
