@@ -29,6 +29,8 @@ import sqlalchemy as sa
 
 from okrflow.alerts.repository import AlertRepository
 from okrflow.store import Store
+from tests.fixtures.warehouse import metrics_warehouse
+from tests.fixtures.warehouse import set_source as set_table
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 ROUNDS = 10
@@ -40,11 +42,7 @@ def write_config(tmp_path: Path, store_url: str, receiver_url: str) -> tuple[Pat
     """A config whose KR ``f1`` reads a SQLite warehouse table that a round renames away (its source is down);
     ``uptime`` reads a source that stays up, so a run with the table away is partial, not failed."""
     warehouse = tmp_path / "warehouse.db"
-    engine = sa.create_engine(f"sqlite:///{warehouse}")
-    with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE m (k TEXT PRIMARY KEY, v FLOAT)"))
-        conn.execute(sa.text("INSERT INTO m VALUES ('f1', 0.90)"))
-    engine.dispose()
+    metrics_warehouse(warehouse, f1=0.90).dispose()
     path = tmp_path / "okrs.yaml"
     path.write_text(
         textwrap.dedent(
@@ -86,12 +84,7 @@ def write_config(tmp_path: Path, store_url: str, receiver_url: str) -> tuple[Pat
 def set_source(warehouse: Path, up: bool) -> None:
     """Down: the KR's table is renamed away, so every KR of the source errors (a ``source_error``)."""
     engine = sa.create_engine(f"sqlite:///{warehouse}")
-    with engine.begin() as conn:
-        tables = set(sa.inspect(conn).get_table_names())
-        if up and "m_away" in tables:
-            conn.execute(sa.text("ALTER TABLE m_away RENAME TO m"))
-        elif not up and "m" in tables:
-            conn.execute(sa.text("ALTER TABLE m RENAME TO m_away"))
+    set_table(engine, up)
     engine.dispose()
 
 

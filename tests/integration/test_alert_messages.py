@@ -18,7 +18,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-import sqlalchemy as sa
 from okrflow.connectors.registry import Registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.config import Config
@@ -30,6 +29,7 @@ from okrflow.alerts.notify import lineage_before
 from okrflow.alerts.render import email_parts, slack_payload
 from okrflow.alerts.repository import AlertRepository
 from okrflow.store import KRResult, ObjectiveResult, RunRecord, Store
+from tests.fixtures.warehouse import metrics_warehouse, set_metrics
 
 T0 = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)  # 49% of the cycle: a committed progress KR is expected at 0.49
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "config" / "webhook-payload.schema.json").read_text())
@@ -53,10 +53,7 @@ class World:
 
 def make_world(tmp_path: Path, hook, alerts: str) -> Iterator[World]:
     warehouse = tmp_path / "warehouse.db"
-    engine = sa.create_engine(f"sqlite:///{warehouse}")
-    with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE m (k TEXT PRIMARY KEY, v FLOAT)"))
-        conn.execute(sa.text("INSERT INTO m VALUES ('f1', 0.90), ('latency', 0.15)"))
+    engine = metrics_warehouse(warehouse, f1=0.90, latency=0.15)
     config = parse_config(
         textwrap.dedent(
             f"""
@@ -107,9 +104,7 @@ def make_world(tmp_path: Path, hook, alerts: str) -> Iterator[World]:
     store = Store.open(f"sqlite:///{tmp_path / 'history.db'}")
 
     def run(at: datetime, f1: float | None = 0.90, latency: float | None = 0.15) -> RunRecord:
-        with engine.begin() as conn:
-            conn.execute(sa.text("UPDATE m SET v = :v WHERE k = 'f1'"), {"v": f1})
-            conn.execute(sa.text("UPDATE m SET v = :v WHERE k = 'latency'"), {"v": latency})
+        set_metrics(engine, f1=f1, latency=latency)
         return evaluate(config, store, at)
 
     yield World(run, store, config)

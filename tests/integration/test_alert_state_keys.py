@@ -27,6 +27,7 @@ from okrflow.okr_model.loader import load_config
 
 from okrflow.alerts.repository import AlertRepository
 from okrflow.store import Store
+from tests.fixtures.warehouse import metrics_warehouse, set_metrics, set_source
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 
@@ -39,17 +40,10 @@ class World:
     receiver: object
 
     def set(self, **values: float) -> None:
-        with self.warehouse.begin() as conn:
-            for key, value in values.items():
-                conn.execute(sa.text("UPDATE m SET v = :v WHERE k = :k"), {"v": value, "k": key})
+        set_metrics(self.warehouse, **values)
 
     def source(self, up: bool) -> None:
-        with self.warehouse.begin() as conn:
-            tables = set(sa.inspect(conn).get_table_names())
-            if up and "m_away" in tables:
-                conn.execute(sa.text("ALTER TABLE m_away RENAME TO m"))
-            elif not up and "m" in tables:
-                conn.execute(sa.text("ALTER TABLE m RENAME TO m_away"))
+        set_source(self.warehouse, up)
 
     def run(self, at: datetime, deployment: str = "default"):
         config = load_config(self.config_path, default_registry())
@@ -67,10 +61,7 @@ class World:
 def make_world(tmp_path: Path, receiver, store_url: str | None = None, group: str | None = None) -> World:
     tmp_path.mkdir(parents=True, exist_ok=True)
     warehouse_path = tmp_path / "warehouse.db"
-    warehouse = sa.create_engine(f"sqlite:///{warehouse_path}")
-    with warehouse.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE m (k TEXT PRIMARY KEY, v FLOAT)"))
-        conn.execute(sa.text("INSERT INTO m VALUES ('f1', 90), ('uptime', 99.9)"))
+    warehouse = metrics_warehouse(warehouse_path, f1=90, uptime=99.9)
     store_url = store_url or f"sqlite:///{tmp_path / 'history.db'}"
     grouping = f", group: {group}" if group else ""
     path = tmp_path / "okrs.yaml"

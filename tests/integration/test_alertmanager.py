@@ -14,7 +14,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 from okrflow.connectors.registry import Registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import parse_config
@@ -23,6 +22,7 @@ from okrflow.alerts.alertmanager import alertmanager_alerts, lease
 from okrflow.alerts.message import Message
 from okrflow.alerts.repository import AlertRepository
 from okrflow.store import Store
+from tests.fixtures.warehouse import metrics_warehouse, set_metrics
 
 T0 = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 
@@ -30,10 +30,7 @@ T0 = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def world(tmp_path, alertmanager, http_receiver) -> Iterator:
     warehouse = tmp_path / "warehouse.db"
-    engine = sa.create_engine(f"sqlite:///{warehouse}")
-    with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE m (k TEXT PRIMARY KEY, v FLOAT)"))
-        conn.execute(sa.text("INSERT INTO m VALUES ('f1', 0.90), ('latency', 0.15)"))
+    engine = metrics_warehouse(warehouse, f1=0.90, latency=0.15)
     config = parse_config(
         textwrap.dedent(
             f"""
@@ -74,9 +71,7 @@ def world(tmp_path, alertmanager, http_receiver) -> Iterator:
     store = Store.open(f"sqlite:///{tmp_path / 'history.db'}")
 
     def run(at: datetime, f1: float = 0.90, latency: float = 0.15):
-        with engine.begin() as conn:
-            conn.execute(sa.text("UPDATE m SET v = :v WHERE k = 'f1'"), {"v": f1})
-            conn.execute(sa.text("UPDATE m SET v = :v WHERE k = 'latency'"), {"v": latency})
+        set_metrics(engine, f1=f1, latency=latency)
         return evaluate(config, store, at)
 
     yield run, store, config

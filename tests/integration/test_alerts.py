@@ -10,13 +10,13 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 from okrflow.connectors.registry import Registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import parse_config
 
 from okrflow.alerts.repository import AlertRepository
 from okrflow.store import Store
+from tests.fixtures.warehouse import metrics_warehouse, set_metrics
 
 T0 = datetime(2026, 11, 15, 0, 0, tzinfo=UTC)
 SECRET = "hook-secret-value:@/%#-0123456789abcdefgh"  # >= 32 bytes
@@ -26,10 +26,7 @@ SECRET = "hook-secret-value:@/%#-0123456789abcdefgh"  # >= 32 bytes
 def world(tmp_path, http_receiver, slack_receiver, monkeypatch):
     monkeypatch.setenv("HOOK_SECRET", SECRET)
     warehouse = tmp_path / "warehouse.db"
-    engine = sa.create_engine(f"sqlite:///{warehouse}")
-    with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE m (k TEXT PRIMARY KEY, v FLOAT)"))
-        conn.execute(sa.text("INSERT INTO m VALUES ('f1', 0.90), ('latency', 0.15)"))
+    engine = metrics_warehouse(warehouse, f1=0.90, latency=0.15)
     config = parse_config(
         textwrap.dedent(
             f"""
@@ -71,9 +68,7 @@ def world(tmp_path, http_receiver, slack_receiver, monkeypatch):
     store = Store.open(f"sqlite:///{tmp_path / 'history.db'}")
 
     def run(hour: int, f1: float, latency: float):
-        with engine.begin() as conn:
-            conn.execute(sa.text("UPDATE m SET v = :v WHERE k = 'f1'"), {"v": f1})
-            conn.execute(sa.text("UPDATE m SET v = :v WHERE k = 'latency'"), {"v": latency})
+        set_metrics(engine, f1=f1, latency=latency)
         return evaluate(config, store, T0 + timedelta(hours=hour))
 
     yield run, store, http_receiver, slack_receiver
