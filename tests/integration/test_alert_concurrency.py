@@ -24,7 +24,6 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from okrflow.alerts.repository import AlertRepository
@@ -129,17 +128,6 @@ def message_ids(receiver, path: str = "/race") -> list[str]:
     return [request.json()["id"] for request in receiver.requests if request.path == path]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def race_store(request, tmp_path) -> str:
-    url = (
-        f"sqlite:///{tmp_path / 'history.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("make_postgres_db")()
-    )
-    Store.open(url).close()
-    return url
-
-
 def drain(config_path: Path) -> None:
     from okrflow.connectors.registry import default_registry
     from okrflow.okr_model.loader import load_config
@@ -151,8 +139,8 @@ def drain(config_path: Path) -> None:
         deliver_due(config, store)
 
 
-def test_two_processes_ten_rounds_one_message_per_condition_one_post_per_message(race_store, tmp_path, http_receiver):
-    config_path, warehouse = write_config(tmp_path, race_store, http_receiver.url)
+def test_two_processes_ten_rounds_one_message_per_condition_one_post_per_message(store_url, tmp_path, http_receiver):
+    config_path, warehouse = write_config(tmp_path, store_url, http_receiver.url)
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(RUNNERS + DELIVERERS + 1)
     logs = [tmp_path / f"worker-{n}.log" for n in range(RUNNERS + DELIVERERS)]
@@ -182,7 +170,7 @@ def test_two_processes_ten_rounds_one_message_per_condition_one_post_per_message
 
     ids = message_ids(http_receiver)
     posts_per_id = Counter(ids)
-    with Store.open(race_store) as store:
+    with Store.open(store_url) as store:
         outbox = AlertRepository(store.engine).outbox()
     # One message per condition change: ten rounds, each firing or resolving the source error once.
     assert len({item.message_id for item in outbox}) == ROUNDS, [(i.slot, i.message_id) for i in outbox]
@@ -206,9 +194,9 @@ def okrflow(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def test_two_okrflow_run_commands_of_one_slot_send_one_message(race_store, tmp_path, http_receiver):
+def test_two_okrflow_run_commands_of_one_slot_send_one_message(store_url, tmp_path, http_receiver):
     """The real CLI: two ``okrflow run --at`` of one slot and an ``okrflow alerts --deliver``, three rounds."""
-    config_path, warehouse = write_config(tmp_path, race_store, http_receiver.url)
+    config_path, warehouse = write_config(tmp_path, store_url, http_receiver.url)
     for i in range(3):
         set_source(warehouse, up=i % 2 == 1)
         at = (T0 + timedelta(hours=i)).isoformat()
@@ -241,18 +229,18 @@ def _claim_and_hang(config_path: str, lease_s: float) -> None:
         deliver_due(config, store, sender=send_then_hang, lease=timedelta(seconds=lease_s))
 
 
-def test_a_sender_killed_after_claiming_is_retried_after_its_lease_with_the_same_id(race_store, tmp_path, http_receiver):
+def test_a_sender_killed_after_claiming_is_retried_after_its_lease_with_the_same_id(store_url, tmp_path, http_receiver):
     from okrflow.connectors.registry import default_registry
     from okrflow.flows.pipeline import evaluate
     from okrflow.okr_model.loader import load_config
 
     from okrflow.alerts.outbox import deliver_due
 
-    config_path, warehouse = write_config(tmp_path, race_store, http_receiver.url)
+    config_path, warehouse = write_config(tmp_path, store_url, http_receiver.url)
     config = load_config(config_path, default_registry())
     set_source(warehouse, up=False)
     http_receiver.respond(503, times=1)  # the run's own delivery fails: the message stays queued, due at once
-    with Store.open(race_store) as store:
+    with Store.open(store_url) as store:
         evaluate(config, store, T0)
         (queued,) = AlertRepository(store.engine).outbox()
         assert queued.status == "queued"
@@ -272,7 +260,7 @@ def test_a_sender_killed_after_claiming_is_retried_after_its_lease_with_the_same
         crashing.join(timeout=30)
     killed_at = time.monotonic()
 
-    with Store.open(race_store) as store:
+    with Store.open(store_url) as store:
         report = deliver_due(config, store)  # still leased to the dead sender: not sent again yet
         assert report.sent == 0 and message_ids(http_receiver) == [queued.message_id]
         time.sleep(max(0.0, lease_s + 0.5 - (time.monotonic() - killed_at)))
@@ -309,16 +297,16 @@ def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
         assert outcomes == ["ok"] * 3, outcomes
 
 
-def test_two_okrflow_alerts_deliver_commands_send_each_queued_message_once(race_store, tmp_path, http_receiver):
+def test_two_okrflow_alerts_deliver_commands_send_each_queued_message_once(store_url, tmp_path, http_receiver):
     """Messages queued while the channel was down, then two ``okrflow alerts --deliver`` at once."""
     from okrflow.connectors.registry import default_registry
     from okrflow.flows.pipeline import evaluate
     from okrflow.okr_model.loader import load_config
 
-    config_path, warehouse = write_config(tmp_path, race_store, http_receiver.url)
+    config_path, warehouse = write_config(tmp_path, store_url, http_receiver.url)
     config = load_config(config_path, default_registry())
     http_receiver.respond(503, times=1000)
-    with Store.open(race_store) as store:
+    with Store.open(store_url) as store:
         for i in range(6):  # the source goes down and comes back three times: six messages queued
             set_source(warehouse, up=i % 2 == 1)
             evaluate(config, store, T0 + timedelta(hours=i))
