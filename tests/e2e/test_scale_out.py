@@ -31,6 +31,7 @@ from tests.e2e.test_serve import (
     tail,
     wait_for_runs,
 )
+from tests.fixtures.cycles import cycle_around_now
 
 POOL = "okrflow-test"
 DEPLOYMENT = "scale-test"
@@ -100,7 +101,9 @@ def test_two_workers_run_the_deployment_into_one_postgres_store(
     store_url = make_postgres_db(prefix="okrflow_history")
     Store.open(store_url).close()  # migrate once up front: the first runs of two workers may start together
     config = tmp_path / "scale.yaml"
-    config.write_text(CONFIG.format(interval=INTERVAL_S, store=store_url, warehouse=postgres_warehouse))
+    config.write_text(
+        CONFIG.format(interval=INTERVAL_S, store=store_url, warehouse=postgres_warehouse, cycle=cycle_around_now())
+    )
 
     prefect_cli(server, "work-pool", "create", POOL, "--type", "process")
     worker_logs = [tmp_path / f"{name}.log" for name in WORKERS]

@@ -302,6 +302,7 @@ def test_served_deployment_writes_one_run_per_scheduled_slot(tmp_path, sqlite_wa
     served = Served.start(config, server)
     try:
         wait_for_runs(store_url, DEPLOYMENT, 2, 90, server, served.why, served.proc)
+        completed_before_stop = completed_slots(server.api_url, DEPLOYMENT)
         stopped_in = ctrl_c(served.proc)  # while later slots fall due and a run may be in flight
     finally:
         stop_process_group(served.proc)
@@ -312,11 +313,17 @@ def test_served_deployment_writes_one_run_per_scheduled_slot(tmp_path, sqlite_wa
     with Store.open(store_url) as store:
         runs: list[RunSummary] = store.runs()
     flow_runs = read_flow_runs(server.api_url, DEPLOYMENT)
-    scheduled = {scheduled_at(fr): fr for fr in flow_runs}
-    completed = {at for at, fr in scheduled.items() if fr.state is not None and fr.state.is_completed()}
+    # Sets, not a dict by start time: Prefect may hold two flow runs for one slot (one completed, one the stop
+    # cancelled), and a dict would keep whichever came last.
+    scheduled = {scheduled_at(fr) for fr in flow_runs}
+    # What Prefect called completed before the stop: a run whose process is still exiting when Ctrl-C comes is
+    # marked Cancelled afterwards by Prefect's Runner (it forces that state on every process it still tracks),
+    # though its rows were written; so the count after the stop can be lower (seen 1 in 3 tries here).
+    completed = completed_before_stop
     slots = [r.slot for r in runs]
 
-    assert len(runs) >= 2 and len(completed) >= 2
+    states = sorted((scheduled_at(fr), fr.state.type.value if fr.state else None) for fr in flow_runs)
+    assert len(runs) >= 2 and len(completed) >= 2, (slots, states)
     assert len(set(slots)) == len(slots), f"a slot was written twice: {slots}"
     assert {r.deployment for r in runs} == {DEPLOYMENT}
     assert all(r.status == "completed" and r.kr_count == 1 for r in runs), runs
