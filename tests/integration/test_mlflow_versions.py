@@ -120,11 +120,14 @@ def test_a_missing_metric_lists_the_names_autolog_logged(autologged):
             kr("ok", {"experiment": "churn", "name": "training_f1_score"}),
         ],
     )
-    m = measure(config, "f1", now_slot(), with_history=False)
+    # A slot after the run's metrics: now_slot() drops the microseconds, so within the second the run logged
+    # them it would read them as not yet logged (no_data; seen once in CI).
+    slot = now_slot() + timedelta(seconds=1)
+    m = measure(config, "f1", slot, with_history=False)
     assert m.status == "no_data"
     assert m.detail.startswith(f"run {run_id} has no metric 'f1'; it has: training_accuracy_score, training_f1_score, ")
     assert "training_roc_auc" in m.detail
-    found = measure(config, "ok", now_slot(), with_history=False)
+    found = measure(config, "ok", slot, with_history=False)
     assert found.status == "ok" and 0.9 < found.value <= 1.0
 
 
