@@ -161,9 +161,11 @@ def compact(
         fail("nothing to do: set retention: {raw_days: N} in the config or pass --raw-days N", 2)
     from okrflow.store.retention import compact as compact_history
     from okrflow.store.retention import vacuum as vacuum_store
+    from okrflow.views.progress import ProgressReport
 
     with open_store(config) as store:
-        report = compact_history(store, timedelta(days=days), tz=config.tz)
+        with ProgressReport("compact", "runs deleted") as shown:
+            report = compact_history(store, timedelta(days=days), tz=config.tz, progress=shown)
         if vacuum:
             vacuum_store(store)
     out.print(report.summary(), markup=False, highlight=False)

@@ -7,7 +7,6 @@ says how wide the reader is; ``history`` shows seconds when two runs fall in the
 from __future__ import annotations
 
 import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from okrflow.views.console import UNWRAPPED_WIDTH, output_width
+from tests.fixtures.terminal import okrflow_on_terminal
 
 TITLE = "A deliberately long objective title " + "that keeps going " * 12 + "END-OF-TITLE"
 
@@ -140,23 +140,7 @@ def test_report_off_a_terminal_prints_plain_progress_lines_on_stderr(tmp_path):
 
 def test_backfill_on_a_terminal_draws_a_bar_instead_of_lines(config):
     """stderr on a pseudo-terminal: rich's bar (cursor control codes), not the plain lines meant for logs."""
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "OKRFLOW_STORE_URL", "PREFECT_API_URL")}
-    command = [sys.executable, "-m", "okrflow.cli", "-c", str(config), "backfill", "--since", "2026-10-01"]
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([*command, "--until", "2026-10-30"], env=env, stdout=subprocess.PIPE, stderr=follower)
-    os.close(follower)
-    drawn = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the follower end closed: the process is gone
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    os.close(leader)
-    stdout = proc.communicate(timeout=120)[0].decode()
-    assert proc.returncode == 0 and "written: 30 runs" in stdout
-    text = drawn.decode(errors="replace")
-    assert "\x1b[" in text and "backfill" in text, text
-    assert "backfill: 0/30 slots (0%)" not in text, "no log lines on a terminal"
+    ran = okrflow_on_terminal(config, "backfill", "--since", "2026-10-01", "--until", "2026-10-30")
+    assert ran.returncode == 0 and "written: 30 runs" in ran.stdout
+    assert "\x1b[" in ran.stderr and "backfill" in ran.stderr, ran.stderr
+    assert "backfill: 0/30 slots (0%)" not in ran.stderr, "no log lines on a terminal"
