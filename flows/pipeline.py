@@ -215,7 +215,12 @@ def evaluate(
 
             outcome = notify(config, store, record)
             record = replace(
-                record, run_id=outcome.run_id, alert_note=outcome.note, alert_error=outcome.error, detail=outcome.detail
+                record,
+                run_id=outcome.run_id,
+                alert_note=outcome.note,
+                alert_error=outcome.error,
+                detail=outcome.detail,
+                alert_changes=outcome.changes,
             )
         else:
             record = replace(record, run_id=store.write_run(record))

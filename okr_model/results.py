@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["KRResult", "ObjectiveResult", "RunRecord"]
+__all__ = ["AlertChange", "KRResult", "ObjectiveResult", "RunRecord"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,26 @@ class ObjectiveResult:
 
 
 @dataclass(frozen=True)
+class AlertChange:
+    """An alert that a run's judging moved: it fired (or repeats firing) or it resolved.
+
+    What the Prefect flow announces as an event (``okrflow.flows.prefect_publish``), whether or not the alert's
+    owner has a channel: Automations act on it too.
+    """
+
+    kind: str  # off_track | at_risk | drift | no_data | source_error
+    subject: str  # the KR id, the objective id or the source name
+    state: str  # firing | resolved
+    repeat: bool = False
+    kr_id: str | None = None
+    objective_id: str | None = None
+    source: str | None = None
+    owners: tuple[str, ...] = ()
+    detail: str = ""
+    """Why, in words (e.g. the drift's description); as stored details, without secrets."""
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """A whole evaluation of one slot, written in one transaction."""
 
@@ -72,6 +92,8 @@ class RunRecord:
     """What the alert step did with the run, for people (e.g. not judged: an older slot); not stored."""
     alert_error: str = ""
     """Why the run's alert step failed (stored in ``detail`` too); empty when it did not fail."""
+    alert_changes: tuple[AlertChange, ...] = ()
+    """The alerts this run fired, repeated or resolved (empty when not judged); not stored."""
 
     @property
     def error_count(self) -> int:

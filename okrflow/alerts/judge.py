@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from okrflow.alerts.alertmanager import has_alertmanager, lease, refresh_messages
 from okrflow.alerts.compose import alert_of, seen
@@ -24,10 +25,19 @@ from okrflow.alerts.repository import OutboxItem, SavedState
 from okrflow.alerts.routing import channels_of
 from okrflow.alerts.state import AlertState, Timing, Transition, step
 from okrflow.okr_model.config import Config, Objective
-from okrflow.okr_model.results import KRResult, RunRecord
+from okrflow.okr_model.results import AlertChange, KRResult, RunRecord
 from okrflow.okr_model.rollup import ancestors
 
-__all__ = ["Condition", "conditions", "fingerprint", "judge", "route"]
+__all__ = ["Condition", "Judgement", "conditions", "fingerprint", "judge", "route"]
+
+
+class Judgement(NamedTuple):
+    """What judging one run decided: the states to save, the messages to enqueue, and every alert it moved."""
+
+    states: list[SavedState]
+    messages: list[OutboxItem]
+    changes: tuple[AlertChange, ...] = ()
+
 
 def fingerprint(group: str, kind: str, subject: str) -> str:
     """Identical alerts share a fingerprint (and so one state and one notification per run). ``group`` is the
@@ -128,8 +138,8 @@ def judge(
     now: datetime | None = None,
     group: str = "default",
     lineage_before: LineageBefore | None = None,
-) -> tuple[list[SavedState], list[OutboxItem]]:
-    """Step every alert of this run; returns the states to save and the messages to enqueue.
+) -> Judgement:
+    """Step every alert of this run; returns the states to save, the messages to enqueue and the alerts moved.
 
     ``states`` are the alert group's; the caller judges a group's runs in slot order (``okrflow.alerts.notify``).
     ``lineage_before`` lets an MLflow KR's message say which model version the alias held in the run before.
@@ -172,7 +182,23 @@ def judge(
             for owner in route(config, c)
         ]
         messages += refresh_messages(config, record.slot, still, now)
-    return changed, messages
+    changes = tuple(_change(config, c, t) for c, _, t in judged.values() if t is not None)
+    return Judgement(changed, messages, changes)
+
+
+def _change(config: Config, condition: Condition, transition: Transition) -> AlertChange:
+    """A moved alert as the run reports it (every one, told to a channel or grouped away)."""
+    return AlertChange(
+        kind=condition.kind,
+        subject=condition.subject,
+        state=transition.state,
+        repeat=transition.repeat,
+        kr_id=condition.kr.id if condition.kr else None,
+        objective_id=condition.objective.id if condition.objective else None,
+        source=condition.source,
+        owners=tuple(route(config, condition)),
+        detail=condition.detail,
+    )
 
 
 def _step(state: AlertState, holds: bool, slot: datetime, timing: Timing) -> tuple[AlertState, Transition | None]:

@@ -19,7 +19,7 @@ from okrflow.alerts.repository import AlertRepository
 from okrflow.okr_model.config import Config, DriftRule, KeyResult
 from okrflow.okr_model.drift import DriftResult
 from okrflow.okr_model.errors import OkrflowError
-from okrflow.okr_model.results import RunRecord
+from okrflow.okr_model.results import AlertChange, RunRecord
 from okrflow.store import Store
 from okrflow.store.models import Run
 
@@ -109,6 +109,8 @@ class AlertOutcome:
     """Why the alert step failed (the run is stored, its alerts not judged); empty when it did not fail."""
     detail: str = ""
     """The run's stored detail, with the alert failure appended when there was one."""
+    changes: tuple[AlertChange, ...] = ()
+    """The alerts the run fired, repeated or resolved (kept only when the judging committed)."""
 
 
 class AlertStepFailed(OkrflowError):
@@ -161,7 +163,7 @@ def notify(config: Config, store: Store, record: RunRecord, now: datetime | None
         drift, outcome.error = None, _failure(exc)
 
     def failed(session: Session, run_id: int) -> None:
-        outcome.judged, outcome.enqueued = False, 0
+        outcome.judged, outcome.enqueued, outcome.changes = False, 0, ()
         outcome.note = f"alerts: failed, not judged ({outcome.error})"
         outcome.detail = "; ".join(part for part in (record.detail, f"alerts failed: {outcome.error}") if part)
         session.execute(update(Run).where(Run.id == run_id).values(detail=outcome.detail))  # in the run's transaction
@@ -200,10 +202,12 @@ def _judge_locked(
         outcome.note = f"alerts: not judged (slot older than the latest judged slot {_when(config, latest)})"
         return
     previous = lineage_before(Store(alerts.engine), record)  # read on a connection of its own, only if told
-    saved, messages = judge(config, record, alerts.states(group), drift, now, group=group, lineage_before=previous)
+    saved, messages, changes = judge(
+        config, record, alerts.states(group), drift, now, group=group, lineage_before=previous
+    )
     alerts.save(saved, messages)
     alerts.judged(group, record.slot, now)
-    outcome.judged, outcome.enqueued = True, len({m.message_id for m in messages})
+    outcome.judged, outcome.enqueued, outcome.changes = True, len({m.message_id for m in messages}), changes
     outcome.note = f"alerts: judged, {outcome.enqueued} message{'s' if outcome.enqueued != 1 else ''} queued"
 
 

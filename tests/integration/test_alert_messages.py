@@ -282,11 +282,11 @@ def test_mlflow_alerts_name_the_model_version_and_the_version_the_alias_held_in_
     world.store.write_run(now)
     previous = lineage_before(world.store, now)
     assert previous("f1") is not None and previous("f1")["model_version"] == "2"
-    _, items = judge(world.config, now, {}, lambda kr, level: None, T0, lineage_before=previous)
+    items = judge(world.config, now, {}, lambda kr, level: None, T0, lineage_before=previous).messages
     off = next(a for a in told(items) if a.kind == "off_track" and a.kr_id == "f1")
     assert (off.model_version, off.model_version_before) == ("1", "2")
     assert "model version 2 -> 1" in off.detail
     assert "Model version: 1 (was 2)" in email_parts(Message("m", T0, T0, "alice", "x", (off,)))[1]
-    _, items = judge(world.config, now, {}, lambda kr, level: None, T0)  # no earlier lineage: the version alone
+    items = judge(world.config, now, {}, lambda kr, level: None, T0).messages  # no earlier lineage: the version alone
     off = next(a for a in told(items) if a.kind == "off_track" and a.kr_id == "f1")
     assert (off.model_version, off.model_version_before) == ("1", None) and "model version 1" in off.detail
