@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 from okrflow.connectors.base import GateOutcome, Measurement
 from okrflow.connectors.registry import Registry
-from okrflow.flows import workers
 from okrflow.flows.fetching import (
     MANUAL,
     Fetched,
@@ -111,6 +110,8 @@ def _manual(
 def _start_in_processes(
     config: Config, at: datetime, groups: Mapping[str, list[KeyResult]], names: Sequence[str]
 ) -> Callable[[Sequence[AnnotationRecord]], Fetched]:
+    from okrflow.flows import workers  # multiprocessing only for a config with fetch: {processes: N}
+
     blob = pickle.dumps(config)
     key = hashlib.sha256(blob).hexdigest()
     gated: dict[str, list[str]] = {}

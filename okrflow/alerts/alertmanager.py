@@ -30,6 +30,7 @@ from okrflow import __version__
 from okrflow.alerts.http_post import configured_headers, json_body, post, safe_url
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.render import facts, summary
+from okrflow.alerts.routing import has_alertmanager
 from okrflow.okr_model.config import AlertmanagerChannel, Config
 from okrflow.okr_model.secrets import url_secrets
 
@@ -63,10 +64,6 @@ LEASE_RUNS = 4
 """A firing alert stays valid for this many of the schedule's longest gaps (Prometheus: 4 x its resend interval)."""
 MIN_LEASE = timedelta(minutes=5)
 _DESCRIPTION_MAX = 4000
-
-
-def has_alertmanager(config: Config) -> bool:
-    return any(isinstance(channel, AlertmanagerChannel) for channel in config.channels.values())
 
 
 def lease(config: Config) -> timedelta:

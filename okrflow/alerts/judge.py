@@ -15,14 +15,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from okrflow.alerts.alertmanager import has_alertmanager, lease, refresh_messages
-from okrflow.alerts.compose import alert_of, seen
 from okrflow.alerts.condition import Condition, DriftCheck, LineageBefore, RunResults
 from okrflow.alerts.message import Alert, Message
 from okrflow.alerts.repository import OutboxItem, SavedState
-from okrflow.alerts.routing import channels_of
+from okrflow.alerts.routing import channels_of, has_alertmanager
 from okrflow.alerts.state import AlertState, Timing, Transition, step
 from okrflow.okr_model.config import Config, Objective
 from okrflow.okr_model.results import AlertChange, KRResult, RunRecord
@@ -160,7 +158,7 @@ def judge(
         state, transition = _step(previous.state, condition.holds, record.slot, timing)
         if transition is not None and transition.state == "resolved" and not previous.notified:
             transition = None  # its firing was never told (grouped away, or told as off track): nothing to resolve
-        last_seen = seen(results, condition) if transition else previous.last_seen
+        last_seen = _seen(results, condition) if transition else previous.last_seen
         judged[key] = (condition, replace(previous, state=state, last_seen=last_seen), transition)
     alerts = _alerts(config, record, results, judged, states)
     told = _told(alerts, group)
@@ -172,10 +170,12 @@ def judge(
     ]
     messages = _messages(config, record, alerts, now)
     if has_alertmanager(config):  # Alertmanager ends what it is not told again: re-post what still fires, as told
+        from okrflow.alerts.alertmanager import refresh_messages
+
         still = [
             (
                 owner,
-                alert_of(config, record, results, c, s, Transition(s.state.fingerprint, "firing", True), s.last_seen),
+                _alert_of(config, record, results, c, s, Transition(s.state.fingerprint, "firing", True), s.last_seen),
             )
             for c, s, t in judged.values()
             if t is None and s.state.phase == "firing" and s.notified
@@ -269,7 +269,7 @@ def _alerts(
     out = []
     for condition, saved, transition in pending:
         before = previous.get(saved.state.fingerprint)
-        alert = alert_of(config, record, results, condition, saved, transition, before.last_seen if before else None)
+        alert = _alert_of(config, record, results, condition, saved, transition, before.last_seen if before else None)
         children = grouped.get((condition.kind, condition.subject), [])
         if children:
             owners = {kid: route(config, c) for c, _, _, p in folded if p == condition.subject for kid in [c.subject]}
@@ -281,13 +281,27 @@ def _alerts(
     for condition, saved, transition, parent in folded:
         parent_owners = route(config, own[(condition.kind, parent)])
         before = previous.get(saved.state.fingerprint)
-        alert = alert_of(config, record, results, condition, saved, transition, before.last_seen if before else None)
+        alert = _alert_of(config, record, results, condition, saved, transition, before.last_seen if before else None)
         note = f"; grouped under objective {parent}'s {condition.kind} alert, which goes to {', '.join(parent_owners)}"
         alert = replace(alert, grouped_under=parent, detail=alert.detail + note)
         for owner in route(config, condition):
             if owner not in parent_owners:
                 out.append((owner, alert))
     return out
+
+
+def _seen(results: RunResults, condition: Condition) -> dict[str, Any]:
+    """``compose.seen``; the composing modules (facts, wording) are imported only when an alert moves."""
+    from okrflow.alerts.compose import seen
+
+    return seen(results, condition)
+
+
+def _alert_of(*args: Any) -> Alert:
+    """``compose.alert_of`` (same arguments), imported only when an alert is told."""
+    from okrflow.alerts.compose import alert_of
+
+    return alert_of(*args)
 
 
 def _drift_levels(states: Mapping[str, SavedState]) -> dict[str, float]:
@@ -309,7 +323,11 @@ def _messages(
         if alert not in by_owner.setdefault(owner, []):
             by_owner[owner].append(alert)
     items = []
-    valid_for = lease(config) if has_alertmanager(config) else None
+    valid_for = None
+    if has_alertmanager(config):
+        from okrflow.alerts.alertmanager import lease
+
+        valid_for = lease(config)
     for owner, owned in by_owner.items():
         message_id = uuid.uuid4().hex
         for channel in channels_of(config, owner):

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
-from okrflow.alerts.channels import DeliveryError, send
+from okrflow.alerts.delivery import DeliveryError
 from okrflow.alerts.message import Message
 from okrflow.alerts.repository import AlertRepository, OutboxItem
 from okrflow.okr_model.config import Config
@@ -72,7 +72,11 @@ def deliver_due(
             break
         assert item.id is not None
         tried.append(item.id)
-        _deliver_one(config, outbox, now, item, sender or partial(send, client=_http_client()), report)
+        if sender is None:  # the senders and renderers are imported only when a message is due
+            from okrflow.alerts.channels import send
+
+            sender = partial(send, client=_http_client())
+        _deliver_one(config, outbox, now, item, sender, report)
     return report
 
 
@@ -93,7 +97,12 @@ def _http_client() -> httpx.Client:
 
 
 def _deliver_one(
-    config: Config, outbox: AlertRepository, now: datetime, item: OutboxItem, sender: Callable[..., None], report: DeliveryReport
+    config: Config,
+    outbox: AlertRepository,
+    now: datetime,
+    item: OutboxItem,
+    sender: Callable[..., None],
+    report: DeliveryReport,
 ) -> None:
     """Send one claimed message and record the outcome (which ends the claim)."""
     rules = config.defaults.alerts

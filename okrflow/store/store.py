@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, delete, event, insert, inspect, select, text, update
+from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, insert, inspect, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,10 @@ from okrflow.store.records import (
 __all__ = ["Store", "StoreError"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_RUNS, _MEASUREMENTS, _KR_SCORES, _OBJECTIVE_SCORES = (
+    cast(Table, model.__table__) for model in (Run, MeasurementRow, KRScoreRow, ObjectiveScoreRow)
+)
+"""The tables a run writes, for Core statements."""
 _MIGRATION_LOCK = 0x6F6B72666C6F77  # "okrflow"
 
 
@@ -118,7 +122,9 @@ class Store:
 
     def _write_locked(self, session: Session, run: RunRecord) -> int:
         advisory_lock(session, slot_lock_key(run.deployment, run.slot))
-        run_id = session.execute(select(Run.id).where(Run.deployment == run.deployment, Run.slot == run.slot)).scalar()
+        conn = session.connection()  # Core statements on the session's transaction: no ORM compile or bulk path
+        runs = _RUNS.c
+        run_id = conn.execute(select(runs.id).where(runs.deployment == run.deployment, runs.slot == run.slot)).scalar()
         values = {
             "deployment": run.deployment,
             "slot": run.slot,
@@ -133,19 +139,20 @@ class Store:
             "detail": run.detail,
         }
         if run_id is None:
-            run_id = session.execute(insert(Run).values(**values).returning(Run.id)).scalar_one()
+            run_id = conn.execute(insert(_RUNS).values(**values).returning(runs.id)).scalar_one()
         else:
-            for table in (MeasurementRow, KRScoreRow, ObjectiveScoreRow):
-                session.execute(delete(table).where(table.run_id == run_id))
-            session.execute(update(Run).where(Run.id == run_id).values(**values))
-        self._insert_rows(session, run_id, run)
+            for table in (_MEASUREMENTS, _KR_SCORES, _OBJECTIVE_SCORES):
+                conn.execute(delete(table).where(table.c.run_id == run_id))
+            conn.execute(update(_RUNS).where(runs.id == run_id).values(**values))
+        self._insert_rows(conn, run_id, run)
         return run_id
 
     @staticmethod
-    def _insert_rows(session: Session, run_id: int, run: RunRecord) -> None:
+    def _insert_rows(conn: Connection, run_id: int, run: RunRecord) -> None:
+        """One executemany per table (Core: the ORM's bulk insert costs more per row and writes the same)."""
         if run.key_results:
-            session.execute(
-                insert(MeasurementRow),
+            conn.execute(
+                insert(_MEASUREMENTS),
                 [
                     {
                         "run_id": run_id,
@@ -160,8 +167,8 @@ class Store:
                     for kr in run.key_results
                 ],
             )
-            session.execute(
-                insert(KRScoreRow),
+            conn.execute(
+                insert(_KR_SCORES),
                 [
                     {
                         "run_id": run_id,
@@ -184,8 +191,8 @@ class Store:
                 ],
             )
         if run.objectives:
-            session.execute(
-                insert(ObjectiveScoreRow),
+            conn.execute(
+                insert(_OBJECTIVE_SCORES),
                 [
                     {
                         "run_id": run_id,
