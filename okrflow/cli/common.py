@@ -9,13 +9,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from okrflow.okr_model.config import Config
 from okrflow.okr_model.errors import ConfigError
 from okrflow.views.console import output_console
+
+if TYPE_CHECKING:
+    from okrflow.okr_model.config import Config  # the pydantic models: imported by ``load``, when a command loads
 
 out = output_console()  # a terminal's width; a pipe, file or CI log unwrapped (unless COLUMNS is set)
 
