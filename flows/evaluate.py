@@ -2,7 +2,9 @@
 (or, with ``fetch: {processes: N}``, the sources fetched in the pipeline's worker processes).
 
 The flow holds no scoring logic; it calls ``okrflow.flows.pipeline`` exactly as ``okrflow run`` does, so both
-paths write identical rows. A scheduled run evaluates as of its scheduled slot time, not the wall clock.
+paths write identical rows. A scheduled run evaluates as of its scheduled slot time, not the wall clock. After the
+write it publishes the run to Prefect (``okrflow.flows.prefect_publish``): a table and a markdown artifact under
+a key stable per config file, and an event per alert moved and per KR status changed, for Automations.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from okrflow.connectors.registry import default_registry
 from okrflow.flows.catchup import catch_up
 from okrflow.flows.fetching import SourceJob, fetch_source, map_in_threads
 from okrflow.flows.pipeline import evaluate
+from okrflow.flows.prefect_publish import publish
 from okrflow.flows.report_refresh import refresh_report
 from okrflow.okr_model.loader import load_config
 from okrflow.okr_model.paths import store_url as resolve_store_url
@@ -62,6 +65,7 @@ def evaluate_flow(
     # With fetch: {processes: N} the sources are fetched in the pipeline's worker processes, not as tasks.
     mapping = map_in_threads if config.fetch.processes else map_as_tasks
     with Store.open(url) as store:
+        before = store.status()  # the run stored before this one: what the summary says changed since
         record = evaluate(config, store, slot, deployment=deployment, map_sources=mapping)
         if at is None and config.catchup == "all":  # repair missed or errored slots once sources answer again
             repaired = catch_up(
@@ -79,6 +83,11 @@ def evaluate_flow(
                     ", ".join(r.slot.isoformat() for r in repaired),
                 )
         report_note = refresh_report(config, store, logger)  # after the write: a failure here keeps the run
+    try:  # the run is stored: a Prefect API that refuses an artifact or event is logged, never fails the run
+        published = publish(config, config_path, record, before)
+        logger.info("published artifacts %s-* and %d events", published.key, len(published.events))
+    except Exception as exc:
+        logger.warning("artifacts and events not published: %s: %s (the run is stored)", type(exc).__name__, exc)
     logger.info(
         "run of slot %s: %s (%d key results%s)%s%s",
         record.slot.isoformat(),
