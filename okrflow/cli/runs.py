@@ -38,6 +38,7 @@ def run(
         where = sys.stderr if output is TableFormat.json else sys.stdout  # JSON on stdout stays parseable
         print(f"evaluating as of {describe_instant(slot, config.tz)}", file=where)
     store = open_store(config)
+    report_note = None
     try:
         if os.environ.get("PREFECT_API_URL") and not dry_run:
             from okrflow.flows.evaluate import evaluate_flow
@@ -47,6 +48,10 @@ def run(
             record = evaluate_flow(str(state.config_path), slot.isoformat() if slot else None)
         else:
             record = evaluate(config, store, slot, dry_run=dry_run)
+            if record.run_id and config.report.path:  # stored: keep the page current, as the served flow does
+                from okrflow.flows.report_refresh import refresh_report
+
+                report_note = refresh_report(config, store, logger=None)
     except AlertStepFailed as exc:  # the flow failed after writing the run: print it, then exit 1 below
         if exc.record is None:
             fail(f"run failed: {exc}", 1)
@@ -68,6 +73,8 @@ def run(
         out.print("dry run: nothing was written")
     if record.alert_note:  # e.g. "alerts: not judged (slot older than the latest judged slot ...)"
         print(record.alert_note, file=sys.stderr if output is TableFormat.json else sys.stdout)
+    if report_note:  # the run is stored: a page that could not be written is a warning, never a failed run
+        print(f"warning: {report_note} (the run is stored)", file=sys.stderr)
     if record.status == "failed":  # the contract: exit 1 when the run itself failed (every KR errored)
         fail(f"run failed: {record.detail}", 1)
     if record.alert_error:  # stored, but nobody was told what it found: as much a failure for a scheduler
