@@ -51,7 +51,7 @@ def _value(r: KRResult, kr: KeyResult | None) -> str:
 
 
 def table_rows(config: Config, record: RunRecord) -> list[dict[str, str]]:
-    """One row per KR, in the config's order; a KR without data shows why instead of a number."""
+    """One row per KR, in the config's order; a KR without data shows why (its stored, redacted detail)."""
     krs = {kr.id: kr for _, kr in config.key_results()}
     return [
         {
@@ -61,7 +61,7 @@ def table_rows(config: Config, record: RunRecord) -> list[dict[str, str]]:
             "target": formatting.target(krs[r.kr_id].target, krs[r.kr_id].unit) if r.kr_id in krs else "-",
             "score": formatting.score(r.score),
             "status": r.status.replace("_", " "),
-            "reason": r.reason or r.detail,
+            "reason": (r.reason if r.measurement == "ok" else r.detail) or r.reason or r.detail,
         }
         for r in record.key_results
     ]
@@ -113,11 +113,14 @@ def _changes(record: RunRecord, before: StatusSnapshot | None) -> list[str]:
         was = old.get(r.kr_id)
         if was is None:
             lines.append(f"- `{r.kr_id}` is new: score {formatting.score(r.score)}, {_status(r.status)}")
-        elif was.status != r.status or was.score != r.score:
+        elif was.status != r.status:
             lines.append(
                 f"- `{r.kr_id}`: {_status(was.status)} -> {_status(r.status)} "
                 f"(score {formatting.score(was.score)} -> {formatting.score(r.score)})"
             )
+        elif was.score != r.score:
+            scores = f"{formatting.score(was.score)} -> {formatting.score(r.score)}"
+            lines.append(f"- `{r.kr_id}`: score {scores}, still {_status(r.status)}")
     old_objectives = {o.objective_id: o for o in before.objectives}
     for o in record.objectives:
         was_o = old_objectives.get(o.objective_id)

@@ -146,6 +146,7 @@ def test_each_run_publishes_the_table_the_tree_and_its_alert_events(tmp_path, se
     assert rows["f1"]["reason"] and rows["f1"]["score"] == "0.55"
     assert rows["latency"]["value"] == "0.15 s" and rows["latency"]["target"] == "0.2 s"
     assert rows["error-rate"]["value"] == "error" and rows["error-rate"]["score"] == "-"
+    assert "127.0.0.1" in rows["error-rate"]["reason"]  # why: the source's (redacted) error
 
     markdown = summaries[0]["data"]
     assert markdown.startswith("# models-okrs.yaml: run of 2026-11-15 01:00 UTC")
@@ -154,7 +155,7 @@ def test_each_run_publishes_the_table_the_tree_and_its_alert_events(tmp_path, se
     assert "    - `f1` 0.85 (target 0.9): score 0.55," in markdown
     assert "## Changed since the last run (slot 2026-11-15 00:00 UTC)" in markdown
     assert "- alert drift of `f1` fired: " in markdown
-    assert "- `f1`: " in markdown and "(score 1.00 -> 0.55)" in markdown
+    assert "- `f1`: score 1.00 -> 0.55, still on track" in markdown
     assert "First run of this store" in summaries[1]["data"]
 
     def drift_event() -> dict[str, Any] | None:
