@@ -80,30 +80,33 @@ def latest_run(
     engine: Engine, deployment: str | None = None, before: datetime | None = None, status: str | None = None
 ) -> RunSummary | None:
     """The newest run by slot (of a deployment, before a time, with a status)."""
-    query = select(Run).order_by(Run.slot.desc()).limit(1)
+    runs_table = Run.__table__.c
+    query = _run_select().order_by(runs_table.slot.desc()).limit(1)
     if status is not None:
-        query = query.where(Run.status == status)
+        query = query.where(runs_table.status == status)
     if deployment is not None:
-        query = query.where(Run.deployment == deployment)
+        query = query.where(runs_table.deployment == deployment)
     if before is not None:
-        query = query.where(Run.slot < before)
-    with Session(engine) as session:
-        row = session.execute(query).scalar()
-        return _run_summary(row) if row else None
+        query = query.where(runs_table.slot < before)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+        return RunSummary(*row) if row else None
 
 
 def runs_between(engine: Engine, deployment: str, since: datetime, until: datetime) -> dict[datetime, RunSummary]:
     """A deployment's runs with slots in [since, until), by slot."""
-    query = select(Run).where(Run.deployment == deployment, Run.slot >= since, Run.slot < until).order_by(Run.slot)
-    with Session(engine) as session:
-        return {row.slot: _run_summary(row) for row in session.execute(query).scalars()}
+    runs_table = Run.__table__.c
+    in_window = (runs_table.deployment == deployment, runs_table.slot >= since, runs_table.slot < until)
+    with engine.connect() as conn:
+        rows = conn.execute(_run_select().where(*in_window).order_by(runs_table.slot))
+        return {summary.slot: summary for summary in (RunSummary(*row) for row in rows)}
 
 
 def runs(engine: Engine, limit: int = 50) -> list[RunSummary]:
     """The newest ``limit`` runs, newest first."""
-    with Session(engine) as session:
-        rows = session.execute(select(Run).order_by(Run.slot.desc()).limit(limit)).scalars()
-        return [_run_summary(r) for r in rows]
+    query = _run_select().order_by(Run.__table__.c.slot.desc()).limit(limit)
+    with engine.connect() as conn:
+        return [RunSummary(*row) for row in conn.execute(query)]
 
 
 def status(engine: Engine, deployment: str | None = None) -> StatusSnapshot | None:
@@ -291,9 +294,11 @@ def annotations(
 _RUN_SUMMARY_FIELDS = tuple(f.name for f in fields(RunSummary))
 
 
-def _run_summary(row: Run) -> RunSummary:
-    """A runs row as a ``RunSummary`` (its fields are the row's columns of the same names)."""
-    return RunSummary(**{name: getattr(row, name) for name in _RUN_SUMMARY_FIELDS})
+def _run_select() -> Select[Any]:
+    """The runs table's columns of a ``RunSummary``, in its field order: Core rows, so reading the latest run (all
+    ``okrflow status`` reads besides its results) needs no ORM session and no mapper configuration."""
+    columns = Run.__table__.c
+    return select(*(columns[name] for name in _RUN_SUMMARY_FIELDS))
 
 
 def result_select(*extra: Any) -> Select[Any]:

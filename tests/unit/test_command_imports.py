@@ -36,11 +36,14 @@ out, sys.argv = sys.argv[1], ["okrflow", *sys.argv[2:]]
 try:
     main()
 finally:
+    models = sys.modules.get("okrflow.store.models")
+    mapped = ["(ORM mappers configured)"] if models is not None and models.Run.__mapper__.configured else []
     with open(out, "w") as listing:
-        listing.write("\\n".join(sys.modules))
+        listing.write("\\n".join([*sys.modules, *mapped]))
 """
 """``okrflow ARGS`` as the console script runs it, then every module in ``sys.modules`` written to a file (``-X
-importtime`` would miss the modules imported through ``importlib.import_module``, as the registry imports connectors)."""
+importtime`` would miss the modules imported through ``importlib.import_module``, as the registry imports connectors),
+and a line when the store's ORM mappers were configured (the first ORM query does it)."""
 
 
 def okrflow_modules(tmp_path: Path, *args: str, store_url: str | None = None) -> set[str]:
@@ -78,6 +81,7 @@ def test_status_imports_no_client_nor_run_code(tmp_path):
     modules = okrflow_modules(tmp_path, "-c", str(EXAMPLE), "status", store_url=url)
     assert "okrflow.store.store" in modules and "sqlite3" in modules, "the check saw status read the store"
     assert loaded(modules, CLIENTS + UNUSED) == []
+    assert "(ORM mappers configured)" not in modules, "status reads Core rows: no ORM session, no mapper configuration"
 
 
 @pytest.mark.parametrize("args", [("--help",), ("report", "--help")])
