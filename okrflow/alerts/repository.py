@@ -91,9 +91,7 @@ class AlertRepository:
         if self.session is None:
             raise RuntimeError("judging needs the run's writing transaction (Store.write_run(..., then=...))")
         advisory_lock(self.session, group_lock_key(group))
-        return self.session.execute(
-            select(AlertGroupRow.last_judged_slot).where(AlertGroupRow.name == group)
-        ).scalar()
+        return self.session.execute(select(AlertGroupRow.last_judged_slot).where(AlertGroupRow.name == group)).scalar()
 
     def judged(self, group: str, slot: datetime, now: datetime) -> None:
         """Record that the group judged ``slot`` (call under ``judging``; slots only move forward)."""
@@ -110,13 +108,13 @@ class AlertRepository:
 
     def states(self, group: str | None, phases: Sequence[str] | None = None) -> dict[str, SavedState]:
         """A group's (or every) alert states, optionally only those in some phases, by fingerprint."""
-        query = select(AlertStateRow)
+        query = select(*AlertStateRow.__table__.c)  # plain rows: no ORM objects, identity map or mapper setup
         if group is not None:
             query = query.where(AlertStateRow.alert_group == group)
         if phases is not None:
             query = query.where(AlertStateRow.phase.in_(list(phases)))
         with self._reading() as session:
-            return {row.fingerprint: _saved(row) for row in session.execute(query).scalars()}
+            return {row.fingerprint: _saved(row) for row in session.execute(query)}
 
     def save(self, states: Sequence[SavedState], messages: Sequence[OutboxItem]) -> None:
         """Store the judged states and enqueue the run's messages atomically (bulk statements)."""
@@ -167,9 +165,7 @@ class AlertRepository:
             rows = session.execute(select(_outbox).where(*_claimable(now)).order_by(_outbox.c.id).limit(limit))
             return [_item(row) for row in rows]
 
-    def claim(
-        self, now: datetime, lease: timedelta, claimer: str, skip: Sequence[int] = ()
-    ) -> OutboxItem | None:
+    def claim(self, now: datetime, lease: timedelta, claimer: str, skip: Sequence[int] = ()) -> OutboxItem | None:
         """Claim the oldest due message (not one of ``skip``) for ``lease``; None when none is left.
 
         PostgreSQL skips rows another deliverer is claiming (``FOR UPDATE SKIP LOCKED``); on SQLite the
@@ -204,9 +200,7 @@ class AlertRepository:
         message's claim ends with it."""
         with self._writing() as session:
             session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == item_id)
-                .values(claimed_by=None, claimed_until=None, **values)
+                update(OutboxRow).where(OutboxRow.id == item_id).values(claimed_by=None, claimed_until=None, **values)
             )
 
 
@@ -236,7 +230,7 @@ def _row_values(saved: SavedState) -> dict[str, Any]:
     }
 
 
-def _saved(row: AlertStateRow) -> SavedState:
+def _saved(row: Any) -> SavedState:
     state = AlertState(
         fingerprint=row.fingerprint,
         phase=row.phase,  # type: ignore[arg-type]
