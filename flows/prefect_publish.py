@@ -104,28 +104,29 @@ def _tree(config: Config, record: RunRecord) -> list[str]:
     return lines
 
 
-def _changes(record: RunRecord, before: StatusSnapshot | None) -> list[str]:
-    if before is None:
-        return ["First run of this store: nothing to compare with."]
+def _moves(record: RunRecord, before: StatusSnapshot) -> list[str]:
+    """Each KR whose status or shown score moved, each objective whose status moved, since ``before``."""
     lines = []
     old = {r.kr_id: r for r in before.key_results}
     for r in record.key_results:
         was = old.get(r.kr_id)
+        score, was_score = formatting.score(r.score), formatting.score(was.score) if was else ""
         if was is None:
-            lines.append(f"- `{r.kr_id}` is new: score {formatting.score(r.score)}, {_status(r.status)}")
+            lines.append(f"- `{r.kr_id}` is new: score {score}, {_status(r.status)}")
         elif was.status != r.status:
-            lines.append(
-                f"- `{r.kr_id}`: {_status(was.status)} -> {_status(r.status)} "
-                f"(score {formatting.score(was.score)} -> {formatting.score(r.score)})"
-            )
-        elif was.score != r.score:
-            scores = f"{formatting.score(was.score)} -> {formatting.score(r.score)}"
-            lines.append(f"- `{r.kr_id}`: score {scores}, still {_status(r.status)}")
+            lines.append(f"- `{r.kr_id}`: {_status(was.status)} -> {_status(r.status)} (score {was_score} -> {score})")
+        elif was_score != score:
+            lines.append(f"- `{r.kr_id}`: score {was_score} -> {score}, still {_status(r.status)}")
     old_objectives = {o.objective_id: o for o in before.objectives}
     for o in record.objectives:
         was_o = old_objectives.get(o.objective_id)
         if was_o is not None and was_o.status != o.status:
             lines.append(f"- objective **{_md(o.objective_id)}**: {_status(was_o.status)} -> {_status(o.status)}")
+    return lines
+
+
+def _changes(record: RunRecord, before: StatusSnapshot | None) -> list[str]:
+    lines = _moves(record, before) if before is not None else ["First run of this store: nothing to compare with."]
     for change in record.alert_changes:
         verb = "resolved" if change.state == "resolved" else ("still firing" if change.repeat else "fired")
         why = f": {_md(change.detail)}" if change.detail and change.state == "firing" else ""

@@ -156,7 +156,8 @@ def test_each_run_publishes_the_table_the_tree_and_its_alert_events(tmp_path, se
     assert "## Changed since the last run (slot 2026-11-15 00:00 UTC)" in markdown
     assert "- alert drift of `f1` fired: " in markdown
     assert "- `f1`: score 1.00 -> 0.55, still on track" in markdown
-    assert "First run of this store" in summaries[1]["data"]
+    first = summaries[1]["data"]
+    assert "First run of this store" in first and "- alert source error of `prom` fired: " in first
 
     def drift_event() -> dict[str, Any] | None:
         return next((e for e in events(server) if e["event"] == "okrflow.key-result.drift"), None)
