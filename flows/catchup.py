@@ -4,11 +4,13 @@ Policies (config ``catchup``): ``none`` evaluates no missed slot; ``latest`` (de
 recent one; ``all`` every one, oldest first, at most ``max_catchup_runs``. A slot is missed when the
 schedule says it should have run and the store has no run for it, or its run had errors that the
 current run no longer has (the source is back): sources that keep history are then read as of that slot.
+Repairing many slots takes a while, so ``catch_up`` tells ``progress(done, total)`` before and after each slot
+(the served flow logs it as plain lines in the flow run's log).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from okrflow.okr_model.config import Config
 from okrflow.store import RunRecord, RunSummary, Store
 
 __all__ = ["catch_up", "missed_slots", "scheduled_slots"]
+
 
 def scheduled_slots(config: Config, after: datetime, until: datetime, limit: int = 100_000) -> list[datetime]:
     """The schedule's slots in (after, until), oldest first, as aware datetimes (see ``okr_model.schedule``)."""
@@ -48,11 +51,13 @@ def catch_up(
     deployment: str = "default",
     current_errors: int | None = None,
     lookback: timedelta | None = None,
+    progress: Callable[[int, int], None] | None = None,
     **evaluate_options: Any,
 ) -> list[RunRecord]:
     """Evaluate the missed slots of this cycle before ``now`` (as of each slot) and write them.
 
     Never past the cycle's end: its result is frozen then (a start-up after the end catches up to the end only).
+    ``progress(done, total)`` counts the missed slots: told before the first (0 of 0 when none) and after each.
     """
     start, end = config.cycle_bounds()
     now = min(now, end)
@@ -65,7 +70,12 @@ def catch_up(
     since = max(since, min(runs), last.slot if last is not None else since)
     expected = scheduled_slots(config, since - timedelta(microseconds=1), now)
     evaluate_options.setdefault("map_sources", map_in_threads)
-    return [
-        evaluate(config, store, slot, deployment=deployment, **evaluate_options)
-        for slot in missed_slots(config, expected, runs, current_errors)
-    ]
+    missed = missed_slots(config, expected, runs, current_errors)
+    records: list[RunRecord] = []
+    if progress is not None:
+        progress(0, len(missed))
+    for slot in missed:
+        records.append(evaluate(config, store, slot, deployment=deployment, **evaluate_options))
+        if progress is not None:
+            progress(len(records), len(missed))
+    return records

@@ -68,6 +68,8 @@ def evaluate_flow(
         before = store.status()  # the run stored before this one: what the summary says changed since
         record = evaluate(config, store, slot, deployment=deployment, map_sources=mapping)
         if at is None and config.catchup == "all":  # repair missed or errored slots once sources answer again
+            from okrflow.views.progress import PlainProgress
+
             repaired = catch_up(
                 config,
                 store,
@@ -75,6 +77,7 @@ def evaluate_flow(
                 deployment=deployment,
                 current_errors=record.error_count,
                 map_sources=mapping,
+                progress=PlainProgress("catch-up", "missed slots", logger.info),  # plain lines in the run's log
             )
             if repaired:  # older than the slot just judged: stored, not judged (past data pages nobody)
                 logger.info(
