@@ -1,4 +1,4 @@
-"""One Plotly chart per key result: its value (top row) and score (bottom row) over the cycle.
+"""One chart per key result, as compact data the page draws with Plotly: value (top row) and score (bottom row).
 
 - **Value row**: the measured values, the baseline, the target line or a shaded ``[low, high]`` band, and the
   pace line: the value that would score the expected score at each time. It inverts the scoring rule, so a
@@ -10,31 +10,38 @@
   value corresponds to them.
 - **Alerts**: dotted vertical lines through both rows with markers above the score row, red when an alert of the
   KR (or of its source) fired and green when it resolved. The store keeps the latest of each per alert.
-- **Review**: a purple dashed line on the review date.
+- **Review**: a purple dashed line on the review date (drawn by the page for every chart).
 
-Figures are built as plain dicts and serialised without plotly's validation (``validate=False``): validating
-the graph objects cost ~0.15 s per chart, more than everything else in the report. The only user text
-handed to Plotly is the unit in the axis title, escaped (Plotly reads a subset of HTML in text).
+A chart is a list of traces, each ``{"s": style, "n": name, "x": [...], "y": [...]}``: the style (colours,
+dashes, which row) is written once per page in ``STYLES``, times are minutes after the cycle's start
+(``TimeCode``), delta-encoded, and numbers are rounded to what a chart can show. Long series are thinned
+for display (``okrflow.report.downsample``, ``MAX_DRAWN`` points a line); the page says so on the card. No
+plotly figure objects are built: the page's script turns this data into Plotly traces (``templates/charts.js.j2``). The only
+user text handed to Plotly is the unit in the axis title, escaped (Plotly reads a subset of HTML in text).
 """
 
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import cache
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 from okrflow.okr_model import formatting
 from okrflow.okr_model.config import KeyResult
 from okrflow.okr_model.scoring import BAND_COMMIT_SCORE
 from okrflow.okr_model.types import MAINTAIN_KINDS, Band
+from okrflow.report.downsample import keep_indices
 from okrflow.store import HistoryPoint
 
-__all__ = ["AlertMark", "kr_chart", "value_at_score"]
+__all__ = ["MAX_DRAWN", "AlertMark", "TimeCode", "kr_chart", "page_data", "value_at_score"]
 
 HEIGHT = 440
+MAX_DRAWN = 100
+"""Points drawn per line at most: 49 spans' lowest and highest points plus the first and the last (about 25
+pixels a span on a 1,250-pixel chart; 1,000 KRs' charts fit in under 4 MB of HTML)."""
 COLORS = {
     "value": "#1f5fa8",
     "score": "#2b8a3e",
@@ -47,6 +54,33 @@ COLORS = {
     "resolved": "#2b8a3e",
     "review": "#7048e8",
 }
+STYLES: dict[str, dict[str, Any]] = {  # "row" picks the axes (1: value, 2: score); the rest is Plotly's trace
+    "band_low": {"row": 1, "line": {"width": 0}, "showlegend": False, "hoverinfo": "skip", "legendgroup": "band"},
+    "band": {"row": 1, "fill": "tonexty", "fillcolor": COLORS["band"], "line": {"width": 0}, "legendgroup": "band"},
+    "target": {"row": 1, "line": {"color": COLORS["target"], "dash": "dash"}},
+    "baseline": {"row": 1, "line": {"color": COLORS["muted"], "dash": "dot"}},
+    "pace": {"row": 1, "line": {"color": COLORS["pace"], "dash": "dashdot"}},
+    "value": {"row": 1, "mode": "lines+markers", "line": {"color": COLORS["value"]}},
+    "expected": {"row": 2, "line": {"color": COLORS["pace"], "dash": "dashdot"}},
+    "score": {"row": 2, "mode": "lines+markers", "line": {"color": COLORS["score"]}},
+    "computed": {"row": 2, "mode": "lines+markers", "line": {"color": COLORS["muted"], "dash": "dot"}},
+    "gaps": {"row": 2, "mode": "markers", "marker": {"symbol": "x", "color": COLORS["muted"], "size": 9}},
+    "cone": {"row": 2, "fill": "toself", "fillcolor": COLORS["cone"], "line": {"width": 0}, "hoverinfo": "skip"},
+    "forecast": {"row": 2, "line": {"color": COLORS["score"], "dash": "dash"}},
+    "fired": {
+        "row": 2,
+        "mode": "markers",
+        "marker": {"symbol": "triangle-down", "color": COLORS["fired"], "size": 11},
+        "hovertemplate": "%{text}<br>%{x}<extra></extra>",
+    },
+    "resolved": {
+        "row": 2,
+        "mode": "markers",
+        "marker": {"symbol": "circle-open", "color": COLORS["resolved"], "size": 11},
+        "hovertemplate": "%{text}<br>%{x}<extra></extra>",
+    },
+}
+ALERT_Y = 1.08  # alert markers sit above the score row's [0, 1]
 
 
 @dataclass(frozen=True)
@@ -59,8 +93,17 @@ class AlertMark:
     resolved_at: datetime | None
 
 
-class TimeAxis(Protocol):
-    def axis(self, value: datetime) -> str: ...
+@dataclass(frozen=True)
+class TimeCode:
+    """Chart times as numbers: minutes after ``origin``, the cycle's start as wall time in the config's zone
+    (Plotly reads naive times: it drops zones). A schedule's runs fall on whole minutes, so most are integers;
+    the page rounds to the second."""
+
+    origin: datetime
+    tz: Any
+
+    def __call__(self, at: datetime) -> float:
+        return (at.astimezone(self.tz).replace(tzinfo=None) - self.origin).total_seconds() / 60
 
 
 def value_at_score(kr: KeyResult, score: float) -> float:
@@ -83,171 +126,87 @@ def pace_shares(kr: KeyResult) -> list[float]:
     return sorted(shares)
 
 
-@cache
-def _template() -> dict[str, Any]:
-    import plotly.io as pio
-
-    return pio.templates["plotly_white"].to_plotly_json()
-
-
-def _line(x: Sequence[Any], y: Sequence[float], name: str, row: int, **style: Any) -> dict[str, Any]:
-    axes = {"xaxis": "x", "yaxis": "y"} if row == 1 else {"xaxis": "x2", "yaxis": "y2"}
-    return {"type": "scatter", "mode": "lines", "x": list(x), "y": list(y), "name": name, **axes, **style}
+def _number(value: float, digits: int = 5) -> float | int | None:
+    """``value`` to ``digits`` significant digits, an int when whole (JSON's shortest spelling); None (a gap in
+    the line) when not finite, which JSON cannot spell."""
+    if not math.isfinite(value):
+        return None
+    rounded = float(f"{value:.{digits}g}")
+    return int(rounded) if rounded.is_integer() and abs(rounded) < 1e15 else rounded
 
 
-def _value_traces(kr: KeyResult, points: Sequence[HistoryPoint], start: datetime, end: datetime, show: TimeAxis):
-    x0, x1 = show.axis(start), show.axis(end)
+def _trace(style: str, name: str, xs: Sequence[float], ys: Sequence[float], **extra: Any) -> dict[str, Any]:
+    """A trace of ``style``: times delta-encoded (each the change from the one before, the first from 0); the
+    score row's numbers to 3 decimals (scores are shown with 2), the value row's to 5 significant digits."""
+    deltas, before = [], 0.0
+    for x in xs:
+        deltas.append(_number(x - before, 9))  # finite: times
+        before = x
+    if STYLES[style]["row"] == 2:
+        return {"s": style, "n": name, "x": deltas, "y": [_number(round(y, 3)) for y in ys], **extra}
+    return {"s": style, "n": name, "x": deltas, "y": [_number(y) for y in ys], **extra}
+
+
+def _drawn(points: Sequence[HistoryPoint], ys: Sequence[float]) -> tuple[list[HistoryPoint], list[float]]:
+    kept = keep_indices(ys, MAX_DRAWN)
+    return [points[i] for i in kept], [ys[i] for i in kept]
+
+
+def _thinned(style: str, name: str, points: Sequence[HistoryPoint], ys: Sequence[float], at: TimeCode):
+    """A line of the run history, thinned for display: markers only on an unthinned line."""
+    drawn, values = _drawn(points, ys)
+    extra = {"m": "lines"} if len(drawn) < len(points) else {}
+    return _trace(style, name, [at(p.slot) for p in drawn], values, **extra)
+
+
+def _value_traces(kr: KeyResult, points: Sequence[HistoryPoint], x0: float, x1: float, at: TimeCode):
     traces = []
     if isinstance(kr.target, Band):
         low, high = kr.target
-        traces.append(
-            _line(
-                [x0, x1],
-                [low, low],
-                "band",
-                1,
-                line={"width": 0},
-                showlegend=False,
-                hoverinfo="skip",
-                legendgroup="band",
-            )
-        )
-        traces.append(
-            _line(
-                [x0, x1],
-                [high, high],
-                f"target band {formatting.target((low, high))}",
-                1,
-                fill="tonexty",
-                fillcolor=COLORS["band"],
-                line={"width": 0},
-                legendgroup="band",
-            )
-        )
+        traces.append(_trace("band_low", "band", [x0, x1], [low, low]))
+        traces.append(_trace("band", f"target band {formatting.target((low, high))}", [x0, x1], [high, high]))
     else:
         name = "threshold" if kr.kind in MAINTAIN_KINDS else "target"
-        traces.append(
-            _line(
-                [x0, x1],
-                [kr.target] * 2,
-                f"{name} {formatting.number(kr.target)}",
-                1,
-                line={"color": COLORS["target"], "dash": "dash"},
-            )
-        )
+        traces.append(_trace("target", f"{name} {formatting.number(kr.target)}", [x0, x1], [kr.target] * 2))
     if kr.kind not in MAINTAIN_KINDS or kr.baseline is not None:
         traces.append(
-            _line(
-                [x0, x1],
-                [kr.start_value] * 2,
-                f"baseline {formatting.number(kr.start_value)}",
-                1,
-                line={"color": COLORS["muted"], "dash": "dot"},
-            )
+            _trace("baseline", f"baseline {formatting.number(kr.start_value)}", [x0, x1], [kr.start_value] * 2)
         )
     if kr.kind not in MAINTAIN_KINDS:
         shares = pace_shares(kr)
         traces.append(
-            _line(
-                [show.axis(start + (end - start) * t) for t in shares],
-                [value_at_score(kr, t * kr.success_score) for t in shares],
+            _trace(
                 "pace",
-                1,
-                line={"color": COLORS["pace"], "dash": "dashdot"},
+                "pace",
+                [x0 + (x1 - x0) * t for t in shares],
+                [value_at_score(kr, t * kr.success_score) for t in shares],
             )
         )
     ok = [p for p in points if p.result.measurement == "ok" and p.result.value is not None]
-    traces.append(
-        _line(
-            [show.axis(p.slot) for p in ok],
-            [p.result.value for p in ok],
-            "value",
-            1,
-            mode="lines+markers",
-            line={"color": COLORS["value"]},
-        )
-    )
+    traces.append(_thinned("value", "value", ok, [p.result.value for p in ok], at))  # type: ignore[misc]
     return traces
 
 
-def _score_traces(kr: KeyResult, points: Sequence[HistoryPoint], start: datetime, end: datetime, show: TimeAxis):
-    x0, x1 = show.axis(start), show.axis(end)
+def _score_traces(kr: KeyResult, points: Sequence[HistoryPoint], x0: float, x1: float, at: TimeCode):
     expected = [kr.success_score] * 2 if kr.kind in MAINTAIN_KINDS else [0.0, kr.success_score]
-    traces = [_line([x0, x1], expected, "expected score", 2, line={"color": COLORS["pace"], "dash": "dashdot"})]
+    traces = [_trace("expected", "expected score", [x0, x1], expected)]
     scored = [p for p in points if p.result.score is not None]
-    traces.append(
-        _line(
-            [show.axis(p.slot) for p in scored],
-            [p.result.score for p in scored],
-            "score",
-            2,
-            mode="lines+markers",
-            line={"color": COLORS["score"]},
-        )
-    )
+    traces.append(_thinned("score", "score", scored, [p.result.score for p in scored], at))  # type: ignore[misc]
     if any(p.result.overridden for p in scored):
         computed = [p for p in scored if p.result.computed_score is not None]
-        traces.append(
-            _line(
-                [show.axis(p.slot) for p in computed],
-                [p.result.computed_score for p in computed],
-                "computed score",
-                2,
-                mode="lines+markers",
-                line={"color": COLORS["muted"], "dash": "dot"},
-            )
-        )
+        values = [p.result.computed_score for p in computed]
+        traces.append(_thinned("computed", "computed score", computed, values, at))  # type: ignore[arg-type]
     gaps = [p for p in points if p.result.measurement != "ok"]
     if gaps:
-        traces.append(
-            _line(
-                [show.axis(p.slot) for p in gaps],
-                [0.0] * len(gaps),
-                "no data / error",
-                2,
-                mode="markers",
-                marker={"symbol": "x", "color": COLORS["muted"], "size": 9},
-            )
-        )
+        drawn, _ = _drawn(gaps, [0.0] * len(gaps))
+        traces.append(_trace("gaps", "no data / error", [at(p.slot) for p in drawn], [0] * len(drawn)))
     latest = scored[-1] if scored else None
     fc = latest.result.forecast if latest is not None else None
     if latest is not None and fc:
-        at, score = show.axis(latest.slot), latest.result.score
-        traces.append(
-            _line(
-                [at, x1, x1, at],
-                [score, fc["high"], fc["low"], score],
-                "forecast interval",
-                2,
-                fill="toself",
-                fillcolor=COLORS["cone"],
-                line={"width": 0},
-                hoverinfo="skip",
-            )
-        )
-        traces.append(
-            _line(
-                [at, x1],
-                [score, fc["score"]],
-                f"forecast {formatting.score(fc['score'])}",
-                2,
-                line={"color": COLORS["score"], "dash": "dash"},
-            )
-        )
+        x, score = at(latest.slot), latest.result.score
+        traces.append(_trace("cone", "forecast interval", [x, x1, x1, x], [score, fc["high"], fc["low"], score]))
+        traces.append(_trace("forecast", f"forecast {formatting.score(fc['score'])}", [x, x1], [score, fc["score"]]))
     return traces
-
-
-def _vline(x: str, color: str, dash: str, width: float = 1.0) -> dict[str, Any]:
-    return {
-        "type": "line",
-        "xref": "x",
-        "yref": "paper",
-        "x0": x,
-        "x1": x,
-        "y0": 0,
-        "y1": 1,
-        "line": {"color": color, "width": width, "dash": dash},
-    }
 
 
 def kr_chart(
@@ -256,67 +215,60 @@ def kr_chart(
     alerts: Sequence[AlertMark],
     start: datetime,
     end: datetime,
-    review_cut: datetime,
-    show: TimeAxis,
-) -> str:
-    """The KR's chart as an HTML fragment (a div and its script) that needs plotly.js already on the page."""
-    import plotly.io as pio
-
-    traces = _value_traces(kr, points, start, end, show) + _score_traces(kr, points, start, end, show)
-    shapes = []
-    for label, color, symbol, times in (
-        ("fired", COLORS["fired"], "triangle-down", [(a.kind, a.fired_at) for a in alerts if a.fired_at]),
-        ("resolved", COLORS["resolved"], "circle-open", [(a.kind, a.resolved_at) for a in alerts if a.resolved_at]),
-    ):
-        if not times:
-            continue
-        xs = [show.axis(t) for _, t in times]
-        traces.append(
-            _line(
-                xs,
-                [1.08] * len(xs),
-                f"alert {label}",
-                2,
-                mode="markers",
-                marker={"symbol": symbol, "color": color, "size": 11},
-                text=[f"{kind} alert {label}" for kind, _ in times],
-                hovertemplate="%{text}<br>%{x}<extra></extra>",
-            )
-        )
-        shapes += [_vline(x, color, "dot") for x in xs]
-    review_at = show.axis(review_cut - timedelta(days=1))
-    shapes.append(_vline(review_at, COLORS["review"], "dash", 1.5))
+    at: TimeCode,
+) -> dict[str, Any]:
+    """The KR's chart data: ``t`` its traces, ``u`` the value axis title, ``runs``/``drawn`` when a line is
+    thinned (the most points of a line, and how many of them are drawn)."""
+    x0, x1 = at(start), at(end)
+    traces = _value_traces(kr, points, x0, x1, at) + _score_traces(kr, points, x0, x1, at)
+    for label in ("fired", "resolved"):
+        times = [(a.kind, a.fired_at if label == "fired" else a.resolved_at) for a in alerts]
+        marks = [(kind, t) for kind, t in times if t is not None]
+        if marks:
+            xs = [at(t) for _, t in marks]
+            text = [f"{kind} alert {label}" for kind, _ in marks]
+            traces.append(_trace(label, f"alert {label}", xs, [ALERT_Y] * len(xs), text=text))
     unit = f" ({html.escape(kr.unit)})" if kr.unit else ""
-    layout = {
-        "template": _template(),
-        "height": HEIGHT,
-        "margin": {"l": 64, "r": 20, "t": 26, "b": 20},
-        "legend": {"orientation": "h", "x": 0, "y": -0.1, "font": {"size": 11}},
-        "hovermode": "closest",
-        "xaxis": {"type": "date", "range": [show.axis(start), show.axis(end)], "anchor": "y", "showticklabels": False},
-        "xaxis2": {"type": "date", "range": [show.axis(start), show.axis(end)], "anchor": "y2", "matches": "x"},
-        "yaxis": {"domain": [0.47, 1.0], "title": {"text": f"value{unit}"}, "anchor": "x"},
-        "yaxis2": {"domain": [0.0, 0.40], "title": {"text": "score"}, "range": [-0.04, 1.14], "anchor": "x2"},
-        "shapes": shapes,
-        "annotations": [
-            {
-                "x": review_at,
-                "xref": "x",
-                "y": 1.0,
-                "yref": "paper",
-                "yanchor": "bottom",
-                "text": "review",
-                "showarrow": False,
-                "font": {"color": COLORS["review"], "size": 11},
-            }
-        ],
+    chart: dict[str, Any] = {"t": traces, "u": f"value{unit}"}
+    thinned = [t for t in traces if t.get("m") == "lines"]
+    if thinned:
+        chart["drawn"] = max(len(t["x"]) for t in thinned)
+        chart["runs"] = len(points)
+    return chart
+
+
+LAYOUT: dict[str, Any] = {  # the cartesian part of plotly.py's "plotly_white" template, without importing it
+    "paper_bgcolor": "white",
+    "plot_bgcolor": "white",
+    "font": {"color": "#2a3f5f"},
+    "hoverlabel": {"align": "left"},
+    "hovermode": "closest",
+    "height": HEIGHT,
+    "margin": {"l": 64, "r": 20, "t": 26, "b": 20},
+    "legend": {"orientation": "h", "x": 0, "y": -0.1, "font": {"size": 11}},
+    "shapedefaults": {"line": {"color": "#2a3f5f"}},
+}
+AXIS = {
+    "gridcolor": "#EBF0F8",
+    "linecolor": "#EBF0F8",
+    "ticks": "",
+    "zerolinecolor": "#EBF0F8",
+    "zerolinewidth": 2,
+    "automargin": True,
+    "title": {"standoff": 15},
+}
+
+
+def page_data(start: datetime, end: datetime, review_at: datetime, at: TimeCode) -> dict[str, Any]:
+    """What every chart shares, written once per page: the time origin, the cycle's range, the review line, the
+    trace styles, the layout and Plotly's config."""
+    return {
+        "origin": at.origin.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "range": [at(start), at(end)],
+        "review": at(review_at),
+        "styles": STYLES,
+        "colors": COLORS,
+        "layout": LAYOUT,
+        "axis": AXIS,
+        "config": {"displaylogo": False, "responsive": True},
     }
-    return pio.to_html(
-        {"data": traces, "layout": layout},
-        validate=False,
-        full_html=False,
-        include_plotlyjs=False,
-        div_id=f"chart-{kr.id}",
-        default_height=f"{HEIGHT}px",
-        config={"displaylogo": False, "responsive": True},
-    )

@@ -19,7 +19,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from pathlib import Path
 
 import pytest
@@ -229,11 +230,25 @@ def test_report_is_self_contained_and_charts_carry_the_cycle(report):
 
 
 def chart_data(html: str) -> dict[str, list[dict]]:
-    """Each chart's traces, read back from the ``Plotly.newPlot("chart-ID", [traces], ...)`` calls."""
+    """Each chart's traces as the page hands them to Plotly, decoded from its one data block as charts.js does:
+    shared styles, times in minutes after the cycle's start (wall time), delta-encoded."""
+    block = re.search(r'<script type="application/json" id="okrflow-charts">(.*?)</script>', html, re.S)
+    assert block is not None, "no chart data block"
+    data = json.loads(block.group(1))
+    page = data["page"]
+    origin = datetime.fromisoformat(page["origin"].removesuffix("Z"))
     out = {}
-    for match in re.finditer(r'Plotly\.newPlot\(\s*"chart-([^"]+)",\s*', html):
-        traces, _ = json.JSONDecoder().raw_decode(html, match.end())
-        out[match.group(1)] = traces
+    for kr_id, chart in data["charts"].items():
+        out[kr_id] = [
+            {
+                **page["styles"][t["s"]],
+                **({"mode": t["m"]} if "m" in t else {}),
+                "name": t["n"],
+                "x": [f"{origin + timedelta(seconds=round(m * 60)):%Y-%m-%d %H:%M:%S}" for m in accumulate(t["x"])],
+                "y": t["y"],
+            }
+            for t in chart["t"]
+        ]
     return out
 
 

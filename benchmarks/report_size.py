@@ -1,0 +1,162 @@
+"""Benchmark 5: ``okrflow report`` at scale (issue 18; target at 1,000 KRs: under 2 s and under 10 MB of HTML).
+
+Each world is a generated config (``benchmarks.world``) and a SQLite store filled by ``benchmarks.history``:
+- ``quarter``: benchmark 1's store, 1,000 KRs x 2,200 hourly runs (1,600 of them in the cycle), shared with
+  ``cli_latency`` (same cache under ``benchmarks/.work``);
+- ``daily``: 1,000 KRs with one run a day from the cycle's start to today;
+- ``daily-5000`` (``--with-5000``): the same with 5,000 KRs.
+
+``okrflow report`` runs as a user types it, in a fresh process; each figure is the whole process: wall time,
+peak RSS (``os.wait4``) and the HTML file's bytes. ``--stages`` then times the report's stages in this process
+(config load, one KR's history read after another, the charts' data, rendering) to show where the time goes.
+
+    .venv/bin/python -m benchmarks.report_size [--scale 0.1] [--repeat 3] [--only quarter,daily] [--with-5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from benchmarks.common import OKRFLOW, WORK, bench_env, fmt_bytes, fmt_s, print_table, section
+from benchmarks.world import CYCLE_START, FULL_MIX, Urls, write_config
+
+TARGET_S, TARGET_BYTES = 2.0, 10 * 10**6
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float
+    rss_mb: float
+    html_bytes: int
+
+
+def daily_world(scale: float, krs: int = 1000) -> tuple[str, str]:
+    """A config of ``krs`` x ``scale`` KRs and a store of one run a day from the cycle's start to today."""
+    from okrflow.connectors.registry import default_registry
+    from okrflow.okr_model.loader import load_config
+
+    from benchmarks.history import fill_history
+    from okrflow.store import Store
+
+    mix = FULL_MIX.scaled(scale * krs / FULL_MIX.total)
+    end = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+    runs = max(2, (end - CYCLE_START).days + 1)
+    workdir = WORK / f"report-daily-{mix.key}-{end:%Y%m%d}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    store_path = workdir / "okrflow.db"
+    config_path = write_config(workdir / "okrflow.yaml", mix, Urls(store=f"sqlite:///{store_path}"))
+    marker = workdir / "filled"
+    if not marker.exists():
+        store_path.unlink(missing_ok=True)
+        config = load_config(config_path, default_registry())
+        print(f"generating {runs} daily runs x {mix.total} KRs into {store_path} ...", flush=True)
+        with Store.open(f"sqlite:///{store_path}") as store:
+            marker.write_text(str(fill_history(store, config, runs, timedelta(days=1), end)))
+    return str(config_path), f"sqlite:///{store_path}"
+
+
+def report_once(config: str, store_url: str, out: Path) -> Run:
+    """``okrflow -c CONFIG report --out OUT`` in a fresh process: wall, peak RSS of the process, HTML bytes."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [OKRFLOW, "-c", config, "report", "--out", str(out)],
+        env=bench_env(OKRFLOW_STORE_URL=store_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"okrflow report exited {os.waitstatus_to_exitcode(status)} (config {config})")
+    return Run(wall, usage.ru_maxrss / 1024, out.stat().st_size)
+
+
+def stages(config_path: str, store_url: str) -> None:
+    """Where one report's time goes, in this process (imports already paid)."""
+    from okrflow.connectors.registry import default_registry
+    from okrflow.okr_model.loader import load_config
+
+    from okrflow.report.charts import TimeCode, kr_chart
+    from okrflow.report.html import build_report
+    from okrflow.store import Store
+
+    started = time.perf_counter()
+    config = load_config(config_path, default_registry())
+    loaded = time.perf_counter() - started
+    start, end = config.cycle_bounds()
+    at = TimeCode(start.astimezone(config.tz).replace(tzinfo=None), config.tz)
+    reads = charts = 0.0
+    points = 0
+    with Store.open(store_url, migrate=False) as store:
+        for _, kr in config.key_results():
+            began = time.perf_counter()
+            history = [p for p in store.history(kr.id, since=start) if p.slot < end]
+            read = time.perf_counter()
+            kr_chart(kr, history, [], start, end, at)
+            reads, charts, points = reads + read - began, charts + time.perf_counter() - read, points + len(history)
+        began = time.perf_counter()
+        build_report(config, store)
+        whole = time.perf_counter() - began
+    krs = len(config.key_results())
+    print(
+        f"  stages in one process: config load {fmt_s(loaded)}; history reads {fmt_s(reads)} "
+        f"({fmt_s(reads / krs)} per KR, {points / krs:,.0f} points each); charts' data {fmt_s(charts)}; "
+        f"build_report in all {fmt_s(whole)} (the rest, {fmt_s(max(0.0, whole - reads - charts))}: status, alerts, "
+        "annotations, plotly.js, the template)"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.report_size", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of 1,000 KRs (default 1)")
+    parser.add_argument("--repeat", type=int, default=3, help="measured runs per world (default 3)")
+    parser.add_argument("--only", default="daily,quarter", help="comma-separated subset of: daily, quarter")
+    parser.add_argument("--with-5000", action="store_true", help="also 5,000 KRs of daily runs")
+    parser.add_argument("--stages", action="store_true", help="time the report's stages in this process")
+    args = parser.parse_args(argv)
+    repeat = max(1, min(args.repeat, 5))
+
+    section(f"okrflow report (scale {args.scale:g}, fresh process each run)")
+    worlds: dict[str, tuple[str, str]] = {}
+    for name in args.only.split(","):
+        if name.strip() == "daily":
+            worlds[f"{round(1000 * args.scale):,} KRs, daily runs"] = daily_world(args.scale)
+        elif name.strip() == "quarter":
+            from benchmarks.cli_latency import prepare
+
+            config, store_url, runs = prepare(args.scale)
+            worlds[f"{round(1000 * args.scale):,} KRs, {runs:,} hourly runs"] = (config, store_url)
+    if args.with_5000:
+        worlds[f"{round(5000 * args.scale):,} KRs, daily runs"] = daily_world(args.scale, krs=5000)
+    rows = []
+    out = WORK / "report-bench.html"
+    for name, (config, store_url) in worlds.items():
+        report_once(config, store_url, out)  # warm the page cache
+        runs = [report_once(config, store_url, out) for _ in range(repeat)]
+        wall = statistics.median(r.wall for r in runs)
+        rss = statistics.median(r.rss_mb for r in runs)
+        size = runs[-1].html_bytes
+        verdict = (
+            f"wall {'ok' if wall < TARGET_S else 'OVER'}, html {'ok' if size < TARGET_BYTES else 'OVER'}"
+            if name.startswith("1,000 ")
+            else ""
+        )
+        spread = f"{fmt_s(min(r.wall for r in runs))} - {fmt_s(max(r.wall for r in runs))}"
+        rows.append([name, fmt_s(wall), spread, f"{rss:.0f} MB", f"{size / 1e6:.2f} MB", str(repeat), verdict])
+        print(f"  {name}: {config} (html {fmt_bytes(size)})", flush=True)
+    print_table(["world", "wall (median)", "spread", "peak RSS", "HTML", "n", "target < 2 s, < 10 MB"], rows)
+    if args.stages:
+        for name, (config, store_url) in worlds.items():
+            print(f"{name}:")
+            stages(config, store_url)
+
+
+if __name__ == "__main__":
+    main()
