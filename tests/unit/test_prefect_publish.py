@@ -34,3 +34,54 @@ def test_config_text_is_shown_as_itself_in_markdown():
     assert _md("F1 *up* to [0.9](x) | <b>_now_</b>\n# not a heading") == (
         r"F1 \*up\* to \[0.9\](x) \| \<b\>\_now\_\</b\> \# not a heading"
     )
+
+
+CONFIG = """
+version: 1
+cycle: {name: Q4, start: 2026-10-01, end: 2026-12-31}
+sources:
+  tracking: {type: mlflow, tracking_uri: "sqlite:///unused.db"}
+objectives:
+  - id: ml
+    title: Better models
+    owner: ml-team
+    key_results:
+      - id: f1
+        kind: increase
+        baseline: 0.79
+        target: 0.9
+        metric: {source: tracking, model: classifier, alias: champion, name: f1}
+"""
+
+
+def test_a_drift_event_names_the_kr_its_objective_owner_and_model_version():
+    from datetime import UTC, datetime
+
+    from okrflow.connectors.registry import Registry
+    from okrflow.flows.prefect_publish import event_specs
+    from okrflow.okr_model.loader import parse_config
+    from okrflow.okr_model.results import AlertChange, KRResult, RunRecord
+
+    config = parse_config(CONFIG, resolver=Registry())
+    at = datetime(2026, 11, 15, tzinfo=UTC)
+    result = KRResult(
+        "f1", "ml", 0.85, "ok", "", at, {"model_version": 7}, 0.55, 0.55, 0.55, "at_risk", reason="below pace"
+    )
+    change = AlertChange("drift", "f1", "firing", kr_id="f1", objective_id="ml", owners=("ml-team",), detail="down")
+    record = RunRecord(at, at, at, "completed", "h", "Q4", [result], [], run_id=3, alert_changes=(change,))
+    (spec,) = event_specs(config, record, None, "okrflow-okrs-0123abcd")
+    assert spec.event == "okrflow.key-result.drift"
+    assert spec.resource == {
+        "prefect.resource.id": "okrflow.key-result.okrflow-okrs-0123abcd.f1",
+        "prefect.resource.name": "f1",
+        "okrflow.config": "okrflow-okrs-0123abcd",
+        "okrflow.kr": "f1",
+        "okrflow.objective": "ml",
+        "okrflow.owner": "ml-team",  # the KR has none: its objective's
+        "okrflow.value": "0.85",
+        "okrflow.score": "0.55",
+        "okrflow.status": "at_risk",
+        "okrflow.model-version": "7",
+        "okrflow.alert": "drift",
+    }
+    assert spec.payload["slot"] == at.isoformat() and spec.payload["run_id"] == 3 and spec.payload["detail"] == "down"
