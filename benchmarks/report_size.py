@@ -33,6 +33,7 @@ TARGET_S, TARGET_BYTES = 2.0, 10 * 10**6
 @dataclass(frozen=True)
 class Run:
     wall: float
+    cpu: float  # user + system seconds of the process: the figure to compare on a loaded machine
     rss_mb: float
     html_bytes: int
 
@@ -75,7 +76,7 @@ def report_once(config: str, store_url: str, out: Path) -> Run:
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"okrflow report exited {os.waitstatus_to_exitcode(status)} (config {config})")
-    return Run(wall, usage.ru_maxrss / 1024, out.stat().st_size)
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.stat().st_size)
 
 
 def stages(config_path: str, store_url: str) -> None:
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> None:
         runs = [report_once(config, store_url, out) for _ in range(repeat)]
         wall = statistics.median(r.wall for r in runs)
         rss = statistics.median(r.rss_mb for r in runs)
+        cpu = statistics.median(r.cpu for r in runs)
         size = runs[-1].html_bytes
         verdict = (
             f"wall {'ok' if wall < TARGET_S else 'OVER'}, html {'ok' if size < TARGET_BYTES else 'OVER'}"
@@ -149,9 +151,12 @@ def main(argv: list[str] | None = None) -> None:
             else ""
         )
         spread = f"{fmt_s(min(r.wall for r in runs))} - {fmt_s(max(r.wall for r in runs))}"
-        rows.append([name, fmt_s(wall), spread, f"{rss:.0f} MB", f"{size / 1e6:.2f} MB", str(repeat), verdict])
+        rows.append(
+            [name, fmt_s(wall), spread, fmt_s(cpu), f"{rss:.0f} MB", f"{size / 1e6:.2f} MB", str(repeat), verdict]
+        )
         print(f"  {name}: {config} (html {fmt_bytes(size)})", flush=True)
-    print_table(["world", "wall (median)", "spread", "peak RSS", "HTML", "n", "target < 2 s, < 10 MB"], rows)
+    print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print_table(["world", "wall (median)", "spread", "CPU", "peak RSS", "HTML", "n", "target < 2 s, < 10 MB"], rows)
     if args.stages:
         for name, (config, store_url) in worlds.items():
             print(f"{name}:")

@@ -93,17 +93,20 @@ class AlertMark:
     resolved_at: datetime | None
 
 
-@dataclass(frozen=True)
 class TimeCode:
     """Chart times as numbers: minutes after ``origin``, the cycle's start as wall time in the config's zone
     (Plotly reads naive times: it drops zones). A schedule's runs fall on whole minutes, so most are integers;
-    the page rounds to the second."""
+    the page rounds to the second. Every KR shares the runs' slots, so each slot is converted once."""
 
-    origin: datetime
-    tz: Any
+    def __init__(self, origin: datetime, tz: Any):
+        self.origin, self.tz = origin, tz
+        self._seen: dict[datetime, float] = {}
 
     def __call__(self, at: datetime) -> float:
-        return (at.astimezone(self.tz).replace(tzinfo=None) - self.origin).total_seconds() / 60
+        minutes = self._seen.get(at)
+        if minutes is None:
+            minutes = self._seen[at] = (at.astimezone(self.tz).replace(tzinfo=None) - self.origin).total_seconds() / 60
+        return minutes
 
 
 def value_at_score(kr: KeyResult, score: float) -> float:
@@ -138,9 +141,11 @@ def _number(value: float, digits: int = 5) -> float | int | None:
 def _trace(style: str, name: str, xs: Sequence[float], ys: Sequence[float], **extra: Any) -> dict[str, Any]:
     """A trace of ``style``: times delta-encoded (each the change from the one before, the first from 0); the
     score row's numbers to 3 decimals (scores are shown with 2), the value row's to 5 significant digits."""
-    deltas, before = [], 0.0
+    deltas: list[float | int | None] = []
+    before = 0.0
     for x in xs:
-        deltas.append(_number(x - before, 9))  # finite: times
+        delta = x - before
+        deltas.append(int(delta) if delta.is_integer() else _number(delta, 9))  # finite: times
         before = x
     if STYLES[style]["row"] == 2:
         return {"s": style, "n": name, "x": deltas, "y": [_number(round(y, 3)) for y in ys], **extra}

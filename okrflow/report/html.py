@@ -4,8 +4,9 @@ It shows the OKR tree (company -> team -> individual) with the latest scores, th
 key result a chart of its value and score over the cycle (see ``okrflow.report.charts``). The charts' data is
 one JSON block, each line thinned to a bounded number of points, drawn by the page as a chart nears the
 viewport: the page's size and the browser's work no longer grow with the runs stored (a quarter of hourly runs
-for 1,000 KRs was 113 MB of HTML). Each KR's history is read, summarised and dropped before the next one's, so
-memory does not grow with the runs either.
+for 1,000 KRs was 113 MB of HTML). Every KR's history is read in two scans (``okrflow.store.cycle_histories``),
+and each KR's points are summed up and dropped before the next KR's are built, so memory does not grow with the
+runs either.
 
 The review is judged at the end of the cycle's review day: before that day it previews the latest run; after
 it, it keeps what stood at the review, while the tree and the charts always show the latest run. The review
@@ -41,6 +42,7 @@ from okrflow.okr_model.types import MAINTAIN_KINDS
 from okrflow.report.atomic_file import write_atomically
 from okrflow.report.charts import AlertMark, TimeCode, kr_chart, page_data
 from okrflow.store import AnnotationRecord, HistoryPoint, KRResult, ObjectiveResult, StatusSnapshot, Store
+from okrflow.store.cycle_histories import cycle_histories
 
 __all__ = ["build_report", "write_report"]
 
@@ -251,11 +253,12 @@ def gather(
     """Every configured KR's runs within the cycle [start, end) summed up, its chart, alerts and annotations."""
     states = list(AlertRepository(store.engine).states(None).values())
     annotations = [a for a in store.annotations() if start <= a.effective_at < end]
-    views = []
     pairs = config.key_results()
-    total = 2 * len(pairs)
+    by_id = {kr.id: (objective, kr) for objective, kr in pairs}
+    total, done = 2 * len(pairs), 0
     progress(0, total)
-    for done, (objective, kr) in enumerate(pairs):
+
+    def view(objective: Objective, kr: KeyResult, points: list[HistoryPoint]) -> KRView:
         source = kr.metric.source if kr.metric else None
         marks = [
             AlertMark(s.kind, s.state.phase, s.state.fired_at, s.state.resolved_at)
@@ -267,24 +270,31 @@ def gather(
             )
         ]
         alerts = sorted(marks, key=lambda m: m.fired_at or start)
-        points = [p for p in store.history(kr.id, since=start) if p.slot < end]
-        progress(2 * done + 1, total)
         earlier = [p for p in points if p.slot < review_cut]
-        views.append(
-            KRView(
-                objective=objective,
-                kr=kr,
-                runs=len(points),
-                last=points[-1] if points else None,
-                at_review=earlier[-1] if earlier else None,
-                first_scored=next((p for p in points if p.result.score is not None), None),
-                chart=kr_chart(kr, points, alerts, start, end, at),
-                alerts=alerts,
-                annotations=[a for a in annotations if a.kr_id == kr.id],
-            )
+        return KRView(
+            objective=objective,
+            kr=kr,
+            runs=len(points),
+            last=points[-1] if points else None,
+            at_review=earlier[-1] if earlier else None,
+            first_scored=next((p for p in points if p.result.score is not None), None),
+            chart=kr_chart(kr, points, alerts, start, end, at),
+            alerts=alerts,
+            annotations=[a for a in annotations if a.kr_id == kr.id],
         )
-        progress(2 * done + 2, total)
-    return views
+
+    views: dict[str, KRView] = {}
+    for kr_id, points in cycle_histories(store.engine, list(by_id), start, end):  # KRs with runs, as read
+        progress(2 * done + 1, total)
+        views[kr_id] = view(*by_id[kr_id], points)
+        done += 1
+        progress(2 * done, total)
+    for objective, kr in pairs:  # then those without a run in the cycle
+        if kr.id not in views:
+            views[kr.id] = view(objective, kr, [])
+            done += 1
+            progress(2 * done, total)
+    return [views[kr.id] for _, kr in pairs]
 
 
 def tree_rows(config: Config, objectives: Sequence[ObjectiveResult], results: Sequence[KRResult]) -> list[TreeRow]:
