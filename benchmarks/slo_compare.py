@@ -11,7 +11,7 @@ pairs (one after the other, alternating which goes first) ``--repeat`` times; wa
 (``os.wait4``), medians and spread, and the median of the per-pair ratios (targets: wall <= 0.5x, peak RSS
 <= 1.2x slo-generator's). Beside it, the warm figure: all SLOs or KRs in one process after a warm-up.
 
-    .venv/bin/python -m benchmarks.slo_compare [--count 200] [--repeat 7] [--no-warm]
+    .venv/bin/python -m benchmarks.slo_compare [--count 200] [--repeat 7] [--no-warm] [--stages 3]
 """
 
 from __future__ import annotations
@@ -156,6 +156,10 @@ print(json.dumps([wall, cpu, usage.ru_maxrss, os.waitstatus_to_exitcode(status),
 RSS: forked from this benchmark's process (60 MiB and more), slo-generator's 38 MiB read as 61 MiB."""
 
 
+BARE_EXEC = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
+"""Runs a command from a bare interpreter, its output passed through."""
+
+
 def run_child(argv: list[str], env: dict[str, str]) -> Child:
     """Run ``argv`` to its end, output discarded, through ``LAUNCHER``: its wall time and its own peak RSS."""
     done = subprocess.run(
@@ -211,6 +215,24 @@ def print_paired(pairs: list[tuple[Child, Child]]) -> None:
     )
 
 
+def stages(okr_config: Path, env: dict[str, str], repeat: int) -> None:
+    """``benchmarks.run_stages`` in ``repeat`` fresh processes: CPU per stage of ``okrflow run``'s path, medians."""
+    runs = []
+    for _ in range(repeat):
+        done = subprocess.run(  # through a bare interpreter, for the RSS (see LAUNCHER)
+            [sys.executable, "-S", "-c", BARE_EXEC, PYTHON, "-m", "benchmarks.run_stages", str(okr_config)],
+            capture_output=True, text=True, env=env, cwd=REPO,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr[-3000:])
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    rows = []
+    for i, (stage, _, _) in enumerate(runs[0]):
+        cpu = [run[i][1] - (run[i - 1][1] if i else 0.0) for run in runs]
+        rows.append([stage, fmt_s(statistics.median(cpu)), f"{statistics.median(run[i][2] for run in runs):.1f} MiB"])
+    print_table([f"okrflow run, stage by stage ({repeat} processes)", "CPU: median", "peak RSS after"], rows)
+
+
 def warm(okr_config: Path, env: dict[str, str], slo_python: Path, slo_args: list[str], repeat: int) -> None:
     """All KRs / SLOs in one process after a warm-up (the figure of the first sessions)."""
     done = subprocess.run(
@@ -248,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=200, help="SLOs / KRs (default 200)")
     parser.add_argument("--repeat", type=int, default=7, help="pairs of fresh processes, and warm repeats")
     parser.add_argument("--no-warm", action="store_true", help="only the whole-process pairs")
+    parser.add_argument("--stages", type=int, default=3, help="processes of the stage-by-stage profile (0: none)")
     args = parser.parse_args(argv)
     section(f"okrflow vs slo-generator 2.6.0: {args.count} Prometheus SLIs")
     slo_python = ensure_slo_venv()
@@ -269,6 +292,9 @@ def main(argv: list[str] | None = None) -> None:
             args.repeat,
         )
         print_paired(pairs)
+        if args.stages:
+            print()
+            stages(okr_config, env, args.stages)
         if not args.no_warm:
             print()
             warm(okr_config, env, slo_python, [str(slo_config), str(slo_dir)], args.repeat)
