@@ -1,7 +1,8 @@
 """``okrflow demo``: a self-contained world under one work folder (a SQLite ticket warehouse, a local
 MLflow store with a champion and a challenger, a real Prometheus with history scraping a live demo
 exporter, Great Expectations suites), evaluations over simulated time, and the resulting KR tree.
-Prometheus and the exporter are stopped before it returns: no process is left running.
+Prometheus and the exporter are stopped before it returns: no process is left running. The demo takes a
+while (Prometheus, one evaluation per slot), so it tells ``progress(done, total, stage)`` at each step.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -26,7 +28,19 @@ DEMO_CONFIG_NAME = "okrflow.yaml"
 MIN_HISTORY_DAYS = 14
 """Below this many days of the current quarter behind now, the demo uses a 13-week cycle around now instead."""
 
-__all__ = ["DEMO_CONFIG_NAME", "EXAMPLE_CONFIG", "demo_config_text", "demo_cycle", "demo_slots", "run_demo", "write_demo_config"]
+__all__ = [
+    "DEMO_CONFIG_NAME",
+    "EXAMPLE_CONFIG",
+    "StageProgress",
+    "demo_config_text",
+    "demo_cycle",
+    "demo_slots",
+    "run_demo",
+    "write_demo_config",
+]
+
+StageProgress = Callable[[int, int, str | None], None]
+"""``progress(done, total, stage)``: steps done of all, and the one under way (None when all are done)."""
 
 _CYCLE_LINE = re.compile(r"^cycle: \{.*\}[ \t]*$", re.MULTILINE)
 _EXAMPLE_FOLDER = "../okrflow-demo/"  # the example's relative paths to the demo world, seen from config/
@@ -88,9 +102,27 @@ def demo_slots(start: datetime, end: datetime, now: datetime, runs: int) -> list
     return [(first + step * i).replace(microsecond=0) for i in range(runs)]
 
 
-def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = None) -> None:
+class _Steps:
+    """The demo's steps as they start, told to a ``StageProgress`` (or to nobody)."""
+
+    def __init__(self, total: int, progress: StageProgress | None):
+        self.total, self.started, self.progress = total, 0, progress
+
+    def start(self, stage: str) -> None:
+        if self.progress is not None:
+            self.progress(self.started, self.total, stage)
+        self.started += 1
+
+    def finish(self) -> None:
+        if self.progress is not None:
+            self.progress(self.total, self.total, None)
+
+
+def run_demo(
+    workdir: Path, runs: int, console: Console, now: datetime | None = None, progress: StageProgress | None = None
+) -> None:
     """Build the demo world under ``workdir`` and evaluate the example config, its cycle set around ``now``
-    (``workdir/okrflow.yaml``), ``runs`` times."""
+    (``workdir/okrflow.yaml``), ``runs`` times; ``progress`` is told each step (the CLI draws it)."""
     from okrflow.connectors.registry import default_registry
     from okrflow.demo_world import (
         DemoExporter,
@@ -122,15 +154,19 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
     config = load_config(config_path, default_registry())
     start, end = config.cycle_bounds()
     slots = demo_slots(start, end, now, runs)
+    steps = _Steps(3 + len(slots) + 2 + 1, progress)  # set-up, the runs, the champion twice, the report
     console.print(f"[bold]okrflow demo[/] in {workdir}/")
+    steps.start("building the warehouse")
     count = make_warehouse(warehouse, start, (end - start).days)
     console.print(f"  warehouse.db: {count} support tickets over {config.cycle.name}")
+    steps.start("seeding MLflow")
     seed_mlflow_file(mlflow_db, start, min(end, now))
     console.print("  mlflow.db: model ticket-classifier, v1 @challenger, v2 @champion, F1 logged daily")
 
     with contextlib.ExitStack() as stack:
         hook = stack.enter_context(DemoWebhook())
         os.environ["OKRFLOW_ALERT_WEBHOOK"] = hook.url
+        steps.start("starting Prometheus")
         if prometheus_binary() is None:
             console.print(f"  [yellow]prometheus skipped:[/] {PROMETHEUS_MISSING}; its KRs will show no data")
         else:
@@ -144,6 +180,7 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
         config = load_config(config_path, default_registry())  # picks up PROMETHEUS_URL
         with Store.open(os.environ["OKRFLOW_STORE_URL"]) as store:
             for index, slot in enumerate(slots):
+                steps.start("evaluating the cycle so far")
                 if index == len(slots) // 2:
                     store.add_annotation(
                         AnnotationRecord("agent-adoption", "checkin", 55.0, "survey of 40 agents", "demo", slot, slot)
@@ -163,6 +200,7 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
             tracking = os.environ["MLFLOW_TRACKING_URI"]
             slot = slots[-1]
             for label, change in (("degraded", "swap"), ("restored", "restore")):
+                steps.start(f"alerts: the champion {label}")
                 if change == "swap":
                     previous = move_alias(tracking, "champion", "challenger")
                 else:
@@ -185,8 +223,10 @@ def run_demo(workdir: Path, runs: int, console: Console, now: datetime | None = 
                             console.print(f"    {line}", markup=False, highlight=False)
     from okrflow.report.html import write_report
 
+    steps.start("writing the report")
     with Store.open(os.environ["OKRFLOW_STORE_URL"]) as store:
         report = write_report(config, store, workdir / "report.html")
+    steps.finish()
     console.print(f"\nReport: {report.resolve()} (open it in a browser; it works offline)")
     console.print(
         f"Config: {config_path} (the example, cycle {config.cycle.name} around today; store {store_path})\n"

@@ -45,9 +45,13 @@ def demo(
 ) -> None:
     """Create a self-contained demo world, run evaluations over simulated time, print the KR tree."""
     from okrflow.demo import run_demo
+    from okrflow.views.progress import ProgressReport
 
     try:
-        run_demo(workdir, runs, out)
+        # stdout on a terminal: the bar shares the story's console, so rich prints each line above it (two
+        # consoles on one screen would overwrite each other); otherwise stderr's (a bar, or plain lines in a log)
+        with ProgressReport("demo", "steps", out if out.is_terminal else None) as shown:
+            run_demo(workdir, runs, out, progress=shown)
     except ConfigError as exc:
         fail(f"invalid demo config:\n{exc}", 2)
 
