@@ -89,3 +89,25 @@ def test_help_builds_no_config_model(tmp_path, args):
     modules = okrflow_modules(tmp_path, *args)
     assert "typer" in modules, "the check saw the command's imports"
     assert loaded(modules, ("sqlalchemy", "yaml", "okrflow.okr_model.config", "okrflow.store", *CLIENTS, *UNUSED)) == []
+
+
+PROMETHEUS_ONLY = """
+version: 1
+cycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}
+sources:
+  prom: {type: prometheus, url: "http://127.0.0.1:9090"}
+objectives:
+  - id: serving
+    title: Serving stays up
+    key_results:
+      - {id: up, kind: maintain_above, target: 0.9, metric: {source: prom, query: 'max(up)'}}
+"""
+
+
+def test_a_prometheus_config_validates_without_other_kinds_sql_or_clients(tmp_path):
+    path = tmp_path / "okrflow.yaml"
+    path.write_text(PROMETHEUS_ONLY)
+    modules = okrflow_modules(tmp_path, "-c", str(path), "validate")
+    assert "okrflow.connectors.prometheus" in modules, "the check saw the Prometheus kind resolved"
+    other_kinds = tuple(f"okrflow.connectors.{kind}" for kind in ("sql", "mlflow", "great_expectations"))
+    assert loaded(modules, (*other_kinds, "sqlalchemy", "sqlglot", *CLIENTS, *UNUSED, *NO_STORE)) == []
