@@ -11,18 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.terminal import okrflow_on_pipes
-
-CONFIG = """
-version: 1
-cycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}
-store: sqlite:///history.db
-report: {path: site/okrs.html}
-objectives:
-  - id: growth
-    title: Grow the product
-    key_results:
-      - {id: adoption, title: Adoption of the new flow, kind: manual, baseline: 20, target: 80}
-"""
+from tests.integration.test_report_path import CONFIG  # the served flow's test: the same team and page
 
 
 @pytest.fixture
