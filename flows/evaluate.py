@@ -9,6 +9,7 @@ a key stable per config file, and an event per alert moved and per KR status cha
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -87,8 +88,15 @@ def evaluate_flow(
                 )
         report_note = refresh_report(config, store, logger)  # after the write: a failure here keeps the run
     try:  # the run is stored: a Prefect API that refuses an artifact or event is logged, never fails the run
+        started = time.perf_counter()
         published = publish(config, config_path, record, before)
-        logger.info("published artifacts %s-* and %d events", published.key, len(published.events))
+        logger.info(
+            "published artifacts %s-* and %d event%s in %.2f s",
+            published.key,
+            len(published.events),
+            "" if len(published.events) == 1 else "s",
+            time.perf_counter() - started,
+        )
     except Exception as exc:
         logger.warning("artifacts and events not published: %s: %s (the run is stored)", type(exc).__name__, exc)
     logger.info(
