@@ -33,7 +33,7 @@ from okrflow.alerts.condition import Condition
 from okrflow.alerts.judge import route
 from okrflow.store import StatusSnapshot
 
-__all__ = ["Published", "artifact_key", "event_specs", "publish", "summary_markdown", "table_rows"]
+__all__ = ["EventSpec", "Published", "artifact_key", "event_specs", "publish", "summary_markdown", "table_rows"]
 
 _KEY_STEM_CHARS = 40
 
