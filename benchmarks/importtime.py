@@ -29,7 +29,10 @@ from pathlib import Path
 from benchmarks.cli_latency import prepare
 from benchmarks.common import PYTHON, REPO, WORK, bench_env, fmt_s, print_table, section
 
-__all__ = ["ImportProfile", "import_profile", "main"]
+__all__ = ["HEAVY", "ImportProfile", "import_profile", "main"]
+
+HEAVY = ("prefect", "mlflow", "great_expectations", "pandas", "numpy", "alembic", "prometheus_api_client", "requests")
+"""Packages named in each command's summary when it imports them: none belongs on validate's, status' or history's path."""
 
 _LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
@@ -139,9 +142,10 @@ def main(argv: list[str] | None = None) -> None:
         run_env = env if "Prometheus" not in name else bench_env()
         profile = import_profile(cli, run_env, args.repeat)
         print_profile(name, profile, args.top)
-        totals.append([f"okrflow {name}", fmt_s(profile.total_us / 1e6), str(profile.modules)])
+        heavy = ", ".join(sorted(set(HEAVY) & set(profile.packages))) or "none"
+        totals.append([f"okrflow {name}", fmt_s(profile.total_us / 1e6), str(profile.modules), heavy])
     section(f"Import time per command (python -X importtime, median of {args.repeat})")
-    print_table(["command", "imports", "modules"], totals)
+    print_table(["command", "imports", "modules", "heavy packages"], totals)
 
 
 if __name__ == "__main__":
