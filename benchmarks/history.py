@@ -21,7 +21,7 @@ from okrflow.okr_model.config import Config
 from sqlalchemy import text
 
 from okrflow.store import Store
-from okrflow.store.models import KRScoreRow, MeasurementRow, ObjectiveScoreRow
+from okrflow.store.models import KRScoreRow, MeasurementRow, ObjectiveScoreRow, add_postgresql_indexes
 
 __all__ = ["FillReport", "fill_history", "slot_text"]
 
@@ -160,6 +160,8 @@ def fill_history(
         if conn.execute(text("SELECT count(*) FROM runs")).scalar():
             raise RuntimeError("fill_history needs an empty store")
     ids = [0, 0, 0]
+    if dialect == "postgresql":
+        add_postgresql_indexes()  # the partial covering indexes are on the models only once asked for
     indexes = [i for t in (MeasurementRow, KRScoreRow, ObjectiveScoreRow) for i in t.__table__.indexes]
     foreign_keys: list[tuple[str, str, str]] = []
     with store.engine.begin() as conn:  # secondary indexes are built once at the end: faster than row by row

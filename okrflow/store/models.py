@@ -7,6 +7,7 @@ A run is keyed by (deployment, slot): evaluating a slot again replaces that run'
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,7 @@ __all__ = [
     "ObjectiveScoreRow",
     "OutboxRow",
     "Run",
+    "add_postgresql_indexes",
     "index_filter",
 ]
 
@@ -168,27 +170,48 @@ def _only(dialect: str, index: Index) -> Index:
 
 # One KR's history comes from the index alone: its rows are ~1,000 rows apart in the tables (written run by run),
 # so reading them from the tables is a random page per row and per table (see benchmarks/README.md, section 3).
-for _table, _name, _columns, _fits in (
+_HISTORY_INDEXED = (
     (_measurements, "measurements", HISTORY_MEASUREMENT_COLUMNS, MEASUREMENT_FITS_INDEX),
     (_kr_scores, "kr_scores", HISTORY_KR_SCORE_COLUMNS, KR_SCORE_FITS_INDEX),
-):
+)
+for _table, _name, _columns, _ in _HISTORY_INDEXED:
     _only("sqlite", Index(f"ix_{_name}_kr_slot_all", _table.c.kr_id, _table.c.slot, *(_table.c[c] for c in _columns)))
     _only("postgresql", Index(f"ix_{_name}_kr_slot", _table.c.kr_id, _table.c.slot))
-    _only(
-        "postgresql",
-        Index(
-            f"ix_{_name}_kr_slot_incl",
-            _table.c.kr_id,
-            _table.c.slot,
-            postgresql_include=list(_columns),
-            postgresql_where=_fits,
-        ),
-    )
-    _only("postgresql", Index(f"ix_{_name}_kr_slot_large", _table.c.kr_id, _table.c.slot, postgresql_where=~_fits))
+
+_postgresql_lock = threading.Lock()
+
+
+def add_postgresql_indexes() -> None:
+    """Put PostgreSQL's partial covering indexes on the tables (once; later calls do nothing).
+
+    Their ``postgresql_include``/``postgresql_where`` options make SQLAlchemy import its whole PostgreSQL dialect
+    to check them (every driver module: ~55 ms of CPU and 2 MiB), which a run on SQLite never needs: only what
+    compares or builds PostgreSQL's schema from these models adds them (``index_filter("postgresql")``, so
+    Alembic's ``env.py`` and the model/migration comparison; the benchmarks' bulk load). The migrations create
+    the indexes themselves (0003), so a PostgreSQL store works the same without them here.
+    """
+    with _postgresql_lock:
+        if any(index.name == "ix_measurements_kr_slot_incl" for index in _measurements.indexes):
+            return
+        for table, name, columns, fits in _HISTORY_INDEXED:
+            _only(
+                "postgresql",
+                Index(
+                    f"ix_{name}_kr_slot_incl",
+                    table.c.kr_id,
+                    table.c.slot,
+                    postgresql_include=list(columns),
+                    postgresql_where=fits,
+                ),
+            )
+            _only("postgresql", Index(f"ix_{name}_kr_slot_large", table.c.kr_id, table.c.slot, postgresql_where=~fits))
 
 
 def index_filter(dialect: str) -> Callable[..., bool]:
-    """Alembic's ``include_object`` for comparing a database with these models: skips the other dialect's indexes."""
+    """Alembic's ``include_object`` for comparing a database with these models: skips the other dialect's indexes
+    (for PostgreSQL, after adding its partial indexes to the models: ``add_postgresql_indexes``)."""
+    if dialect == "postgresql":
+        add_postgresql_indexes()
 
     def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         return not (type_ == "index" and obj.info.get("dialect", dialect) != dialect)

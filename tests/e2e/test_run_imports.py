@@ -2,8 +2,9 @@
 
 A user feels the whole process, and most of a short run is imports: a run of Prometheus KRs without alert
 channels or worker processes must not load MLflow, Great Expectations, pandas, Prefect, Alembic (the store is
-already migrated), the alert senders and renderers, or multiprocessing. Checked in a real ``okrflow`` process
-(``python -X importtime`` lists every module it loaded) against a real Prometheus.
+already migrated), the alert senders and renderers, multiprocessing, or SQLAlchemy's PostgreSQL dialect (the
+store is SQLite). Checked in a real ``okrflow`` process (``python -X importtime`` lists every module it loaded)
+against a real Prometheus.
 """
 
 from __future__ import annotations
@@ -76,5 +77,6 @@ def test_a_prometheus_run_imports_no_other_source_nor_unused_alert_code(tmp_path
     assert "okrflow.connectors.prometheus_http" in modules and "requests" in modules, "the check saw the run's imports"
     heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
     assert heavy == [], f"a Prometheus-only run imported {heavy}"
+    assert "sqlalchemy.dialects.postgresql" not in modules, "a SQLite store loaded SQLAlchemy's PostgreSQL dialect"
     unused = sorted(set(UNUSED_OKRFLOW) & modules)
     assert unused == [], f"a run without alert channels or worker processes imported {unused}"
