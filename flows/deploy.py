@@ -7,6 +7,7 @@ no scheduler or queue of our own.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,7 @@ def schedule_kwargs(config: Config) -> dict[str, Any]:
 
 def require_api() -> str:
     """The Prefect API URL; Prefect's ephemeral server has no scheduler, so a schedule would never fire."""
-    from prefect.settings import PREFECT_API_URL
-
-    url = PREFECT_API_URL.value()
+    url = configured_api()
     if not url:
         raise DeployError(
             "no Prefect server: schedules need one (Prefect's ephemeral mode never schedules runs). "
@@ -68,24 +67,67 @@ def require_api() -> str:
     return url
 
 
+def configured_api() -> str | None:
+    """``PREFECT_API_URL`` from the environment or the active Prefect profile, if any."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value() or None
+
+
 def serve(config_path: str | Path, config: Config, name: str | None = None) -> int:
     """Run the flow on the config's schedule in this process until Ctrl-C or SIGTERM; the exit status.
 
-    The stop is ``okrflow.flows.serving``'s: runs in flight are cancelled, Ctrl-C twice quits at once.
+    The stop is ``okrflow.flows.serving``'s: runs in flight are cancelled, Ctrl-C twice quits at once. Without
+    ``PREFECT_API_URL``, a local Prefect server (``flows/local_prefect.py``) serves the schedule and the UI for
+    as long as this runs.
     """
-    require_api()
-    from okrflow.flows.evaluate import evaluate_flow
-    from okrflow.flows.serving import serve_until_stopped
+    if configured_api():
+        return _serve(config_path, config, name)
+    from okrflow.flows.local_prefect import local_prefect_server, prefect_data_dir
 
-    name = deployment_name(config_path, name)
-    _catch_up_on_start(config, name)
-    deployment = evaluate_flow.to_deployment(
-        name=name,
-        parameters=flow_parameters(config_path, name),
-        description=f"okrflow evaluation of {Path(config_path).resolve()} ({config.schedule})",
-        **schedule_kwargs(config),
-    )
-    return serve_until_stopped(deployment)
+    home = prefect_data_dir()
+    _say(f"no PREFECT_API_URL: starting a local Prefect server (its state in {home}) ...")
+    try:
+        with local_prefect_server(home) as server:
+            _say(f"Prefect UI: {server.ui_url} (API {server.api_url}); it stops with okrflow serve")
+            try:
+                return _serve(config_path, config, name, server.api_url, keep=(server.process.pid,))
+            finally:
+                _say("stopping the local Prefect server")
+    except KeyboardInterrupt:  # Ctrl-C while the server was starting: it is stopped; nothing ran yet
+        _say("stopped")
+        return 0
+
+
+def _serve(
+    config_path: str | Path, config: Config, name: str | None, api_url: str | None = None, keep: tuple[int, ...] = ()
+) -> int:
+    """Serve on the configured Prefect API, or on ``api_url`` (for this process and its flow runs)."""
+    import os
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if api_url:
+        os.environ["PREFECT_API_URL"] = api_url  # the flow-run processes inherit it
+    updates = {PREFECT_API_URL: api_url} if api_url else {}
+    with temporary_settings(updates=updates):  # this process read its settings when Prefect was imported
+        from okrflow.flows.evaluate import evaluate_flow
+        from okrflow.flows.serving import serve_until_stopped
+
+        name = deployment_name(config_path, name)
+        _catch_up_on_start(config, name)
+        return serve_until_stopped(
+            evaluate_flow,
+            name,
+            keep=keep,
+            parameters=flow_parameters(config_path, name),
+            description=f"okrflow evaluation of {Path(config_path).resolve()} ({config.schedule})",
+            **schedule_kwargs(config),
+        )
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _catch_up_on_start(config: Config, deployment: str) -> None:

@@ -18,6 +18,10 @@ process alone decides what happens to its runs:
 
 Runs in flight are the pending and running flow runs of the served deployments: a second ``serve`` of the same
 deployment would see its runs cancelled too (serve a deployment from one process).
+
+``keep`` names child processes that are not flow runs (the local Prefect server of ``flows/local_prefect.py``):
+the first stop spares them (the API must answer while the runs are recorded Cancelled; their owner stops them
+afterwards); a quit at once sends them SIGTERM on its way out, so none outlives ``serve``.
 """
 
 from __future__ import annotations
@@ -29,14 +33,14 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from prefect.deployments.runner import RunnerDeployment
+    from prefect.flows import Flow
     from prefect.runner import Runner
 
 __all__ = ["EXIT_AT_ONCE", "STOP_GRACE_S", "serve_until_stopped", "sigint_kept_from_children"]
@@ -49,16 +53,35 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 STOP_MESSAGE = "okrflow serve was stopped (Ctrl-C or SIGTERM) while this run was in flight"
 
 
-def serve_until_stopped(*deployments: RunnerDeployment, grace_s: float = STOP_GRACE_S) -> int:
-    """Serve ``deployments`` in this process until Ctrl-C or SIGTERM; the exit status (0 after a clean stop)."""
+def serve_until_stopped(
+    flow: Flow[..., Any],
+    name: str,
+    *,
+    grace_s: float = STOP_GRACE_S,
+    keep: Collection[int] = (),
+    **deployment: Any,
+) -> int:
+    """Serve ``flow`` as the deployment ``name`` in this process until Ctrl-C or SIGTERM; the exit status (0
+    after a clean stop). ``deployment``: ``Runner.add_flow``'s keywords (schedule, parameters, description).
+
+    The Runner is given the flow object itself, so it starts a run by unpickling it in a fresh process; given a
+    ``RunnerDeployment`` it ran ``python -m prefect.engine``, which loads the flow from its file again (Prefect's
+    storage copy of the folder included): 3.25 -> 2.9 s of CPU per run (benchmarks/README.md, section 5).
+    ``keep``: pids of children that are not flow runs (each leads its own process group), see the docstring.
+    """
+    from multiprocessing import resource_tracker
+
     from prefect.runner import Runner
 
+    # The runs' processes are multiprocessing "spawn" children, whose resource tracker, started on the first
+    # spawn, unblocks SIGINT in the thread that started it (CPython's ensure_running): later runs would see the
+    # terminal's Ctrl-C. Started here, before the block, it is running already when the first run starts.
+    resource_tracker.ensure_running()
     with sigint_kept_from_children():  # before the Runner starts any thread or flow-run process
         runner = Runner(pause_on_shutdown=True)
-        deployment_ids = [runner.add_deployment(deployment) for deployment in deployments]
-        names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
-        _say(f"serving {names}: runs start on its schedule. Ctrl-C stops (cancelling runs in flight).")
-        return asyncio.run(_Serving(runner, deployment_ids, grace_s).run())
+        deployment_id = runner.add_flow(flow, name=name, **deployment)
+        _say(f"serving {flow.name}/{name}: runs start on its schedule. Ctrl-C stops (cancelling runs in flight).")
+        return asyncio.run(_Serving(runner, [deployment_id], grace_s, frozenset(keep)).run())
 
 
 @contextlib.contextmanager
@@ -91,8 +114,9 @@ def _say(message: str) -> None:
 class _Serving:
     """One run of the Runner and what each stop signal does to it."""
 
-    def __init__(self, runner: Runner, deployment_ids: list[UUID], grace_s: float):
+    def __init__(self, runner: Runner, deployment_ids: list[UUID], grace_s: float, keep: frozenset[int]):
         self.runner = runner
+        self.keep = keep
         self.deployment_ids = deployment_ids
         self.grace_s = grace_s
         self.signals = 0
@@ -148,7 +172,7 @@ class _Serving:
             cancelled = ", ".join(await self.record_in_flight_cancelled()) or "none"
         except Exception as exc:  # the API is down: the processes are stopped all the same
             cancelled = f"not recorded in Prefect: {type(exc).__name__}: {exc}"
-        killed = kill_flow_run_processes()
+        killed = kill_flow_run_processes(self.keep)
         _say(f"runs in flight cancelled ({cancelled}); killed {killed} processes")
         await self.runner.astop()
 
@@ -185,28 +209,32 @@ class _Serving:
 
     def quit_at_once(self, reason: str) -> None:
         """Kill the flow-run processes and exit now (their Prefect states stay as they were)."""
-        killed = kill_flow_run_processes()
+        killed = kill_flow_run_processes(self.keep)
+        for pid in self.keep:  # os._exit skips their owner's stop
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGTERM)
         _say(f"stopped at once ({reason}); killed {killed} flow-run processes")
         sys.stdout.flush()
         os._exit(EXIT_AT_ONCE)
 
 
-def kill_flow_run_processes() -> int:
-    """SIGKILL every descendant of this process (the Runner's flow-run processes and theirs); how many.
+def kill_flow_run_processes(keep: Collection[int] = ()) -> int:
+    """SIGKILL every descendant of this process (the Runner's flow-run processes and theirs) but ``keep`` and
+    theirs; how many.
 
     SIGKILL, not SIGTERM: a run's process may be blocked in a source that does not answer, and its state in
     Prefect is recorded by the caller. Its store write is one transaction, which a kill rolls back whole.
     """
-    descendants = _descendants(os.getpid())
+    descendants = _descendants(os.getpid(), frozenset(keep))
     for pid in descendants:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)  # reaped by the Runner's task that waits for it
     return len(descendants)
 
 
-def _descendants(root: int) -> list[int]:
-    """Pids of ``root``'s children, their children and so on, read from /proc (Linux, as in the image); where
-    there is no /proc, the children this process started with ``multiprocessing``."""
+def _descendants(root: int, keep: frozenset[int] = frozenset()) -> list[int]:
+    """Pids of ``root``'s children, their children and so on (but ``keep`` and theirs), read from /proc (Linux,
+    as in the image); where there is no /proc, the children this process started with ``multiprocessing``."""
     proc = Path("/proc")
     if not proc.is_dir():
         return [p.pid for p in multiprocessing.active_children() if p.pid is not None]
@@ -221,7 +249,7 @@ def _descendants(root: int) -> list[int]:
         parent = int(stat.rsplit(")", 1)[1].split()[1])  # after "pid (comm) state": the parent's pid
         children.setdefault(parent, []).append(int(entry.name))
     found: list[int] = []
-    todo = list(children.get(root, []))
+    todo = [pid for pid in children.get(root, []) if pid not in keep]
     while todo:
         pid = todo.pop()
         found.append(pid)

@@ -421,25 +421,6 @@ def test_a_second_ctrl_c_quits_at_once(tmp_path, hanging_http_server, sqlite_pre
     assert half_written_runs(store_url) == []
 
 
-def test_serve_without_a_prefect_server_says_how_to_start_one(tmp_path, sqlite_warehouse):
-    config = tmp_path / "okrflow.yaml"
-    config.write_text(
-        CONFIG.format(
-            interval=5, store=f"sqlite:///{tmp_path / 'h.db'}", warehouse=sqlite_warehouse, cycle=cycle_around_now()
-        )
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "okrflow.cli", "-c", str(config), "serve"],
-        env=prefect_env(tmp_path / "prefect-home"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "prefect server start" in result.stderr and "PREFECT_API_URL" in result.stderr
-
-
 def config_with(schedule: str, timezone: str = "UTC") -> Config:
     return Config.model_validate(
         {
