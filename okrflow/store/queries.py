@@ -45,6 +45,7 @@ __all__ = [
     "VALUES_CHUNK",
     "JsonTexts",
     "annotations",
+    "decode_json",
     "held_counts",
     "latest_run",
     "previous_scores",
@@ -60,8 +61,23 @@ VALUES_CHUNK = 2000
 """KRs per VALUES list (three binds each; under SQLite's and PostgreSQL's bind limits)."""
 
 
+_DECODER = json.JSONDecoder()
+
+
+def decode_json(text: str) -> Any:
+    """``json.loads(text)``, through the decoder's public ``raw_decode`` first: the texts okrflow stored are
+    whole documents without surrounding whitespace, and ``raw_decode`` skips ``loads``' two whitespace scans
+    (~1 us of ~2 us per forecast text; a quarter's history decodes ~6,500). Any other text (whitespace around
+    it, something after it, invalid) goes to ``json.loads``, so the value or the error is always ``loads``'."""
+    try:
+        value, end = _DECODER.raw_decode(text)
+    except ValueError:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
 class JsonTexts:
-    """Stored JSON texts decoded once each: a KR's lineage and gates repeat run after run (``json.loads``)."""
+    """Stored JSON texts decoded once each: a KR's lineage and gates repeat run after run (``decode_json``)."""
 
     def __init__(self) -> None:
         self._decoded: dict[str, Any] = {}
@@ -72,7 +88,7 @@ class JsonTexts:
             return None
         value = self._decoded.get(text)
         if value is None:
-            value = self._decoded[text] = json.loads(text)
+            value = self._decoded[text] = decode_json(text)
         return value
 
 
