@@ -65,8 +65,9 @@ def serve_until_stopped(
     after a clean stop). ``deployment``: ``Runner.add_flow``'s keywords (schedule, parameters, description).
 
     The Runner is given the flow object itself, so it starts a run by unpickling it in a fresh process; given a
-    ``RunnerDeployment`` it ran ``python -m prefect.engine``, which loads the flow from its file again (Prefect's
-    storage copy of the folder included): 3.25 -> 2.9 s of CPU per run (benchmarks/README.md, section 5).
+    ``RunnerDeployment`` it ran ``python -m prefect.engine``, which reads the deployment and loads the flow from
+    its storage and file again: a run's start-up 2.74 -> 2.33 s, its overhead (wall - work) 4.03 -> 3.53 s
+    (medians, ``benchmarks/served_run.py``; benchmarks/README.md, section 6).
     ``keep``: pids of children that are not flow runs (each leads its own process group), see the docstring.
     """
     from multiprocessing import resource_tracker
