@@ -21,7 +21,9 @@ deployment would see its runs cancelled too (serve a deployment from one process
 
 ``keep`` names child processes that are not flow runs (the local Prefect server of ``flows/local_prefect.py``):
 the first stop spares them (the API must answer while the runs are recorded Cancelled; their owner stops them
-afterwards); a quit at once sends them SIGTERM on its way out, so none outlives ``serve``.
+afterwards); a quit at once kills their process groups on its way out (SIGKILL: a SIGTERMed Prefect server was
+seen still shutting down 20 s later, with nobody left to wait for it; its SQLite database survives a kill), so
+none outlives ``serve``.
 """
 
 from __future__ import annotations
@@ -213,7 +215,7 @@ class _Serving:
         killed = kill_flow_run_processes(self.keep)
         for pid in self.keep:  # os._exit skips their owner's stop
             with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGTERM)
+                os.killpg(pid, signal.SIGKILL)
         _say(f"stopped at once ({reason}); killed {killed} flow-run processes")
         sys.stdout.flush()
         os._exit(EXIT_AT_ONCE)

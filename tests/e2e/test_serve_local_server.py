@@ -15,6 +15,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -23,6 +25,7 @@ import pytest
 from okrflow.store import Store
 from tests.e2e.test_serve import (
     CONFIG,
+    HANGING_CONFIG,
     PrefectServer,
     Served,
     ctrl_c,
@@ -57,23 +60,33 @@ def processes_naming(text: str) -> list[int]:
     return found
 
 
-@pytest.mark.slow
-@pytest.mark.prefect
-@pytest.mark.timeout(300)
-def test_serve_without_prefect_api_url_runs_a_local_server_and_stops_it(tmp_path, sqlite_warehouse):
+@dataclass
+class LocalServe:
+    """``okrflow serve`` without PREFECT_API_URL, once it printed its server's UI URL."""
+
+    served: Served
+    ui_url: str
+    port: int
+    leftover: list[int] = field(default_factory=list)
+    """Processes of its server still alive after serve was stopped (killed by the test)."""
+
+    def server_gone(self) -> None:
+        assert port_is_closed(self.port), f"the local Prefect server still listens on {self.port}\n{self.served.why()}"
+        assert self.leftover == [], f"server processes left after serve: {self.leftover}\n{self.served.why()}"
+
+
+@contextlib.contextmanager
+def serving_locally(tmp_path: Path, config: Path) -> Iterator[LocalServe]:
+    """Start ``okrflow serve`` of ``config`` with no Prefect server configured and its data folder in
+    ``tmp_path``; afterwards kill its process group and any process of its server that is left."""
     data_home = tmp_path / "xdg-data"
-    store_url = f"sqlite:///{tmp_path / 'history.db'}"
-    config = tmp_path / "serve-local.yaml"
-    config.write_text(CONFIG.format(interval=4, store=store_url, warehouse=sqlite_warehouse, cycle=cycle_around_now()))
     env = prefect_env(tmp_path / "client-home", XDG_DATA_HOME=str(data_home), PREFECT_RUNNER_POLL_FREQUENCY="2")
     env["PREFECT_UI_ENABLED"] = "true"  # prefect_env turns it off; no PREFECT_API_URL in it
-    log, errors = tmp_path / "serve.log", tmp_path / "serve.err"
+    log, errors = config.with_suffix(".log"), config.with_suffix(".err")
     proc = start([sys.executable, "-m", "okrflow.cli", "-c", str(config), "serve"], env, log, tmp_path, errors)
     prefect_home = data_home / "okrflow" / "prefect"
-    served = Served(
-        proc, PrefectServer("", prefect_home, prefect_home / "server.log", proc), "serve-local", log, errors
-    )
-    port = None
+    served = Served(proc, PrefectServer("", prefect_home, prefect_home / "server.log", proc), config.stem, log, errors)
+    local = None
     try:
 
         def ui_line() -> re.Match[str] | None:
@@ -81,28 +94,67 @@ def test_serve_without_prefect_api_url_runs_a_local_server_and_stops_it(tmp_path
             return UI_LINE.search(served.stderr())
 
         found = wait_for(ui_line, 150, 0.5, lambda: f"the UI URL on stderr\n{served.why()}")
-        ui_url, port, api_url = found.group(1), int(found.group(2)), found.group(3)
-        served.server.api_url = api_url
-        assert api_url == f"{ui_url}/api"
-        page = httpx.get(ui_url, timeout=10)
-        assert page.status_code == 200 and "<html" in page.text.lower(), page.text[:300]
-        assert (prefect_home / "prefect.db").is_file(), sorted(p.name for p in prefect_home.iterdir())
-
-        wait_for_runs(store_url, served.deployment, 1, 120, served.server, served.why, proc)
-        stopped_in = ctrl_c(proc)
+        served.server.api_url = found.group(3)
+        assert served.server.api_url == f"{found.group(1)}/api"
+        local = LocalServe(served, found.group(1), int(found.group(2)))
+        yield local
     finally:
         stop_process_group(proc)
-        leftover = processes_naming(f"--port {port}") if port is not None else []
-        for pid in leftover:  # a server that outlived serve: killed, and the test fails below
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        if local is not None:
+            # after a quit at once the server gets SIGTERM as serve exits: allow it its shutdown (server_gone()
+            # fails the test if it did not go)
+            with contextlib.suppress(pytest.fail.Exception):
+                wait_for(lambda: port_is_closed(local.port), 20, 0.2)
+            local.leftover = processes_naming(f"--port {local.port}")
+            for pid in local.leftover:  # a server that outlived serve: killed; server_gone() fails
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+@pytest.mark.prefect
+@pytest.mark.timeout(300)
+def test_serve_without_prefect_api_url_runs_a_local_server_and_stops_it(tmp_path, sqlite_warehouse):
+    store_url = f"sqlite:///{tmp_path / 'history.db'}"
+    config = tmp_path / "serve-local.yaml"
+    config.write_text(CONFIG.format(interval=4, store=store_url, warehouse=sqlite_warehouse, cycle=cycle_around_now()))
+    with serving_locally(tmp_path, config) as local:
+        served = local.served
+        page = httpx.get(local.ui_url, timeout=10)
+        assert page.status_code == 200 and "<html" in page.text.lower(), page.text[:300]
+        prefect_home = tmp_path / "xdg-data" / "okrflow" / "prefect"
+        assert (prefect_home / "prefect.db").is_file(), sorted(p.name for p in prefect_home.iterdir())
+        wait_for_runs(store_url, served.deployment, 1, 120, served.server, served.why, served.proc)
+        stopped_in = ctrl_c(served.proc)
     print(f"okrflow serve and its Prefect server stopped {stopped_in:.1f} s after Ctrl-C")
     served.stopped_cleanly("Ctrl-C")
-    assert port_is_closed(port), f"the local Prefect server still listens on {port}\n{served.why()}"
-    assert leftover == [], f"processes left after Ctrl-C: {leftover}\n{served.why()}"
+    local.server_gone()
     assert "stopping the local Prefect server" in served.stderr()
     with Store.open(store_url) as store:
         assert {r.deployment for r in store.runs()} == {"serve-local"}
+
+
+@pytest.mark.slow
+@pytest.mark.prefect
+@pytest.mark.timeout(300)
+def test_a_second_ctrl_c_quits_at_once_and_stops_the_local_server(tmp_path, hanging_http_server):
+    """The quit at once exits with ``os._exit``, past the ``finally`` that stops the server: it must not be left."""
+    from okrflow.flows.serving import EXIT_AT_ONCE
+
+    store_url = f"sqlite:///{tmp_path / 'history.db'}"
+    config = tmp_path / "serve-local-twice.yaml"
+    config.write_text(
+        HANGING_CONFIG.format(interval=4, store=store_url, url=hanging_http_server, cycle=cycle_around_now())
+    )
+    with serving_locally(tmp_path, config) as local:
+        served = local.served
+        wait_for(served.running, 120, 0.5, lambda: f"a running flow run\n{served.why()}")
+        os.killpg(served.proc.pid, signal.SIGINT)
+        wait_for(lambda: "stopping" in served.stderr(), 10, 0.05, served.why)
+        ctrl_c(served.proc, 10)
+    assert served.proc.returncode == EXIT_AT_ONCE, served.why()
+    assert "Traceback" not in served.stderr(), served.why()
+    local.server_gone()
 
 
 def test_deploy_without_a_prefect_server_says_how_to_start_one(tmp_path, sqlite_warehouse):
