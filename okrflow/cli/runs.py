@@ -85,6 +85,8 @@ def run(
 def serve() -> None:
     """Run the evaluate flow on the config's schedule with Prefect until stopped.
 
+    On PREFECT_API_URL's Prefect server, or without it on a local one it starts (the UI URL is printed).
+
     Ctrl-C (or SIGTERM) cancels the runs in flight and exits 0; a second Ctrl-C quits at once (130).
     """
     config = load()
