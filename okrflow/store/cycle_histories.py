@@ -15,10 +15,10 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Integer, String, Text, cast, select, type_coerce
+from sqlalchemy import Engine, select
 
 from okrflow.store.gc_pause import gc_paused
-from okrflow.store.history import _HISTORY_COLUMNS, _JSON_COLUMNS, _aware, _aware_text, _points
+from okrflow.store.history import _aware, _aware_text, _points, history_columns
 from okrflow.store.models import KRScoreRow, MeasurementRow, Run
 from okrflow.store.records import HistoryPoint
 
@@ -28,28 +28,11 @@ __all__ = ["cycle_histories"]
 def _select(dialect: str, model: Any, kr_ids: Sequence[str], start: datetime, end: datetime) -> Any:
     """``history_select``'s columns for many KRs, each row led by its KR id, ordered by KR, slot and run."""
     table = model.__table__
-    raw_time = String() if dialect == "sqlite" else DateTime()
-    scores = table.name == "kr_scores"
-
-    def column(name: str) -> Any:
-        if name in _JSON_COLUMNS:
-            return cast(table.c[name], Text)
-        if name == "observed_at":
-            return type_coerce(table.c[name], raw_time)
-        if name in ("held", "trusted", "overridden"):
-            return type_coerce(table.c[name], Integer)
-        return table.c[name]
-
-    runs = Run.__table__
-    query = select(
-        table.c.kr_id,
-        *([type_coerce(table.c.slot, raw_time).label("slot")] if scores else []),
-        table.c.run_id,
-        *([runs.c.status.label("run_status")] if scores else []),
-        *(column(name).label(name) for name in _HISTORY_COLUMNS[table.name]),
-    ).where(table.c.kr_id.in_(list(kr_ids)), table.c.slot >= start, table.c.slot < end)
-    if scores:
-        query = query.join_from(table, runs, runs.c.id == table.c.run_id)
+    query = select(table.c.kr_id, *history_columns(dialect, table)).where(
+        table.c.kr_id.in_(list(kr_ids)), table.c.slot >= start, table.c.slot < end
+    )
+    if table.name == "kr_scores":
+        query = query.join_from(table, Run.__table__, Run.__table__.c.id == table.c.run_id)
     return query.order_by(table.c.kr_id, table.c.slot, table.c.run_id)
 
 

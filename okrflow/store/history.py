@@ -31,7 +31,7 @@ from okrflow.store.models import (
 from okrflow.store.queries import JsonTexts
 from okrflow.store.records import HistoryPoint, KRResult
 
-__all__ = ["history", "history_select"]
+__all__ = ["history", "history_columns", "history_select"]
 
 
 def history(engine: Engine, kr_id: str, since: datetime | None = None, limit: int | None = None) -> list[HistoryPoint]:
@@ -75,28 +75,12 @@ def history_select(
     too large for it.
     """
     table = model.__table__
-    raw_time = String() if dialect == "sqlite" else DateTime()
-    runs = Run.__table__
     scores = table.name == "kr_scores"
 
-    def column(name: str) -> Any:
-        if name in _JSON_COLUMNS:
-            return cast(table.c[name], Text)
-        if name == "observed_at":
-            return type_coerce(table.c[name], raw_time)
-        if name in ("held", "trusted", "overridden"):
-            return type_coerce(table.c[name], Integer)
-        return table.c[name]
-
     def part(*where: Any) -> Select[Any]:
-        query = select(
-            *([type_coerce(table.c.slot, raw_time).label("slot")] if scores else []),
-            table.c.run_id,
-            *([runs.c.status.label("run_status")] if scores else []),
-            *(column(name).label(name) for name in _HISTORY_COLUMNS[table.name]),
-        ).where(table.c.kr_id == kr_id, *where)
+        query = select(*history_columns(dialect, table)).where(table.c.kr_id == kr_id, *where)
         if scores:
-            query = query.join_from(table, runs, runs.c.id == table.c.run_id)
+            query = query.join_from(table, Run.__table__, Run.__table__.c.id == table.c.run_id)
         if since is not None:
             query = query.where(table.c.slot >= since)
         return query if until is None else query.where(table.c.slot <= until)
@@ -109,6 +93,30 @@ def history_select(
         query, order = part(), [table.c.slot, table.c.run_id] if scores else []
     query = query.order_by(*order)
     return query if limit is None else query.limit(limit)
+
+
+def history_columns(dialect: str, table: Any) -> list[Any]:
+    """What history reads of a ``kr_scores`` row (slot, run id, run status, then ``_HISTORY_COLUMNS``) or of a
+    ``measurements`` row (run id, then its columns), as the driver gives them: times raw (SQLite: text), JSON as
+    text, booleans as 0/1. A ``kr_scores`` select must join ``runs`` for the run status."""
+    raw_time = String() if dialect == "sqlite" else DateTime()
+    scores = table.name == "kr_scores"
+
+    def column(name: str) -> Any:
+        if name in _JSON_COLUMNS:
+            return cast(table.c[name], Text)
+        if name == "observed_at":
+            return type_coerce(table.c[name], raw_time)
+        if name in ("held", "trusted", "overridden"):
+            return type_coerce(table.c[name], Integer)
+        return table.c[name]
+
+    return [
+        *([type_coerce(table.c.slot, raw_time).label("slot")] if scores else []),
+        table.c.run_id,
+        *([Run.__table__.c.status.label("run_status")] if scores else []),
+        *(column(name).label(name) for name in _HISTORY_COLUMNS[table.name]),
+    ]
 
 
 _EPOCH, _NAIVE_EPOCH = datetime(1970, 1, 1, tzinfo=UTC), datetime(1970, 1, 1)
