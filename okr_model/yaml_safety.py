@@ -2,11 +2,11 @@
 
 A config is read as at most ``OKRFLOW_MAX_CONFIG_BYTES`` bytes (default 2 MiB) of strict UTF-8, then its YAML
 event stream is scanned once: nesting depth, alias references, the size the document has once its aliases are
-expanded, recursive aliases, the length of each value and duplicated mapping keys. Only then is the node tree
-composed. Why before:
+expanded, recursive aliases, the length of each value and duplicated mapping keys. The same pass composes the
+node tree (iteratively, as PyYAML's composer would), handed out only once every limit passed. Why from events:
 
 - PyYAML's composer recurses per nesting level (30,000 ``[`` overflow the C stack: a segfault), while the event
-  parser keeps its own stack, so the depth is counted from events and a deep file never reaches the composer;
+  parser keeps its own stack, so the depth is counted from events and a deep file never reaches PyYAML's composer;
 - an alias is expanded by everything that walks the data afterwards (a 783-byte "billion laughs" file is
   ~10^9 values), so the expanded size is added up per anchor, without expanding anything;
 - ``&x [*x]`` builds a structure that contains itself: an alias inside its own anchor's node is refused;
@@ -174,17 +174,23 @@ class UnsafeYamlError(OkrflowError, ValueError):
 def compose(text: str, file: str) -> yaml.Node | None:
     """The node tree of a config text (its marks give lines), once the text passed every limit.
 
-    Raises ``ConfigError`` for an oversized text, ``UnsafeYamlError`` for the structural limits and duplicate
-    keys, ``yaml.YAMLError`` for a syntax error (worded by the pure-Python parser when the file is small).
+    One libyaml parse: the scan composes the nodes from the events it checks (a second parse for composing cost
+    a 1,000-KR config ~0.1 s of CPU). Raises ``ConfigError`` for an oversized text, ``UnsafeYamlError`` for the
+    structural limits and duplicate keys, ``yaml.YAMLError`` for a syntax error (worded by the pure-Python parser
+    when the file is small).
     """
     limit = max_config_bytes(file)
     if len(text) > limit // 4:  # a character is at most 4 bytes: count bytes only when it could matter
         check_size(len(text.encode("utf-8", "surrogatepass")), limit, file)
     try:
-        findings = _run(text, scan)
+        try:
+            findings, root = _run(text, _scan_and_compose)
+        except _ComposeElsewhere:  # an undefined or repeated anchor, several documents: PyYAML's composer says it
+            findings = _run(text, scan)
+            root = None if findings else _run(text, lambda loader: loader.get_single_node())
         if findings:
             raise UnsafeYamlError(findings)
-        return _run(text, lambda loader: loader.get_single_node())  # a second parse: the scan used the events
+        return root
     except yaml.YAMLError:
         _reword(text)
         raise
@@ -226,17 +232,29 @@ class Finding:
 
 
 class _Frame:
-    """One open mapping or list while scanning events."""
+    """One open mapping or list while scanning events (and its node, when the scan composes)."""
 
-    __slots__ = ("anchor", "count", "is_map", "key", "keys", "start")
+    __slots__ = ("anchor", "count", "is_map", "key", "key_node", "keys", "node", "start")
 
-    def __init__(self, is_map: bool, anchor: str | None, start: int):
+    def __init__(self, is_map: bool, anchor: str | None, start: int, node: Any = None):
         self.is_map = is_map
         self.anchor = anchor
         self.start = start  # nodes counted before this one: its expanded size is the count at its end minus this
         self.count = 0  # children finished; in a mapping an even count is before a key, an odd one before a value
         self.key: str = "?"
         self.keys: dict[str, int] = {}
+        self.node = node
+        self.key_node: Any = None
+
+    def add(self, node: Any) -> None:
+        """Put a composed child in this frame's node: a list item, a mapping key, or the value of that key."""
+        if not self.is_map:
+            self.node.value.append(node)
+        elif self.key_node is None:
+            self.key_node = node
+        else:
+            self.node.value.append((self.key_node, node))
+            self.key_node = None
 
     def position(self) -> str | int:
         """Where in this collection the event being read is: the current key, or the list index."""
@@ -254,6 +272,25 @@ def scan(parser: Any) -> list[Finding]:
 
     Raises ``yaml.YAMLError`` for a syntax error, as composing would.
     """
+    return _scan(parser, build=False)[0]
+
+
+class _ComposeElsewhere(Exception):
+    """What only PyYAML's composer words (an undefined or repeated anchor, a second document): compose there."""
+
+
+def _scan_and_compose(parser: Any) -> tuple[list[Finding], yaml.Node | None]:
+    """``scan``, composing the node tree from the same events as PyYAML's composer would (one parse)."""
+    return _scan(parser, build=True)
+
+
+def _scan(parser: Any, build: bool) -> tuple[list[Finding], yaml.Node | None]:
+    """``scan``'s loop; with ``build``, also the document's node tree (None once a limit is found).
+
+    Composing mirrors ``yaml.composer.Composer``: a tag given in the text is kept, else ``parser.resolve`` picks
+    it (its answer for a plain scalar depends only on the text: asked once per distinct value); an alias is its
+    anchor's node. Raises ``_ComposeElsewhere`` for what that composer refuses.
+    """
     scalar, alias, mapping, sequence = (
         yaml.ScalarEvent,
         yaml.AliasEvent,
@@ -261,11 +298,16 @@ def scan(parser: Any) -> list[Finding]:
         yaml.SequenceStartEvent,
     )
     end_mapping, end_sequence = yaml.MappingEndEvent, yaml.SequenceEndEvent
+    scalar_node, mapping_node, sequence_node = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
     findings: list[Finding] = []
     stack: list[_Frame] = []
     sizes: dict[str, int] = {}  # anchor -> size of its node, its own aliases expanded
     open_anchors: list[str] = []  # anchors of the collections being read (an alias to one is recursive)
     nodes = aliases = expanded = 0  # expanded: the values aliases add once expanded
+    anchored: dict[str, Any] = {}  # anchor -> its node, when building
+    tags: dict[tuple[str, Any], str] = {}  # (plain scalar, implicit) -> its resolved tag
+    root: Any = None
+    documents = 0
     while parser.check_event():
         event = parser.get_event()
         kind = type(event)
@@ -274,12 +316,27 @@ def scan(parser: Any) -> list[Finding]:
             if len(event.value) > MAX_NUMBER_CHARS:
                 if len(event.value) > MAX_VALUE_CHARS:
                     why = f"a value of more than {MAX_VALUE_CHARS:,} characters: the limit"
-                    return [Finding(_loc(stack), why, event.start_mark.line + 1)]
+                    return [Finding(_loc(stack), why, event.start_mark.line + 1)], None
                 if _is_number(parser, event):
                     why = f"a number written with more than {MAX_NUMBER_CHARS:,} characters: the limit"
-                    return [Finding(_loc(stack), why, event.start_mark.line + 1)]
+                    return [Finding(_loc(stack), why, event.start_mark.line + 1)], None
             if event.anchor:
                 sizes[event.anchor] = 1
+            if build:
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = tags.get((event.value, event.implicit))
+                    if tag is None:
+                        tag = tags[event.value, event.implicit] = parser.resolve(
+                            scalar_node, event.value, event.implicit
+                        )
+                node = scalar_node(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+                if event.anchor:
+                    _anchor(anchored, event.anchor, node)
+                if stack:
+                    stack[-1].add(node)
+                else:
+                    root = node
             if stack:
                 frame = stack[-1]
                 if frame.is_map and not frame.count % 2:
@@ -289,14 +346,21 @@ def scan(parser: Any) -> list[Finding]:
             name, line = event.anchor, event.start_mark.line + 1
             if name in open_anchors:
                 why = f"alias *{name} is inside the node &{name} it refers to: a recursive alias would build a "
-                return [Finding(_loc(stack), why + "structure that contains itself", line)]
+                return [Finding(_loc(stack), why + "structure that contains itself", line)], None
             size = sizes.get(name, 1)  # an undefined alias is left to the composer, which names it
             nodes, aliases, expanded = nodes + size, aliases + 1, expanded + size
             if aliases > MAX_ALIASES:
-                return [Finding(_loc(stack, 1), f"more than {MAX_ALIASES:,} aliases (*name): the limit", line)]
+                return [Finding(_loc(stack, 1), f"more than {MAX_ALIASES:,} aliases (*name): the limit", line)], None
             if expanded > MAX_ALIAS_VALUES:
                 why = f"aliases expand to more than {MAX_ALIAS_VALUES:,} values: the limit (a billion-laughs file?)"
-                return [Finding(_loc(stack, 1), why, line)]
+                return [Finding(_loc(stack, 1), why, line)], None
+            if build:
+                if name not in anchored:
+                    raise _ComposeElsewhere
+                if stack:
+                    stack[-1].add(anchored[name])
+                else:
+                    root = anchored[name]
             if stack:
                 if stack[-1].is_map and not stack[-1].count % 2:
                     stack[-1].key = f"*{name}"
@@ -305,20 +369,45 @@ def scan(parser: Any) -> list[Finding]:
             nodes += 1
             if len(stack) >= MAX_DEPTH:
                 why = f"nested deeper than {MAX_DEPTH} levels of mappings and lists: the limit (a config needs 10)"
-                return [Finding(_loc(stack, 1), why, event.start_mark.line + 1)]
+                return [Finding(_loc(stack, 1), why, event.start_mark.line + 1)], None
             if stack and stack[-1].is_map and not stack[-1].count % 2:
                 stack[-1].key = "?"  # a complex key; not something a config uses
-            stack.append(_Frame(kind is mapping, event.anchor, nodes - 1))
+            node = None
+            if build:
+                node_kind = mapping_node if kind is mapping else sequence_node
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = parser.resolve(node_kind, None, event.implicit)
+                node = node_kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+                if event.anchor:
+                    _anchor(anchored, event.anchor, node)
+                if stack:
+                    stack[-1].add(node)
+                else:
+                    root = node
+            stack.append(_Frame(kind is mapping, event.anchor, nodes - 1, node))
             if event.anchor:
                 open_anchors.append(event.anchor)
         elif kind is end_mapping or kind is end_sequence:
             frame = stack.pop()
+            if build:
+                frame.node.end_mark = event.end_mark
             if frame.anchor:
                 sizes[frame.anchor] = nodes - frame.start
                 open_anchors.remove(frame.anchor)
             if stack:
                 stack[-1].count += 1
-    return findings
+        elif build and kind is yaml.DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                raise _ComposeElsewhere
+    return findings, None if findings else root
+
+
+def _anchor(anchored: dict[str, Any], name: str, node: Any) -> None:
+    if name in anchored:
+        raise _ComposeElsewhere
+    anchored[name] = node
 
 
 def _is_number(parser: Any, event: yaml.ScalarEvent) -> bool:
