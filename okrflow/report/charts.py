@@ -22,6 +22,7 @@ user text handed to Plotly is the unit in the axis title, escaped (Plotly reads 
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from okrflow.okr_model.config import KeyResult
 from okrflow.okr_model.scoring import BAND_COMMIT_SCORE
 from okrflow.okr_model.types import MAINTAIN_KINDS, Band
 from okrflow.report.downsample import keep_indices
-from okrflow.store import HistoryPoint
+from okrflow.store.cycle_histories import CycleSeries
 
 __all__ = ["MAX_DRAWN", "AlertMark", "TimeCode", "kr_chart", "page_data", "value_at_score"]
 
@@ -101,11 +102,20 @@ class TimeCode:
     def __init__(self, origin: datetime, tz: Any):
         self.origin, self.tz = origin, tz
         self._seen: dict[datetime, float] = {}
+        self._raw: dict[Any, float] = {}
 
     def __call__(self, at: datetime) -> float:
         minutes = self._seen.get(at)
         if minutes is None:
             minutes = self._seen[at] = (at.astimezone(self.tz).replace(tzinfo=None) - self.origin).total_seconds() / 60
+        return minutes
+
+    def run(self, series: CycleSeries, i: int) -> float:
+        """The ``i``-th run's slot of ``series``, looked up by its stored form: converted once per page."""
+        raw = series.raw_slots[i]
+        minutes = self._raw.get(raw)
+        if minutes is None:
+            minutes = self._raw[raw] = self(series.slot(i))
         return minutes
 
 
@@ -138,6 +148,13 @@ def _number(value: float, digits: int = 5) -> float | int | None:
     return int(rounded) if rounded.is_integer() and abs(rounded) < 1e15 else rounded
 
 
+@functools.lru_cache(maxsize=4096)
+def _score_number(rounded: float) -> float | int | None:
+    """``_number`` of a score rounded to 3 decimals: scores lie in [0, 1], so about a thousand of them repeat on
+    every chart of a page."""
+    return _number(rounded)
+
+
 def _trace(style: str, name: str, xs: Sequence[float], ys: Sequence[float], **extra: Any) -> dict[str, Any]:
     """A trace of ``style``: times delta-encoded (each the change from the one before, the first from 0); the
     score row's numbers to 3 decimals (scores are shown with 2), the value row's to 5 significant digits."""
@@ -148,23 +165,19 @@ def _trace(style: str, name: str, xs: Sequence[float], ys: Sequence[float], **ex
         deltas.append(int(delta) if delta.is_integer() else _number(delta, 9))  # finite: times
         before = x
     if STYLES[style]["row"] == 2:
-        return {"s": style, "n": name, "x": deltas, "y": [_number(round(y, 3)) for y in ys], **extra}
+        return {"s": style, "n": name, "x": deltas, "y": [_score_number(round(y, 3)) for y in ys], **extra}
     return {"s": style, "n": name, "x": deltas, "y": [_number(y) for y in ys], **extra}
 
 
-def _drawn(points: Sequence[HistoryPoint], ys: Sequence[float]) -> tuple[list[HistoryPoint], list[float]]:
+def _thinned(style: str, name: str, series: CycleSeries, runs: Sequence[int], ys: Sequence[float], at: TimeCode):
+    """A line of the runs ``runs`` (indices into ``series``) with values ``ys``, thinned for display: markers only
+    on an unthinned line."""
     kept = keep_indices(ys, MAX_DRAWN)
-    return [points[i] for i in kept], [ys[i] for i in kept]
+    extra = {"m": "lines"} if len(kept) < len(runs) else {}
+    return _trace(style, name, [at.run(series, runs[i]) for i in kept], [ys[i] for i in kept], **extra)
 
 
-def _thinned(style: str, name: str, points: Sequence[HistoryPoint], ys: Sequence[float], at: TimeCode):
-    """A line of the run history, thinned for display: markers only on an unthinned line."""
-    drawn, values = _drawn(points, ys)
-    extra = {"m": "lines"} if len(drawn) < len(points) else {}
-    return _trace(style, name, [at(p.slot) for p in drawn], values, **extra)
-
-
-def _value_traces(kr: KeyResult, points: Sequence[HistoryPoint], x0: float, x1: float, at: TimeCode):
+def _value_traces(kr: KeyResult, series: CycleSeries, x0: float, x1: float, at: TimeCode):
     traces = []
     if isinstance(kr.target, Band):
         low, high = kr.target
@@ -187,25 +200,27 @@ def _value_traces(kr: KeyResult, points: Sequence[HistoryPoint], x0: float, x1: 
                 [value_at_score(kr, t * kr.success_score) for t in shares],
             )
         )
-    ok = [p for p in points if p.result.measurement == "ok" and p.result.value is not None]
-    traces.append(_thinned("value", "value", ok, [p.result.value for p in ok], at))  # type: ignore[misc]
+    values = series.values
+    ok = [i for i, good in enumerate(series.ok) if good and values[i] is not None]
+    traces.append(_thinned("value", "value", series, ok, [values[i] for i in ok], at))  # type: ignore[misc]
     return traces
 
 
-def _score_traces(kr: KeyResult, points: Sequence[HistoryPoint], x0: float, x1: float, at: TimeCode):
+def _score_traces(kr: KeyResult, series: CycleSeries, x0: float, x1: float, at: TimeCode):
     expected = [kr.success_score] * 2 if kr.kind in MAINTAIN_KINDS else [0.0, kr.success_score]
     traces = [_trace("expected", "expected score", [x0, x1], expected)]
-    scored = [p for p in points if p.result.score is not None]
-    traces.append(_thinned("score", "score", scored, [p.result.score for p in scored], at))  # type: ignore[misc]
-    if any(p.result.overridden for p in scored):
-        computed = [p for p in scored if p.result.computed_score is not None]
-        values = [p.result.computed_score for p in computed]
-        traces.append(_thinned("computed", "computed score", computed, values, at))  # type: ignore[arg-type]
-    gaps = [p for p in points if p.result.measurement != "ok"]
+    scores = series.scores
+    scored = [i for i, score in enumerate(scores) if score is not None]
+    traces.append(_thinned("score", "score", series, scored, [scores[i] for i in scored], at))  # type: ignore[misc]
+    if any(series.overridden[i] for i in scored):
+        computed = [i for i in scored if series.computed[i] is not None]
+        values = [series.computed[i] for i in computed]
+        traces.append(_thinned("computed", "computed score", series, computed, values, at))  # type: ignore[arg-type]
+    gaps = [i for i, good in enumerate(series.ok) if not good]
     if gaps:
-        drawn, _ = _drawn(gaps, [0.0] * len(gaps))
-        traces.append(_trace("gaps", "no data / error", [at(p.slot) for p in drawn], [0] * len(drawn)))
-    latest = scored[-1] if scored else None
+        drawn = [gaps[i] for i in keep_indices([0.0] * len(gaps), MAX_DRAWN)]
+        traces.append(_trace("gaps", "no data / error", [at.run(series, i) for i in drawn], [0] * len(drawn)))
+    latest = series.latest_scored
     fc = latest.result.forecast if latest is not None else None
     if latest is not None and fc:
         x, score = at(latest.slot), latest.result.score
@@ -216,7 +231,7 @@ def _score_traces(kr: KeyResult, points: Sequence[HistoryPoint], x0: float, x1: 
 
 def kr_chart(
     kr: KeyResult,
-    points: Sequence[HistoryPoint],
+    series: CycleSeries,
     alerts: Sequence[AlertMark],
     start: datetime,
     end: datetime,
@@ -225,7 +240,7 @@ def kr_chart(
     """The KR's chart data: ``t`` its traces, ``u`` the value axis title, ``runs``/``drawn`` when a line is
     thinned (the most points of a line, and how many of them are drawn)."""
     x0, x1 = at(start), at(end)
-    traces = _value_traces(kr, points, x0, x1, at) + _score_traces(kr, points, x0, x1, at)
+    traces = _value_traces(kr, series, x0, x1, at) + _score_traces(kr, series, x0, x1, at)
     for label in ("fired", "resolved"):
         times = [(a.kind, a.fired_at if label == "fired" else a.resolved_at) for a in alerts]
         marks = [(kind, t) for kind, t in times if t is not None]
@@ -238,7 +253,7 @@ def kr_chart(
     thinned = [t for t in traces if t.get("m") == "lines"]
     if thinned:
         chart["drawn"] = max(len(t["x"]) for t in thinned)
-        chart["runs"] = len(points)
+        chart["runs"] = len(series)
     return chart
 
 

@@ -4,9 +4,9 @@ It shows the OKR tree (company -> team -> individual) with the latest scores, th
 key result a chart of its value and score over the cycle (see ``okrflow.report.charts``). The charts' data is
 one JSON block, each line thinned to a bounded number of points, drawn by the page as a chart nears the
 viewport: the page's size and the browser's work no longer grow with the runs stored (a quarter of hourly runs
-for 1,000 KRs was 113 MB of HTML). Every KR's history is read in two scans (``okrflow.store.cycle_histories``),
-and each KR's points are summed up and dropped before the next KR's are built, so memory does not grow with the
-runs either.
+for 1,000 KRs was 113 MB of HTML). Every KR's runs are read in two scans as lean series (slot, value, score:
+what a chart draws), with full records only for the few runs the page shows (``okrflow.store.cycle_histories``),
+and each KR is summed up and dropped before the next batch is read, so memory does not grow with the runs either.
 
 The review is judged at the end of the cycle's review day: before that day it previews the latest run; after
 it, it keeps what stood at the review, while the tree and the charts always show the latest run. The review
@@ -42,7 +42,7 @@ from okrflow.okr_model.types import MAINTAIN_KINDS
 from okrflow.report.atomic_file import write_atomically
 from okrflow.report.charts import AlertMark, TimeCode, kr_chart, page_data
 from okrflow.store import AnnotationRecord, HistoryPoint, KRResult, ObjectiveResult, StatusSnapshot, Store
-from okrflow.store.cycle_histories import cycle_histories
+from okrflow.store.cycle_histories import CycleSeries, cycle_series
 
 __all__ = ["build_report", "write_report"]
 
@@ -235,6 +235,11 @@ def _no_progress(done: int, total: int) -> None:
     """A report nobody watches being built."""
 
 
+def _no_slot(raw: Any) -> datetime:
+    """The slot converter of a KR without runs: never called."""
+    raise AssertionError(f"no run to convert: {raw!r}")
+
+
 def script_json(value: Any) -> str:
     """``value`` as JSON to inline in a ``<script type="application/json">``: compact, every ``<`` escaped (so no
     ``</script>`` or ``<!--`` in user text can end the element); ``JSON.parse`` reads it back unchanged."""
@@ -258,7 +263,7 @@ def gather(
     total, done = 2 * len(pairs), 0
     progress(0, total)
 
-    def view(objective: Objective, kr: KeyResult, points: list[HistoryPoint]) -> KRView:
+    def view(objective: Objective, kr: KeyResult, series: CycleSeries) -> KRView:
         source = kr.metric.source if kr.metric else None
         marks = [
             AlertMark(s.kind, s.state.phase, s.state.fired_at, s.state.resolved_at)
@@ -270,28 +275,27 @@ def gather(
             )
         ]
         alerts = sorted(marks, key=lambda m: m.fired_at or start)
-        earlier = [p for p in points if p.slot < review_cut]
         return KRView(
             objective=objective,
             kr=kr,
-            runs=len(points),
-            last=points[-1] if points else None,
-            at_review=earlier[-1] if earlier else None,
-            first_scored=next((p for p in points if p.result.score is not None), None),
-            chart=kr_chart(kr, points, alerts, start, end, at),
+            runs=len(series),
+            last=series.last,
+            at_review=series.before_cut,
+            first_scored=series.first_scored,
+            chart=kr_chart(kr, series, alerts, start, end, at),
             alerts=alerts,
             annotations=[a for a in annotations if a.kr_id == kr.id],
         )
 
     views: dict[str, KRView] = {}
-    for kr_id, points in cycle_histories(store.engine, list(by_id), start, end):  # KRs with runs, as read
+    for series in cycle_series(store.engine, list(by_id), start, end, review_cut):  # KRs with runs, as read
         progress(2 * done + 1, total)
-        views[kr_id] = view(*by_id[kr_id], points)
+        views[series.kr_id] = view(*by_id[series.kr_id], series)
         done += 1
         progress(2 * done, total)
     for objective, kr in pairs:  # then those without a run in the cycle
         if kr.id not in views:
-            views[kr.id] = view(objective, kr, [])
+            views[kr.id] = view(objective, kr, CycleSeries(kr.id, _no_slot))
             done += 1
             progress(2 * done, total)
     return [views[kr.id] for _, kr in pairs]
