@@ -43,6 +43,7 @@ from okrflow.report.atomic_file import write_atomically
 from okrflow.report.charts import AlertMark, TimeCode, kr_chart, page_data
 from okrflow.store import AnnotationRecord, HistoryPoint, KRResult, ObjectiveResult, StatusSnapshot, Store
 from okrflow.store.cycle_histories import CycleSeries, cycle_series
+from okrflow.store.gc_pause import gc_paused
 
 __all__ = ["build_report", "write_report"]
 
@@ -180,7 +181,17 @@ def write_report(
 
 
 def build_report(config: Config, store: Store, now: datetime | None = None, progress: Progress | None = None) -> str:
-    """The whole report as one HTML string; ``progress(done, total)`` counts each KR's read and chart."""
+    """The whole report as one HTML string; ``progress(done, total)`` counts each KR's read and chart.
+
+    Built with the cyclic garbage collector paused (``okrflow.store.gc_pause``, the documented exception): the
+    page's views, charts and rendered parts are acyclic and stay alive until the page is written, so collections
+    only walk them again and again (1,000 KRs of daily runs: 1.43-1.49 s CPU paused, 1.59-1.76 s not).
+    """
+    with gc_paused():
+        return _build_report(config, store, now, progress)
+
+
+def _build_report(config: Config, store: Store, now: datetime | None, progress: Progress | None) -> str:
     import plotly
     import plotly.offline
 

@@ -267,6 +267,22 @@ def test_report_of_an_empty_store_says_so(world, tmp_path):
     assert html.count("not evaluated yet") == 2 * len(KR_IDS)  # in the tree and on the card
 
 
+def test_the_page_is_built_without_cyclic_collection(world):
+    """build_report pauses the cyclic collector while it builds (okrflow.store.gc_pause) and restores it."""
+    import gc
+
+    from okrflow.report.html import build_report
+
+    config_path, store_url, _ = world
+    seen: list[bool] = []
+    assert gc.isenabled()
+    with Store.open(store_url, migrate=False) as store:
+        page = build_report(
+            load_config(config_path, default_registry()), store, progress=lambda *_: seen.append(gc.isenabled())
+        )
+    assert seen and not any(seen) and gc.isenabled() and "okrflow-charts" in page
+
+
 def test_report_command_imports_no_heavy_library_and_is_fast(world, tmp_path):
     config_path, store_url, _ = world
     script = textwrap.dedent(
