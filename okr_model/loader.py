@@ -97,7 +97,8 @@ def parse_config(
         )
 
     issues: list[ConfigIssue] = []
-    data = _interpolate(data, (), issues, os.environ if environ is None else environ)
+    if "${" in text or "\\" in text:  # else no value holds a placeholder (an escape can write one: "\x24{A}")
+        data = _interpolate(data, (), issues, os.environ if environ is None else environ)
     if issues:
         raise ConfigError(file, lines.report(issues))
     try:

@@ -558,3 +558,16 @@ def test_invalid_values_table(field: str, raw: str, says: str) -> None:
         parse_config(text, "kr.yaml")
     assert [(i.path, i.line) for i in info.value.issues] == [(f"objectives[0].key_results[0].{field}", 6)]
     assert says in info.value.issues[0].message
+
+
+@pytest.mark.parametrize("title", ['"\\x24{OKR_ESCAPED}"', '"\\u0024{OKR_ESCAPED}"', '"$\\\n  {OKR_ESCAPED}"'])
+def test_a_placeholder_written_with_an_escape_is_still_interpolated(title: str) -> None:
+    """The loader skips interpolation when the text holds no ``${``; an escape can still write one (issue 18)."""
+    text = (
+        "version: 1\ncycle: {name: Q, start: 2026-10-01, end: 2026-12-31}\nobjectives:\n"
+        f"  - id: o\n    title: {title}\n    key_results:\n      - {{id: k, kind: manual, target: 1}}\n"
+    )
+    assert "${" not in text
+    with pytest.raises(ConfigError, match="environment variable OKR_ESCAPED is not set"):
+        parse_config(text, environ={})
+    assert parse_config(text, environ={"OKR_ESCAPED": "T"}).objectives[0].title == "T"
