@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, update
 
 from okrflow.alerts.judge import DriftCheck, LineageBefore, judge
 from okrflow.alerts.outbox import DeliveryReport, deliver_due
@@ -21,7 +20,7 @@ from okrflow.okr_model.drift import DriftResult
 from okrflow.okr_model.errors import OkrflowError
 from okrflow.okr_model.results import AlertChange, RunRecord
 from okrflow.store import Store
-from okrflow.store.models import Run
+from okrflow.store.tables import runs
 
 __all__ = [
     "DEFAULT_GROUP",
@@ -162,23 +161,23 @@ def notify(config: Config, store: Store, record: RunRecord, now: datetime | None
         log.exception("alerting for the run of slot %s failed (drift history)", record.slot.isoformat())
         drift, outcome.error = None, _failure(exc)
 
-    def failed(session: Session, run_id: int) -> None:
+    def failed(conn: Connection, run_id: int) -> None:
         outcome.judged, outcome.enqueued, outcome.changes = False, 0, ()
         outcome.note = f"alerts: failed, not judged ({outcome.error})"
         outcome.detail = "; ".join(part for part in (record.detail, f"alerts failed: {outcome.error}") if part)
-        session.execute(update(Run).where(Run.id == run_id).values(detail=outcome.detail))  # in the run's transaction
+        conn.execute(update(runs).where(runs.c.id == run_id).values(detail=outcome.detail))  # in the run's transaction
 
-    def judge_locked(session: Session, run_id: int) -> None:
+    def judge_locked(conn: Connection, run_id: int) -> None:
         if drift is None:
-            failed(session, run_id)
+            failed(conn, run_id)
             return
         try:
-            with session.begin_nested():  # a savepoint: an alert failure rolls back alone
-                _judge_locked(config, AlertRepository(store.engine, session), record, drift, now, outcome)
+            with conn.begin_nested():  # a savepoint: an alert failure rolls back alone
+                _judge_locked(config, AlertRepository(store.engine, conn), record, drift, now, outcome)
         except Exception as exc:
             log.exception("alerting for the run of slot %s failed", record.slot.isoformat())
             outcome.error = _failure(exc)
-            failed(session, run_id)
+            failed(conn, run_id)
 
     outcome.run_id = store.write_run(record, then=judge_locked)
     try:

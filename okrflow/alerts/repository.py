@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
 
 from okrflow.alerts.state import AlertState
 from okrflow.store.guard import guarded
-from okrflow.store.locks import advisory_lock, group_lock_key, write_session
-from okrflow.store.models import AlertGroupRow, AlertStateRow, OutboxRow
+from okrflow.store.locks import advisory_lock, group_lock_key, write_connection
+from okrflow.store.tables import alert_groups, alert_states
+from okrflow.store.tables import outbox as _outbox
 
 __all__ = ["AlertRepository", "OutboxItem", "SavedState"]
 
@@ -57,89 +57,91 @@ class OutboxItem:
     last_error: str = ""
 
 
-_outbox = OutboxRow.__table__
-
-
 @guarded
 class AlertRepository:
-    """Alert states and the outbox; with ``session``, every call joins that (writing) transaction."""
+    """Alert states and the outbox; with ``connection``, every call joins that (writing) transaction.
 
-    def __init__(self, engine: Engine, session: Session | None = None):
+    Core statements on a ``Connection``, never an ORM session: judging is part of ``okrflow run`` (issue 18).
+    """
+
+    def __init__(self, engine: Engine, connection: Connection | None = None):
         self.engine = engine
-        self.session = session
+        self.connection = connection
 
     @contextmanager
-    def _reading(self) -> Iterator[Session]:
-        if self.session is not None:
-            yield self.session
+    def _reading(self) -> Iterator[Connection]:
+        if self.connection is not None:
+            yield self.connection
             return
-        with Session(self.engine) as session:
-            yield session
+        with self.engine.connect() as conn:
+            yield conn
 
     @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        if self.session is not None:
-            yield self.session
+    def _writing(self) -> Iterator[Connection]:
+        if self.connection is not None:
+            yield self.connection
             return
-        with write_session(self.engine) as session:
-            yield session
+        with write_connection(self.engine) as conn:
+            yield conn
 
     # -- judging ---------------------------------------------------------------------------------
 
     def judging(self, group: str) -> datetime | None:
         """Lock the group until the (writing) transaction ends; returns the latest slot it judged, if any."""
-        if self.session is None:
+        if self.connection is None:
             raise RuntimeError("judging needs the run's writing transaction (Store.write_run(..., then=...))")
-        advisory_lock(self.session, group_lock_key(group))
-        return self.session.execute(select(AlertGroupRow.last_judged_slot).where(AlertGroupRow.name == group)).scalar()
+        advisory_lock(self.connection, group_lock_key(group))
+        groups = alert_groups.c
+        return self.connection.execute(select(groups.last_judged_slot).where(groups.name == group)).scalar()
 
     def judged(self, group: str, slot: datetime, now: datetime) -> None:
         """Record that the group judged ``slot`` (call under ``judging``; slots only move forward)."""
-        with self._writing() as session:
-            known = session.execute(select(AlertGroupRow.name).where(AlertGroupRow.name == group)).scalar()
+        groups = alert_groups.c
+        with self._writing() as conn:
+            known = conn.execute(select(groups.name).where(groups.name == group)).scalar()
             if known is None:
-                session.execute(insert(AlertGroupRow).values(name=group, last_judged_slot=slot, judged_at=now))
+                conn.execute(insert(alert_groups).values(name=group, last_judged_slot=slot, judged_at=now))
             else:
-                session.execute(
-                    update(AlertGroupRow)
-                    .where(AlertGroupRow.name == group, AlertGroupRow.last_judged_slot <= slot)
+                conn.execute(
+                    update(alert_groups)
+                    .where(groups.name == group, groups.last_judged_slot <= slot)
                     .values(last_judged_slot=slot, judged_at=now)
                 )
 
     def states(self, group: str | None, phases: Sequence[str] | None = None) -> dict[str, SavedState]:
         """A group's (or every) alert states, optionally only those in some phases, by fingerprint."""
-        query = select(*AlertStateRow.__table__.c)  # plain rows: no ORM objects, identity map or mapper setup
+        query = select(alert_states)
         if group is not None:
-            query = query.where(AlertStateRow.alert_group == group)
+            query = query.where(alert_states.c.alert_group == group)
         if phases is not None:
-            query = query.where(AlertStateRow.phase.in_(list(phases)))
-        with self._reading() as session:
-            return {row.fingerprint: _saved(row) for row in session.execute(query)}
+            query = query.where(alert_states.c.phase.in_(list(phases)))
+        with self._reading() as conn:
+            return {row.fingerprint: _saved(row) for row in conn.execute(query)}
 
     def save(self, states: Sequence[SavedState], messages: Sequence[OutboxItem]) -> None:
         """Store the judged states and enqueue the run's messages atomically (bulk statements)."""
         rows = [{"fingerprint": saved.state.fingerprint, **_row_values(saved)} for saved in states]
-        with self._writing() as session:
+        fingerprint = alert_states.c.fingerprint
+        with self._writing() as conn:
             existing = (
                 set(
-                    session.execute(
-                        select(AlertStateRow.fingerprint).where(
-                            AlertStateRow.fingerprint.in_([r["fingerprint"] for r in rows])
-                        )
-                    ).scalars()
+                    conn.execute(select(fingerprint).where(fingerprint.in_([r["fingerprint"] for r in rows]))).scalars()
                 )
                 if rows
                 else set()
             )
             updates = [r for r in rows if r["fingerprint"] in existing]
             inserts = [r for r in rows if r["fingerprint"] not in existing]
-            if updates:
-                session.execute(update(AlertStateRow), updates)  # bulk UPDATE by primary key
+            if updates:  # one executemany UPDATE by primary key (the key's parameter renamed: Core binds by name)
+                by_key = [
+                    {"key": r["fingerprint"], **{k: v for k, v in r.items() if k != "fingerprint"}} for r in updates
+                ]
+                conn.execute(update(alert_states).where(fingerprint == bindparam("key")), by_key)
             if inserts:
-                session.execute(insert(AlertStateRow), inserts)
+                conn.execute(insert(alert_states), inserts)
             if messages:
-                session.execute(
-                    insert(OutboxRow),
+                conn.execute(
+                    insert(_outbox),
                     [
                         {
                             "message_id": item.message_id,
@@ -161,8 +163,8 @@ class AlertRepository:
 
     def due(self, now: datetime, limit: int = 200) -> list[OutboxItem]:
         """Queued messages whose next attempt is due and that nobody holds a live claim on, oldest first."""
-        with self._reading() as session:
-            rows = session.execute(select(_outbox).where(*_claimable(now)).order_by(_outbox.c.id).limit(limit))
+        with self._reading() as conn:
+            rows = conn.execute(select(_outbox).where(*_claimable(now)).order_by(_outbox.c.id).limit(limit))
             return [_item(row) for row in rows]
 
     def claim(self, now: datetime, lease: timedelta, claimer: str, skip: Sequence[int] = ()) -> OutboxItem | None:
@@ -172,18 +174,18 @@ class AlertRepository:
         transaction holds the write lock. The UPDATE re-checks the claim either way, so a message is claimed
         by one deliverer at a time.
         """
-        with self._writing() as session:
+        with self._writing() as conn:
             query = select(_outbox).where(*_claimable(now)).order_by(_outbox.c.id).limit(1)
             if skip:
                 query = query.where(_outbox.c.id.not_in(list(skip)))
-            if session.get_bind().dialect.name == "postgresql":
+            if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            row = session.execute(query).first()
+            row = conn.execute(query).first()
             if row is None:
                 return None
-            taken = session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == row.id, *_claimable(now))
+            taken = conn.execute(
+                update(_outbox)
+                .where(_outbox.c.id == row.id, *_claimable(now))
                 .values(claimed_by=claimer, claimed_until=now + lease)
             )
             return _item(row) if taken.rowcount == 1 else None
@@ -192,15 +194,15 @@ class AlertRepository:
         query = select(_outbox).order_by(_outbox.c.id)
         if status is not None:
             query = query.where(_outbox.c.status == status)
-        with self._reading() as session:
-            return [_item(row) for row in session.execute(query)]
+        with self._reading() as conn:
+            return [_item(row) for row in conn.execute(query)]
 
     def mark(self, item_id: int, **values: Any) -> None:
         """Record a delivery attempt's outcome (status, attempts, next_attempt_at, sent_at, last_error); the
         message's claim ends with it."""
-        with self._writing() as session:
-            session.execute(
-                update(OutboxRow).where(OutboxRow.id == item_id).values(claimed_by=None, claimed_until=None, **values)
+        with self._writing() as conn:
+            conn.execute(
+                update(_outbox).where(_outbox.c.id == item_id).values(claimed_by=None, claimed_until=None, **values)
             )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from okrflow.okr_model.paths import sqlite_file
 from okrflow.okr_model.secrets import database_url
-from okrflow.store.models import MeasurementRow, Run
+from okrflow.store.tables import measurements, runs
 
 __all__ = ["ON_TIME", "StoredAliasHistory"]
 
@@ -48,7 +48,7 @@ class StoredAliasHistory:
                 return None  # reading must not create the store: the first run has seen nothing yet
             # one query per alias per run: no pool to keep open between runs (the context is never closed)
             engine = create_engine(database_url(self.url), poolclass=NullPool)
-            if not inspect(engine).has_table(MeasurementRow.__tablename__):
+            if not inspect(engine).has_table(measurements.name):
                 engine.dispose()
                 return None  # an empty database: no run has been written yet
             self._engine = engine
@@ -64,11 +64,12 @@ class StoredAliasHistory:
         engine = self._connect()
         if engine is None or not kr_ids:
             return []
+        m, run = measurements.c, runs.c
         query = (
-            select(MeasurementRow.slot, cast(MeasurementRow.lineage, Text), Run.started_at)
-            .join(Run, Run.id == MeasurementRow.run_id)
-            .where(MeasurementRow.kr_id.in_(list(kr_ids)), MeasurementRow.slot < until, Run.backfilled.is_(False))
-            .order_by(MeasurementRow.slot, MeasurementRow.id)
+            select(m.slot, cast(m.lineage, Text), run.started_at)
+            .join(runs, run.id == m.run_id)
+            .where(m.kr_id.in_(list(kr_ids)), m.slot < until, run.backfilled.is_(False))
+            .order_by(m.slot, m.id)
         )
         seen: dict[datetime, str] = {}
         decoded: dict[str | None, dict[str, Any]] = {}  # a KR's lineage repeats run after run: decode each once

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Float, Integer, String, and_, case, cast, column, func, select, values
 
-from okrflow.store.models import MeasurementRow, Run
+from okrflow.store import tables
 from okrflow.store.queries import VALUES_CHUNK
 
 __all__ = ["held_durations"]
@@ -43,16 +43,17 @@ def held_durations(
 
 
 def _query(dialect: str, part: list[tuple[str, tuple[float, bool, float]]], start: datetime, before: datetime) -> Any:
-    epoch = _epoch_seconds(dialect, Run.slot)
-    following = func.lead(epoch).over(order_by=(Run.slot, Run.id))
-    gaps = select(Run.id.label("run_id"), (func.coalesce(following, before.timestamp()) - epoch).label("gap")).where(
-        Run.slot >= start, Run.slot < before
+    run = tables.runs.c
+    epoch = _epoch_seconds(dialect, run.slot)
+    following = func.lead(epoch).over(order_by=(run.slot, run.id))
+    gaps = select(run.id.label("run_id"), (func.coalesce(following, before.timestamp()) - epoch).label("gap")).where(
+        run.slot >= start, run.slot < before
     )
     gaps = gaps.cte("gaps").prefix_with("MATERIALIZED") if dialect == "sqlite" else gaps.cte("gaps")
     rows = [(kr_id, threshold, int(below), cap) for kr_id, (threshold, below, cap) in part]
     columns = (column("kr_id", String), column("threshold", Float), column("below", Integer), column("cap", Float))
     bounds = values(*columns, name="bounds").data(rows).cte("bounds")  # SQLite: no aliases on VALUES
-    m = MeasurementRow.__table__.alias("m")
+    m = tables.measurements.alias("m")
     holds = case((bounds.c.below == 1, m.c.value <= bounds.c.threshold), else_=m.c.value >= bounds.c.threshold)
     in_window = and_(m.c.status == "ok", m.c.slot >= start, m.c.slot < before)
     if dialect == "sqlite":

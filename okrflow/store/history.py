@@ -18,18 +18,16 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, Integer, Select, String, Text, cast, select, text, type_coerce, union_all
 
+from okrflow.store import tables
 from okrflow.store.gc_pause import gc_paused
-from okrflow.store.models import (
+from okrflow.store.queries import JsonTexts
+from okrflow.store.records import HistoryPoint, KRResult
+from okrflow.store.tables import (
     HISTORY_KR_SCORE_COLUMNS,
     HISTORY_MEASUREMENT_COLUMNS,
     KR_SCORE_FITS_INDEX,
     MEASUREMENT_FITS_INDEX,
-    KRScoreRow,
-    MeasurementRow,
-    Run,
 )
-from okrflow.store.queries import JsonTexts
-from okrflow.store.records import HistoryPoint, KRResult
 
 __all__ = ["history", "history_columns", "history_select"]
 
@@ -43,11 +41,11 @@ def history(engine: Engine, kr_id: str, since: datetime | None = None, limit: in
             # Two index ranges: parallel workers only add their start-up (20-45 ms measured after VACUUM FULL,
             # when the planner overestimates the rare too-large rows). SET LOCAL ends with this transaction.
             conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-        scores = conn.execute(history_select(dialect, KRScoreRow, kr_id, since, limit=limit)).all()
+        scores = conn.execute(history_select(dialect, tables.kr_scores, kr_id, since, limit=limit)).all()
         if not scores:
             return []
         until = aware(scores[-1][0]) if limit is not None else None
-        measurements = conn.execute(history_select(dialect, MeasurementRow, kr_id, since, until=until))
+        measurements = conn.execute(history_select(dialect, tables.measurements, kr_id, since, until=until))
         with gc_paused():
             return _points(kr_id, scores, measurements, aware)
 
@@ -62,7 +60,7 @@ _FITS_INDEX = {"kr_scores": KR_SCORE_FITS_INDEX, "measurements": MEASUREMENT_FIT
 
 def history_select(
     dialect: str,
-    model: Any,
+    table: Any,
     kr_id: str,
     since: datetime | None,
     limit: int | None = None,
@@ -70,17 +68,18 @@ def history_select(
 ) -> Select[Any]:
     """One KR's rows of ``kr_scores`` (slot, run id, run status, then its columns in ``_HISTORY_COLUMNS``, ordered
     by slot) or of ``measurements`` (run id, then its columns), from their covering indexes (migration 0003).
+    ``table`` is the table (``okrflow.store.tables``) or its ORM class.
 
     On PostgreSQL each table is read in two parts: the rows in its partial covering index, and the (rare) rows
     too large for it.
     """
-    table = model.__table__
+    table = getattr(table, "__table__", table)  # an ORM class (its table) is accepted too
     scores = table.name == "kr_scores"
 
     def part(*where: Any) -> Select[Any]:
         query = select(*history_columns(dialect, table)).where(table.c.kr_id == kr_id, *where)
         if scores:
-            query = query.join_from(table, Run.__table__, Run.__table__.c.id == table.c.run_id)
+            query = query.join_from(table, tables.runs, tables.runs.c.id == table.c.run_id)
         if since is not None:
             query = query.where(table.c.slot >= since)
         return query if until is None else query.where(table.c.slot <= until)
@@ -114,7 +113,7 @@ def history_columns(dialect: str, table: Any) -> list[Any]:
     return [
         *([type_coerce(table.c.slot, raw_time).label("slot")] if scores else []),
         table.c.run_id,
-        *([Run.__table__.c.status.label("run_status")] if scores else []),
+        *([tables.runs.c.status.label("run_status")] if scores else []),
         *(column(name).label(name) for name in _HISTORY_COLUMNS[table.name]),
     ]
 

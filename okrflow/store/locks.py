@@ -16,10 +16,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, text
 
-__all__ = ["advisory_lock", "group_lock_key", "slot_lock_key", "sqlite_begin", "write_session"]
+__all__ = ["advisory_lock", "group_lock_key", "slot_lock_key", "sqlite_begin", "write_connection"]
 
 
 def _key(text_: str) -> int:
@@ -37,20 +36,22 @@ def group_lock_key(group: str) -> int:
     return _key(f"alert-group|{group}")
 
 
-def advisory_lock(session: Session, key: int) -> None:
+def advisory_lock(conn: Connection, key: int) -> None:
     """Hold a PostgreSQL advisory lock until the transaction ends (SQLite: its write lock is already held)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 @contextmanager
-def write_session(engine: Engine) -> Iterator[Session]:
-    """A session in one writing transaction (committed on success); SQLite's write lock is taken up front."""
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in one writing transaction (committed on success); SQLite's write lock is taken up front.
+
+    Core statements only: the run path (``Store.write_run``, the alert repository) never imports the ORM."""
     with engine.connect() as conn:
         conn.info["begin_immediate"] = True  # the info dict outlives this checkout: always reset it
         try:
-            with Session(bind=conn) as session, session.begin():
-                yield session
+            with conn.begin():
+                yield conn
         finally:
             conn.info.pop("begin_immediate", None)
 

@@ -2,7 +2,8 @@
 
 Each function takes the store's engine and returns plain records (``okrflow.store.records``); ``Store`` exposes
 them as its methods (guarded there). One KR's history over time has its own module (``okrflow.store.history``).
-Hot reads go through Core rows, not ORM objects: at 1,000 KRs the ORM's per-object cost was most of ``status()``.
+Reads are Core statements on the tables (``okrflow.store.tables``), never the ORM: at 1,000 KRs the ORM's
+per-object cost was most of ``status()``, and importing it most of a short command's start (issue 18).
 """
 
 from __future__ import annotations
@@ -30,9 +31,8 @@ from sqlalchemy import (
     type_coerce,
     values,
 )
-from sqlalchemy.orm import Session
 
-from okrflow.store.models import Annotation, KRScoreRow, MeasurementRow, ObjectiveScoreRow, Run
+from okrflow.store import tables
 from okrflow.store.records import (
     AnnotationRecord,
     KRResult,
@@ -96,7 +96,7 @@ def latest_run(
     engine: Engine, deployment: str | None = None, before: datetime | None = None, status: str | None = None
 ) -> RunSummary | None:
     """The newest run by slot (of a deployment, before a time, with a status)."""
-    runs_table = Run.__table__.c
+    runs_table = tables.runs.c
     query = _run_select().order_by(runs_table.slot.desc()).limit(1)
     if status is not None:
         query = query.where(runs_table.status == status)
@@ -111,7 +111,7 @@ def latest_run(
 
 def runs_between(engine: Engine, deployment: str, since: datetime, until: datetime) -> dict[datetime, RunSummary]:
     """A deployment's runs with slots in [since, until), by slot."""
-    runs_table = Run.__table__.c
+    runs_table = tables.runs.c
     in_window = (runs_table.deployment == deployment, runs_table.slot >= since, runs_table.slot < until)
     with engine.connect() as conn:
         rows = conn.execute(_run_select().where(*in_window).order_by(runs_table.slot))
@@ -120,7 +120,7 @@ def runs_between(engine: Engine, deployment: str, since: datetime, until: dateti
 
 def runs(engine: Engine, limit: int = 50) -> list[RunSummary]:
     """The newest ``limit`` runs, newest first."""
-    query = _run_select().order_by(Run.__table__.c.slot.desc()).limit(limit)
+    query = _run_select().order_by(tables.runs.c.slot.desc()).limit(limit)
     with engine.connect() as conn:
         return [RunSummary(*row) for row in conn.execute(query)]
 
@@ -130,9 +130,9 @@ def status(engine: Engine, deployment: str | None = None) -> StatusSnapshot | No
     run = latest_run(engine, deployment)
     if run is None:
         return None
-    scores = KRScoreRow.__table__
+    scores = tables.kr_scores
     query = result_select(scores.c.reason).where(scores.c.run_id == run.id).order_by(scores.c.id)
-    objectives = ObjectiveScoreRow.__table__
+    objectives = tables.objective_scores
     with engine.connect() as conn:
         rows = conn.execute(query).all()
         objective_rows = conn.execute(
@@ -159,8 +159,9 @@ def series(
     engine: Engine, kr_ids: Iterable[str], start: datetime, before: datetime
 ) -> dict[str, list[tuple[datetime, float]]]:
     """Valid (ok) values of each KR with their slots in [start, before), oldest first."""
-    ok = MeasurementRow.status == "ok"
-    return _by_kr(engine, MeasurementRow, MeasurementRow.value, ok, kr_ids, start, before)
+    measurements = tables.measurements
+    ok = measurements.c.status == "ok"
+    return _by_kr(engine, measurements, measurements.c.value, ok, kr_ids, start, before)
 
 
 def score_series(
@@ -171,24 +172,23 @@ def score_series(
     With ``max_points``, a long cycle of frequent runs is thinned to the last run of each of that many equal
     time buckets, so a run's cost does not grow with the history behind it.
     """
-    scored = KRScoreRow.score.is_not(None)
+    scores, run = tables.kr_scores, tables.runs.c
+    scored = scores.c.score.is_not(None)
     if max_points is None:
-        return _by_kr(engine, KRScoreRow, KRScoreRow.score, scored, kr_ids, start, before)
+        return _by_kr(engine, scores, scores.c.score, scored, kr_ids, start, before)
     ids = list(kr_ids)
     with engine.connect() as conn:
         slots = conn.execute(
-            select(Run.id, type_coerce(Run.slot, DateTime()))
-            .where(Run.slot >= start, Run.slot < before)
-            .order_by(Run.slot, Run.id)
+            select(run.id, type_coerce(run.slot, DateTime()))
+            .where(run.slot >= start, run.slot < before)
+            .order_by(run.slot, run.id)
         ).all()
     if len(slots) <= max_points:
-        return _by_kr(engine, KRScoreRow, KRScoreRow.score, scored, ids, start, before)
+        return _by_kr(engine, scores, scores.c.score, scored, ids, start, before)
     chosen = _thin(slots, start, before, max_points)
     wanted = set(ids)
     result: dict[str, list[tuple[datetime, float]]] = {kr_id: [] for kr_id in ids}
-    query = select(KRScoreRow.run_id, KRScoreRow.kr_id, KRScoreRow.score).where(
-        KRScoreRow.run_id.in_(list(chosen)), scored
-    )
+    query = select(scores.c.run_id, scores.c.kr_id, scores.c.score).where(scores.c.run_id.in_(list(chosen)), scored)
     with engine.connect() as conn:
         for run_id, kr_id, score in conn.execute(query):
             if kr_id in wanted:
@@ -218,9 +218,9 @@ def _by_kr(
     # Ordered like the (kr_id, slot) index, so no sort; slots are read as plain (naive UTC) datetimes and
     # made aware here: a cycle of 15-minute runs is millions of rows, where per-row type hooks show.
     query = (
-        select(table.kr_id, type_coerce(table.slot, DateTime()), value)
-        .where(table.kr_id.in_(ids), keep, table.slot >= start, table.slot < before)
-        .order_by(table.kr_id, table.slot)
+        select(table.c.kr_id, type_coerce(table.c.slot, DateTime()), value)
+        .where(table.c.kr_id.in_(ids), keep, table.c.slot >= start, table.c.slot < before)
+        .order_by(table.c.kr_id, table.c.slot)
     )
     with engine.connect() as conn:
         for kr_id, slot, number in conn.execute(query):
@@ -244,17 +244,10 @@ def held_counts(
         limits = values(*columns, name="limits").data(rows).cte("limits")  # SQLite: no aliases on VALUES
         # Two correlated counts per KR, each a range of the (kr_id, slot, ...) index: a join here lets
         # SQLite 3.40 put a Bloom filter on measurements and then read every table row.
-        in_cycle = and_(
-            MeasurementRow.kr_id == limits.c.kr_id,
-            MeasurementRow.status == "ok",
-            MeasurementRow.slot >= start,
-            MeasurementRow.slot < before,
-        )
-        holds = case(
-            (limits.c.below == 1, MeasurementRow.value <= limits.c.threshold),
-            else_=MeasurementRow.value >= limits.c.threshold,
-        )
-        count = select(func.count()).select_from(MeasurementRow).correlate(limits)
+        m = tables.measurements.c
+        in_cycle = and_(m.kr_id == limits.c.kr_id, m.status == "ok", m.slot >= start, m.slot < before)
+        holds = case((limits.c.below == 1, m.value <= limits.c.threshold), else_=m.value >= limits.c.threshold)
+        count = select(func.count()).select_from(tables.measurements).correlate(limits)
         query = select(
             limits.c.kr_id,
             count.where(in_cycle, holds).scalar_subquery(),
@@ -273,19 +266,20 @@ def previous_scores(
     earlier cycle)."""
     if not kr_ids:
         return {}
-    known = KRScoreRow.computed_score.is_not(None)
-    window = [KRScoreRow.slot < before] + ([KRScoreRow.slot >= since] if since is not None else [])
+    scores = tables.kr_scores.c
+    known = scores.computed_score.is_not(None)
+    window = [scores.slot < before] + ([scores.slot >= since] if since is not None else [])
     latest = (
-        select(KRScoreRow.kr_id, func.max(KRScoreRow.slot).label("slot"))
-        .where(KRScoreRow.kr_id.in_(list(kr_ids)), *window, known)
-        .group_by(KRScoreRow.kr_id)
+        select(scores.kr_id, func.max(scores.slot).label("slot"))
+        .where(scores.kr_id.in_(list(kr_ids)), *window, known)
+        .group_by(scores.kr_id)
         .subquery()
     )
     query = (
-        select(KRScoreRow.kr_id, KRScoreRow.computed_score)
-        .join(latest, and_(KRScoreRow.kr_id == latest.c.kr_id, KRScoreRow.slot == latest.c.slot))
+        select(scores.kr_id, scores.computed_score)
+        .join(latest, and_(scores.kr_id == latest.c.kr_id, scores.slot == latest.c.slot))
         .where(known)
-        .order_by(KRScoreRow.id)
+        .order_by(scores.id)
     )
     with engine.connect() as conn:
         return {kr_id: score for kr_id, score in conn.execute(query)}
@@ -295,16 +289,15 @@ def annotations(
     engine: Engine, kr_ids: Sequence[str] | None = None, until: datetime | None = None
 ) -> list[AnnotationRecord]:
     """Check-ins, overrides and abandons, oldest first."""
-    query = select(Annotation).order_by(Annotation.effective_at, Annotation.id)
+    a = tables.annotations.c
+    query = select(a.kr_id, a.kind, a.value, a.reason, a.author, a.created_at, a.effective_at)
+    query = query.order_by(a.effective_at, a.id)
     if kr_ids is not None:
-        query = query.where(Annotation.kr_id.in_(list(kr_ids)))
+        query = query.where(a.kr_id.in_(list(kr_ids)))
     if until is not None:
-        query = query.where(Annotation.effective_at <= until)
-    with Session(engine) as session:
-        return [
-            AnnotationRecord(a.kr_id, a.kind, a.value, a.reason, a.author, a.created_at, a.effective_at)
-            for a in session.execute(query).scalars()
-        ]
+        query = query.where(a.effective_at <= until)
+    with engine.connect() as conn:
+        return [AnnotationRecord(*row) for row in conn.execute(query)]
 
 
 _RUN_SUMMARY_FIELDS = tuple(f.name for f in fields(RunSummary))
@@ -313,7 +306,7 @@ _RUN_SUMMARY_FIELDS = tuple(f.name for f in fields(RunSummary))
 def _run_select() -> Select[Any]:
     """The runs table's columns of a ``RunSummary``, in its field order: Core rows, so reading the latest run (all
     ``okrflow status`` reads besides its results) needs no ORM session and no mapper configuration."""
-    columns = Run.__table__.c
+    columns = tables.runs.c
     return select(*(columns[name] for name in _RUN_SUMMARY_FIELDS))
 
 
@@ -323,7 +316,7 @@ def result_select(*extra: Any) -> Select[Any]:
     Datetimes come as naive UTC and JSON as text: ``_result`` converts them, decoding each distinct JSON text
     once (``JsonTexts``).
     """
-    scores, measurements = KRScoreRow.__table__, MeasurementRow.__table__
+    scores, measurements = tables.kr_scores, tables.measurements
     return select(
         scores.c.kr_id,
         scores.c.objective_id,

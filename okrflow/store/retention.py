@@ -24,7 +24,7 @@ from datetime import time as day_start
 
 from sqlalchemy import delete, select
 
-from okrflow.store.locks import advisory_lock, slot_lock_key, write_session
+from okrflow.store.locks import advisory_lock, slot_lock_key, write_connection
 from okrflow.store.models import KRScoreRow, MeasurementRow, ObjectiveScoreRow, Run
 from okrflow.store.store import Store
 
@@ -133,10 +133,9 @@ def _delete_runs(store: Store, runs: Sequence[tuple[int, str, datetime]]) -> tup
     """Delete whole runs in one transaction, serialised with writers of the same slots as ``write_run`` is
     (``okrflow.store.locks``; slot locks taken in key order, so two compactions cannot deadlock)."""
     ids = [run_id for run_id, _, _ in runs]
-    with write_session(store.engine) as session:
+    with write_connection(store.engine) as conn:
         for key in sorted({slot_lock_key(deployment, slot) for _, deployment, slot in runs}):
-            advisory_lock(session, key)
-        conn = session.connection()  # Core deletes: no ORM session state to synchronise
+            advisory_lock(conn, key)
         deleted = tuple(
             conn.execute(delete(table).where(table.run_id.in_(ids))).rowcount
             for table in (MeasurementRow, KRScoreRow, ObjectiveScoreRow)

@@ -11,18 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, insert, inspect, select, text, update
+from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, inspect, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from okrflow.okr_model.secrets import database_url
-from okrflow.store import held_time, queries
+from okrflow.store import held_time, queries, tables
 from okrflow.store.guard import StoreError, guarded, store_error
 from okrflow.store.history import history as read_history
-from okrflow.store.locks import advisory_lock, slot_lock_key, sqlite_begin, write_session
-from okrflow.store.models import SCHEMA_HEAD, Annotation, KRScoreRow, MeasurementRow, ObjectiveScoreRow, Run
+from okrflow.store.locks import advisory_lock, slot_lock_key, sqlite_begin, write_connection
 from okrflow.store.records import (
     AnnotationRecord,
     HistoryPoint,
@@ -30,14 +28,11 @@ from okrflow.store.records import (
     RunSummary,
     StatusSnapshot,
 )
+from okrflow.store.tables import SCHEMA_HEAD
 
 __all__ = ["Store", "StoreError"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-_RUNS, _MEASUREMENTS, _KR_SCORES, _OBJECTIVE_SCORES = (
-    cast(Table, model.__table__) for model in (Run, MeasurementRow, KRScoreRow, ObjectiveScoreRow)
-)
-"""The tables a run writes, for Core statements."""
 _MIGRATION_LOCK = 0x6F6B72666C6F77  # "okrflow"
 
 
@@ -82,9 +77,8 @@ class Store:
         with self.engine.connect() as conn:
             if _schema_version(conn) == SCHEMA_HEAD:
                 return
-        with write_session(self.engine) as session:
-            conn = session.connection()
-            advisory_lock(session, _MIGRATION_LOCK)
+        with write_connection(self.engine) as conn:
+            advisory_lock(conn, _MIGRATION_LOCK)
             if _schema_version(conn) == SCHEMA_HEAD:
                 return  # another process migrated it while this one waited
             from alembic import command
@@ -106,25 +100,26 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def write_run(self, run: RunRecord, then: Callable[[Session, int], None] | None = None) -> int:
+    def write_run(self, run: RunRecord, then: Callable[[Connection, int], None] | None = None) -> int:
         """Write a run and all its rows in one transaction; an existing run of the same slot is replaced.
 
         Writers of the same slot are serialised (a PostgreSQL advisory lock on the slot, SQLite's
         ``BEGIN IMMEDIATE``), so two concurrent runs of one slot leave one complete set of rows. ``then``
-        (session, run id) runs in the same transaction under the same lock: the alert step judges the run
-        there, so its judgment and the run it judged commit together.
+        (connection, run id) runs in the same transaction under the same lock: the alert step judges the run
+        there, so its judgment and the run it judged commit together. Core statements on a ``Connection``: the
+        run path imports no ORM (issue 18).
         """
-        with write_session(self.engine) as session:
-            run_id = self._write_locked(session, run)
+        with write_connection(self.engine) as conn:
+            run_id = self._write_locked(conn, run)
             if then is not None:
-                then(session, run_id)
+                then(conn, run_id)
             return run_id
 
-    def _write_locked(self, session: Session, run: RunRecord) -> int:
-        advisory_lock(session, slot_lock_key(run.deployment, run.slot))
-        conn = session.connection()  # Core statements on the session's transaction: no ORM compile or bulk path
-        runs = _RUNS.c
-        run_id = conn.execute(select(runs.id).where(runs.deployment == run.deployment, runs.slot == run.slot)).scalar()
+    def _write_locked(self, conn: Connection, run: RunRecord) -> int:
+        advisory_lock(conn, slot_lock_key(run.deployment, run.slot))
+        columns = tables.runs.c
+        found = select(columns.id).where(columns.deployment == run.deployment, columns.slot == run.slot)
+        run_id = conn.execute(found).scalar()
         values = {
             "deployment": run.deployment,
             "slot": run.slot,
@@ -139,11 +134,11 @@ class Store:
             "detail": run.detail,
         }
         if run_id is None:
-            run_id = conn.execute(insert(_RUNS).values(**values).returning(runs.id)).scalar_one()
+            run_id = conn.execute(insert(tables.runs).values(**values).returning(columns.id)).scalar_one()
         else:
-            for table in (_MEASUREMENTS, _KR_SCORES, _OBJECTIVE_SCORES):
+            for table in (tables.measurements, tables.kr_scores, tables.objective_scores):
                 conn.execute(delete(table).where(table.c.run_id == run_id))
-            conn.execute(update(_RUNS).where(runs.id == run_id).values(**values))
+            conn.execute(update(tables.runs).where(columns.id == run_id).values(**values))
         self._insert_rows(conn, run_id, run)
         return run_id
 
@@ -152,7 +147,7 @@ class Store:
         """One executemany per table (Core: the ORM's bulk insert costs more per row and writes the same)."""
         if run.key_results:
             conn.execute(
-                insert(_MEASUREMENTS),
+                insert(tables.measurements),
                 [
                     {
                         "run_id": run_id,
@@ -168,7 +163,7 @@ class Store:
                 ],
             )
             conn.execute(
-                insert(_KR_SCORES),
+                insert(tables.kr_scores),
                 [
                     {
                         "run_id": run_id,
@@ -192,7 +187,7 @@ class Store:
             )
         if run.objectives:
             conn.execute(
-                insert(_OBJECTIVE_SCORES),
+                insert(tables.objective_scores),
                 [
                     {
                         "run_id": run_id,
@@ -209,9 +204,9 @@ class Store:
             )
 
     def add_annotation(self, record: AnnotationRecord) -> int:
-        with Session(self.engine) as session, session.begin():
-            return session.execute(
-                insert(Annotation)
+        with self.engine.begin() as conn:
+            return conn.execute(
+                insert(tables.annotations)
                 .values(
                     kr_id=record.kr_id,
                     kind=record.kind,
@@ -221,7 +216,7 @@ class Store:
                     created_at=record.created_at,
                     effective_at=record.effective_at,
                 )
-                .returning(Annotation.id)
+                .returning(tables.annotations.c.id)
             ).scalar_one()
 
     # -- reading (okrflow.store.queries, okrflow.store.history) -------------------------------

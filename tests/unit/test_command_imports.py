@@ -2,22 +2,22 @@
 
 ``okrflow validate`` is a pre-commit hook and ``okrflow status`` a glance: most of either is imports. Neither
 fetches, so neither may load a source's client, a database driver it does not read, pandas, numpy, Prefect or
-Alembic; ``validate`` opens no store, so it loads neither SQLAlchemy's ORM nor the store; ``--help`` reads no
-config (pydantic itself is typer's: it converts the parameters). Checked in a real ``okrflow`` process, which lists every module it loaded.
+Alembic; ``validate`` opens no store, so it loads neither SQLAlchemy's ORM nor the store; ``status`` reads the
+store with Core statements, so it loads no ORM either; ``--help`` reads no config (pydantic itself is typer's: it
+converts the parameters). Checked in a real ``okrflow`` process, which lists every module in its ``sys.modules``.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from okrflow.store import Store
+from okrflow.store import KRResult, ObjectiveResult, RunRecord, Store
+from tests.fixtures.modules import REPO, okrflow_process
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "example.yaml"
 """SQL, Prometheus, MLflow and Great Expectations sources, none of them running: these commands do not fetch."""
 
@@ -29,39 +29,11 @@ NO_STORE = ("sqlalchemy.orm", "sqlite3", "okrflow.store.store", "okrflow.views.s
 """What only a command that opens the store (or shows its rows) needs."""
 
 
-RUN_AND_LIST = """
-import sys
-from okrflow.cli import main
-out, sys.argv = sys.argv[1], ["okrflow", *sys.argv[2:]]
-try:
-    main()
-finally:
-    models = sys.modules.get("okrflow.store.models")
-    mapped = ["(ORM mappers configured)"] if models is not None and models.Run.__mapper__.configured else []
-    with open(out, "w") as listing:
-        listing.write("\\n".join([*sys.modules, *mapped]))
-"""
-"""``okrflow ARGS`` as the console script runs it, then every module in ``sys.modules`` written to a file (``-X
-importtime`` would miss the modules imported through ``importlib.import_module``, as the registry imports connectors),
-and a line when the store's ORM mappers were configured (the first ORM query does it)."""
-
-
 def okrflow_modules(tmp_path: Path, *args: str, store_url: str | None = None) -> set[str]:
     """Every module a fresh ``okrflow ARGS`` process imported (it must succeed)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "OKRFLOW_STORE_URL")}
-    if store_url is not None:
-        env["OKRFLOW_STORE_URL"] = store_url
-    listing = tmp_path / "modules.txt"
-    done = subprocess.run(
-        [sys.executable, "-c", RUN_AND_LIST, str(listing), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=120,
-    )
+    done, modules = okrflow_process(tmp_path, *args, store_url=store_url)
     assert done.returncode == 0, done.stderr[-3000:]
-    return set(listing.read_text().splitlines())
+    return modules
 
 
 def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
@@ -75,13 +47,29 @@ def test_validate_imports_no_client_driver_orm_nor_store(tmp_path):
     assert loaded(modules, CLIENTS + UNUSED + NO_STORE) == []
 
 
+def stored_run() -> RunRecord:
+    """A run of the example config's KR ``classifier-f1``, with the JSON columns (lineage, gates, forecast) set."""
+    at = datetime(2026, 11, 15, 12, tzinfo=UTC)
+    f1 = KRResult(
+        "classifier-f1", "ml-platform", 0.9, "ok", "", at, {"model": "m", "model_version": "2"}, 0.5, 0.5, 0.5,
+        "on_track", gates=("quality",), expected=0.4, forecast={"score": 0.6, "low": 0.5, "high": 0.7},
+    )  # fmt: skip
+    objective = ObjectiveResult("ml-platform", 0.5, "on_track", "scored 1 of 1", 1, 1)
+    return RunRecord(at, at, at, "completed", "hash", "2026-Q4", [f1], [objective])
+
+
 def test_status_imports_no_client_nor_run_code(tmp_path):
     url = f"sqlite:///{tmp_path / 'history.db'}"
-    Store.open(url).close()  # created and migrated here: the command only reads
-    modules = okrflow_modules(tmp_path, "-c", str(EXAMPLE), "status", store_url=url)
-    assert "okrflow.store.store" in modules and "sqlite3" in modules, "the check saw status read the store"
+    with Store.open(url) as store:  # created, migrated and written here: the command only reads
+        store.write_run(stored_run())
+    done, modules = okrflow_process(tmp_path, "-c", str(EXAMPLE), "status", "--format", "json", store_url=url)
+    assert done.returncode == 0, done.stderr[-3000:]
+    shown = {kr["id"]: kr["score"] for kr in json.loads(done.stdout)["key_results"] if kr.get("score") is not None}
+    assert shown == {"classifier-f1": 0.5}, "the check saw status read and show the stored run"
+    assert "okrflow.store.store" in modules and "sqlite3" in modules
     assert loaded(modules, CLIENTS + UNUSED) == []
     assert "(ORM mappers configured)" not in modules, "status reads Core rows: no ORM session, no mapper configuration"
+    assert loaded(modules, ("sqlalchemy.orm",)) == [], "status reads the store's tables with Core: no ORM import"
 
 
 @pytest.mark.parametrize("args", [("--help",), ("report", "--help")])
