@@ -29,7 +29,7 @@ from okrflow.store.records import HistoryPoint
 
 __all__ = ["BATCH_KRS", "CycleSeries", "cycle_series"]
 
-BATCH_KRS = 200
+BATCH_KRS = 50
 """KRs whose shown records are read together: two queries per batch, and one batch's series held at a time."""
 
 
