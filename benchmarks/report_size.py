@@ -106,6 +106,7 @@ def stages(config_path: str, store_url: str) -> None:
     from okrflow.report.html import build_report
     from okrflow.store import Store
     from okrflow.store.cycle_histories import cycle_series
+    from okrflow.store.gc_pause import gc_paused
 
     clock = time.process_time
     started = clock()
@@ -117,7 +118,7 @@ def stages(config_path: str, store_url: str) -> None:
     krs = {kr.id: kr for _, kr in config.key_results()}
     reads = charts = 0.0
     points = 0
-    with Store.open(store_url, migrate=False) as store:
+    with Store.open(store_url, migrate=False) as store, gc_paused():  # as build_report runs
         began = clock()
         for series in cycle_series(store.engine, list(krs), start, end, review_cut):
             read = clock()

@@ -36,8 +36,8 @@ def keep_indices(ys: Sequence[float], max_points: int) -> list[int]:
         lo, hi = 1 + span * inner // spans, 1 + (span + 1) * inner // spans
         if lo >= hi:
             continue
-        span_indices = range(lo, hi)
-        low, high = min(span_indices, key=ys.__getitem__), max(span_indices, key=ys.__getitem__)
+        span = ys[lo:hi]  # min and max in C, then the first position of each (the earliest on ties)
+        low, high = lo + span.index(min(span)), lo + span.index(max(span))
         kept.extend(sorted({low, high}))
     kept.append(n - 1)
     return kept

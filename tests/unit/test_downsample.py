@@ -43,3 +43,27 @@ def test_a_long_flat_line_with_one_dip_draws_the_dip():
 def test_too_small_a_budget_is_refused():
     with pytest.raises(ValueError, match="at least 4"):
         keep_indices([1.0] * 10, 3)
+
+
+def _reference(ys: list[float], max_points: int) -> list[int]:
+    """The definition, one index at a time: each span's earliest lowest and earliest highest point."""
+    n, spans = len(ys), (max_points - 2) // 2
+    if n <= max_points:
+        return list(range(n))
+    kept = [0]
+    for span in range(spans):
+        lo, hi = 1 + span * (n - 2) // spans, 1 + (span + 1) * (n - 2) // spans
+        if lo < hi:
+            indices = range(lo, hi)
+            kept.extend(sorted({min(indices, key=ys.__getitem__), max(indices, key=ys.__getitem__)}))
+    return [*kept, n - 1]
+
+
+@given(
+    st.lists(st.one_of(st.sampled_from([0.0, -0.0, 1.0, 1, float("nan"), float("inf")]), values), max_size=500),
+    st.integers(min_value=MIN_POINTS, max_value=120),
+)
+def test_the_same_points_as_the_definition_with_ties_nan_and_mixed_numbers(ys, max_points):
+    """keep_indices finds each span's extremes in C (min/max of a slice, then its first position): the same
+    indices as the definition, ties (0.0 and -0.0, 1 and 1.0) to the earliest, NaN as Python's min/max see it."""
+    assert keep_indices(ys, max_points) == _reference(ys, max_points)
