@@ -23,6 +23,7 @@ from okrflow.okr_model.dotenv import read_dotenv
 from okrflow.okr_model.errors import ConfigError, ConfigIssue
 from okrflow.okr_model.paths import anchor_config
 from okrflow.okr_model.rollup import tree_shape
+from okrflow.okr_model.yaml_construct import construct
 from okrflow.okr_model.yaml_safety import UnsafeYamlError, compose, read_config_text
 from pydantic import ValidationError
 
@@ -79,7 +80,7 @@ def parse_config(
     root = None
     try:
         root = compose(text, file)
-        data = yaml.SafeLoader("").construct_document(root) if root is not None else None  # what safe_load does
+        data = construct(root)  # what safe_load does
     except UnsafeYamlError as exc:
         raise ConfigError(file, [ConfigIssue(format_path(f.loc), f.message, f.line) for f in exc.findings]) from None
     except yaml.YAMLError as exc:
