@@ -14,10 +14,12 @@ early), and a watcher polls ``/proc`` every 50 ms for serve's child processes. P
 - per-run wall: from the process appearing to its exit; overhead: wall minus work;
 - CPU: user + system seconds of the flow-run process (less at the mercy of a shared machine's load).
 
-Then the import time of the flow's entrypoint module (``okrflow.flows.evaluate``) in a fresh interpreter, and of
+First (``--scheduled``), runs on the config's own ``@every`` schedule: how long before its slot each run's process
+started, and how long after its slot its first line ran (Prefect's Running state; the run itself waits for its
+slot). Then the import time of the flow's entrypoint module (``okrflow.flows.evaluate``) in a fresh interpreter, and of
 Prefect alone for comparison.
 
-    .venv/bin/python -m benchmarks.served_run [--runs 6] [--repeat 5]
+    .venv/bin/python -m benchmarks.served_run [--runs 6] [--repeat 5] [--scheduled 5] [--every 40]
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from benchmarks.common import OKRFLOW, PYTHON, REPO, WORK, Sample, bench_env, pr
 
 CONFIG = """version: 1
 cycle: {{name: bench, start: {start}, end: {end}}}
-schedule: "@every 3600s"
+schedule: "@every {every}s"
 store: "sqlite:///{store}"
 sources:
   warehouse: {{type: sql, url: "sqlite:///{warehouse}", timeout_s: 5, retries: 0}}
@@ -94,8 +96,8 @@ class ChildWatcher:
         return found
 
 
-def write_world(workdir: Path) -> Path:
-    """The warehouse and the config; its schedule is hourly, so that only the benchmark's own runs happen."""
+def write_world(workdir: Path, every_s: int = 3600) -> Path:
+    """The warehouse and the config; hourly by default, so that only the benchmark's own runs happen."""
     warehouse = workdir / "warehouse.db"
     with contextlib.closing(sqlite3.connect(warehouse)) as conn, conn:
         conn.execute("CREATE TABLE metrics (name TEXT, value REAL)")
@@ -106,6 +108,7 @@ def write_world(workdir: Path) -> Path:
         CONFIG.format(
             start=today - timedelta(days=30),
             end=today + timedelta(days=60),
+            every=every_s,
             store=workdir / "history.db",
             warehouse=warehouse,
         )
@@ -205,6 +208,52 @@ def wait(probe: Callable[[], Any], serve: subprocess.Popen[bytes], log: Path, ti
     return found
 
 
+def measure_scheduled(runs: int, every_s: int) -> list[Sample]:
+    """``runs`` runs on the config's own ``@every`` schedule: how far before its slot each run's process
+    started (the Runner's prefetch) and how late after its slot its first line ran (Prefect's Running)."""
+    from okrflow.flows.local_prefect import local_prefect_server
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    lead, late = [], []
+    with tempfile.TemporaryDirectory(dir=WORK, prefix="served-scheduled-") as tmp:
+        workdir = Path(tmp)
+        config = write_world(workdir, every_s)
+        with local_prefect_server(workdir / "prefect-home") as server:
+            env = bench_env(PREFECT_API_URL=server.api_url, PREFECT_HOME=str(workdir / "client-home"))
+            log = workdir / "serve.log"
+            with log.open("wb") as out:
+                serve = subprocess.Popen(
+                    [OKRFLOW, "-c", str(config), "serve"], env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT
+                )
+            watcher = ChildWatcher(serve.pid)
+            threading.Thread(target=watcher.run, daemon=True).start()
+            by_name = DeploymentFilter(name=DeploymentFilterName(any_=[config.stem]))
+            settings = temporary_settings(updates={PREFECT_API_URL: server.api_url})
+            try:
+                with settings, get_client(sync_client=True) as client:
+
+                    def completed() -> list[Any] | None:
+                        done = [r for r in client.read_flow_runs(deployment_filter=by_name) if r.state.is_completed()]
+                        return done if len(done) >= runs + 1 else None  # the first may be picked up late
+
+                    done = wait(completed, serve, log, 120 + (runs + 2) * every_s)
+                    time.sleep(1)  # the last process's exit
+                    for run in sorted(done, key=lambda r: r.expected_start_time)[1 : runs + 1]:
+                        slot, running = run.expected_start_time.timestamp(), run.start_time.timestamp()
+                        starts = [first for first, last, _ in watcher.seen.values() if first <= running <= last]
+                        if starts:
+                            lead.append(slot - max(starts))
+                        late.append(running - slot)
+            finally:
+                watcher.stop.set()
+                serve.send_signal(signal.SIGINT)
+                serve.wait(timeout=60)
+    return [Sample("process started before the slot", tuple(lead)), Sample("first line after the slot", tuple(late))]
+
+
 def import_samples(times: int) -> list[Sample]:
     """The entrypoint module, and Prefect alone, imported in a fresh interpreter."""
 
@@ -220,13 +269,22 @@ def import_samples(times: int) -> list[Sample]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.served_run", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=6, help="served runs measured, one after the other (default 6)")
-    parser.add_argument("--repeat", type=int, default=5, help="fresh-interpreter imports timed (default 5)")
+    parser.add_argument("--repeat", type=int, default=5, help="fresh-interpreter imports timed (default 5; 0: none)")
+    parser.add_argument("--scheduled", type=int, default=5, help="runs on a schedule measured (default 5; 0: none)")
+    parser.add_argument("--every", type=int, default=40, help="the schedule of those runs, seconds (default 40)")
     args = parser.parse_args(argv)
 
-    section(f"6. A served run's overhead: {args.runs} runs of a one-KR config, one after the other")
-    print_table(["figure", "median", "min - max", "n", ""], [s.row() for s in measure_runs(args.runs)])
-    section("Import of the flow's entrypoint module in a fresh interpreter")
-    print_table(["figure", "median", "min - max", "n", ""], [s.row() for s in import_samples(args.repeat)])
+    if args.scheduled:
+        section(f"6. Scheduled runs: {args.scheduled} runs @every {args.every}s, their slot and their first line")
+        print_table(
+            ["figure", "median", "min - max", "n", ""], [s.row() for s in measure_scheduled(args.scheduled, args.every)]
+        )
+    if args.runs:
+        section(f"6. A served run's overhead: {args.runs} runs of a one-KR config, one after the other")
+        print_table(["figure", "median", "min - max", "n", ""], [s.row() for s in measure_runs(args.runs)])
+    if args.repeat:
+        section("Import of the flow's entrypoint module in a fresh interpreter")
+        print_table(["figure", "median", "min - max", "n", ""], [s.row() for s in import_samples(args.repeat)])
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ no scheduler or queue of our own.
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +23,18 @@ __all__ = [
     "deploy",
     "deployment_name",
     "flow_parameters",
+    "prefetch_seconds",
     "require_api",
     "schedule_kwargs",
     "serve",
 ]
 
+PREFETCH_S = 30.0
+"""How long before its slot ``serve`` may start a scheduled run's process. Prefect's default, 10 s, equals the
+Runner's poll interval: a run first seen on a poll 1 s before its slot then began its first line a start-up
+(2-10 s on a loaded 2-core machine) late. 30 s leaves a poll and 20 s of start-up: the process then waits at the
+slot for Prefect's Running state, and the run's work begins on time (benchmarks/README.md, section 6)."""
+PREFECT_PREFETCH_S = 10.0
 REPO_ROOT = Path(__file__).resolve().parent.parent
 """The directory holding ``flows/``: the source a work pool's workers run the flow from."""
 ENTRYPOINT = "flows/evaluate.py:evaluate_flow"
@@ -120,10 +129,25 @@ def _serve(
             evaluate_flow,
             name,
             keep=keep,
+            prefetch_s=prefetch_seconds(config),
             parameters=flow_parameters(config_path, name),
             description=f"okrflow evaluation of {Path(config_path).resolve()} ({config.schedule})",
             **schedule_kwargs(config),
         )
+
+
+def prefetch_seconds(config: Config, now: datetime | None = None) -> float:
+    """How long before its slot ``serve`` starts a run's process: ``PREFETCH_S``, but never more than the
+    shortest time between two slots (a short ``@every`` would keep several runs waiting in processes, up to the
+    Runner's limit of 5) nor less than Prefect's own 10 s."""
+    schedule = config.parsed_schedule
+    if schedule.interval is not None:
+        gap = schedule.interval
+    else:
+        start = now or datetime.now(UTC)
+        slots = schedule.slots(start, start + timedelta(days=8), limit=12)
+        gap = min((b - a for a, b in pairwise(slots)), default=timedelta(seconds=PREFETCH_S))
+    return max(PREFECT_PREFETCH_S, min(PREFETCH_S, gap.total_seconds()))
 
 
 def _say(message: str) -> None:
@@ -132,8 +156,6 @@ def _say(message: str) -> None:
 
 def _catch_up_on_start(config: Config, deployment: str) -> None:
     """After downtime, evaluate the missed slots the ``catchup`` policy asks for before serving."""
-    from datetime import UTC, datetime
-
     from okrflow.flows.catchup import catch_up
     from okrflow.okr_model.paths import store_url
 

@@ -61,6 +61,7 @@ def serve_until_stopped(
     *,
     grace_s: float = STOP_GRACE_S,
     keep: Collection[int] = (),
+    prefetch_s: float = 10,
     **deployment: Any,
 ) -> int:
     """Serve ``flow`` as the deployment ``name`` in this process until Ctrl-C or SIGTERM; the exit status (0
@@ -71,6 +72,7 @@ def serve_until_stopped(
     its storage and file again: a run's start-up 2.74 -> 2.33 s, its overhead (wall - work) 4.03 -> 3.53 s
     (medians, ``benchmarks/served_run.py``; benchmarks/README.md, section 6).
     ``keep``: pids of children that are not flow runs (each leads its own process group), see the docstring.
+    ``prefetch_s``: how long before its slot the Runner may start a scheduled run's process (Prefect's 10 s).
     """
     from multiprocessing import resource_tracker
 
@@ -81,7 +83,7 @@ def serve_until_stopped(
     # terminal's Ctrl-C. Started here, before the block, it is running already when the first run starts.
     resource_tracker.ensure_running()
     with sigint_kept_from_children():  # before the Runner starts any thread or flow-run process
-        runner = Runner(pause_on_shutdown=True)
+        runner = Runner(pause_on_shutdown=True, prefetch_seconds=prefetch_s)
         deployment_id = runner.add_flow(flow, name=name, **deployment)
         _say(f"serving {flow.name}/{name}: runs start on its schedule. Ctrl-C stops (cancelling runs in flight).")
         return asyncio.run(_Serving(runner, [deployment_id], grace_s, frozenset(keep)).run())

@@ -452,6 +452,22 @@ def test_schedule_kwargs_follow_the_config(schedule, expected):
 
 
 @pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ("@every 4s", 10.0),  # never under Prefect's own 10 s
+        ("@every 20s", 20.0),  # never more than one slot ahead
+        ("@every 2h", 30.0),
+        ("*/15 * * * *", 30.0),
+        ("0 9 * * mon-fri", 30.0),
+    ],
+)
+def test_serve_starts_a_run_process_ahead_of_its_slot(schedule, expected):
+    from okrflow.flows.deploy import prefetch_seconds
+
+    assert prefetch_seconds(config_with(schedule), datetime(2026, 12, 7, 12, tzinfo=UTC)) == expected
+
+
+@pytest.mark.parametrize(
     ("schedule", "message"),
     [
         ("* * * *", "expected a 5-field cron"),
