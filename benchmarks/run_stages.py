@@ -1,9 +1,10 @@
 """Where a fresh ``okrflow run`` spends its CPU and memory: the run's path step by step, in one process.
 
 Each stage is timed with ``resource.getrusage`` (CPU user + system, and the peak RSS after it), bottom up: the
-config models, SQLAlchemy and the ORM models, the pipeline and alert judging, the Prometheus client, the CLI,
-loading the config, opening the store, and the evaluation itself (history reads, the queries, scoring, writing
-the run, judging alerts). ``slo_compare --stages N`` runs it in N fresh processes next to its pairs.
+config models, SQLAlchemy's Core and the store (Core tables: a run imports no ORM, issue 18), the pipeline and
+alert judging, the Prometheus client, the CLI, loading the config, opening the store, and the evaluation itself
+(history reads, the queries, scoring, writing the run, judging alerts). ``slo_compare --stages N`` runs it in N
+fresh processes next to its pairs.
 
     .venv/bin/python -m benchmarks.run_stages CONFIG        # prints one JSON list of [stage, cpu_s, rss_mib]
 """
@@ -19,8 +20,7 @@ STAGES = [
     ("pydantic", "pydantic"),
     ("okr_model config and loader", "okrflow.okr_model.loader"),
     ("sqlalchemy (Core, engine)", "sqlalchemy"),
-    ("sqlalchemy.orm", "sqlalchemy.orm"),
-    ("okrflow.store (models)", "okrflow.store.store"),
+    ("okrflow.store (Core tables)", "okrflow.store.store"),
     ("pipeline", "okrflow.flows.pipeline"),
     ("alert judging", "okrflow.alerts.notify"),
     ("requests, prometheus-api-client", "prometheus_api_client.prometheus_connect"),
