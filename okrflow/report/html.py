@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 from markupsafe import Markup
@@ -114,6 +114,21 @@ class Review:
     annotations: list[AnnotationRecord]
 
 
+class Facts(NamedTuple):
+    """A KR's result as its tree row and its card show it, formatted once: one call from the template per row
+    instead of one per cell (each call through Jinja2 costs more than the formatting)."""
+
+    status: str
+    label: str  # the status as words
+    baseline: str
+    target: str
+    value: str
+    score: str
+    expected: str
+    forecast: str
+    note: str
+
+
 class Formatter:
     """Numbers, times and statuses as people read them; times in the config's time zone."""
 
@@ -151,6 +166,20 @@ class Formatter:
     def forecast(self, result: KRResult | None) -> str:
         fc = result.forecast if result else None
         return f"{self.score(fc['score'])} ({self.score(fc['low'])}-{self.score(fc['high'])})" if fc else "-"
+
+    def facts(self, kr: KeyResult, r: KRResult | None) -> Facts:
+        status = self.status(r.status if r else None)
+        return Facts(
+            status,
+            status.replace("_", " "),
+            self.num(kr.baseline, kr.unit),
+            self.target(kr),
+            self.value(r, kr.unit),
+            self.score(r.score if r else None),
+            self.expected(kr, r),
+            self.forecast(r),
+            self.note(r),
+        )
 
     def note(self, r: KRResult | None) -> str:
         """Why the status, and why a score is not simply the rules applied to the value: overrides, gates, held
