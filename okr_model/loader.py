@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,8 +23,7 @@ from okrflow.okr_model.dotenv import read_dotenv
 from okrflow.okr_model.errors import ConfigError, ConfigIssue
 from okrflow.okr_model.paths import anchor_config
 from okrflow.okr_model.rollup import tree_shape
-from okrflow.okr_model.yaml_construct import construct
-from okrflow.okr_model.yaml_safety import UnsafeYamlError, compose, read_config_text
+from okrflow.okr_model.yaml_safety import UnsafeYamlError, compose, load, read_config_text
 from pydantic import ValidationError
 
 __all__ = ["SchemaResolver", "format_path", "load_config", "parse_config"]
@@ -77,10 +76,8 @@ def parse_config(
 ) -> Config:
     """Validate config text; ``file`` only names it in errors; ``${VAR}`` come from ``environ`` (default
     the process environment; ``load_config`` adds the ``.env`` file beside the config under it)."""
-    root = None
     try:
-        root = compose(text, file)
-        data = construct(root)  # what safe_load does
+        data = load(text, file)  # what safe_load does, within yaml_safety's limits
     except UnsafeYamlError as exc:
         raise ConfigError(file, [ConfigIssue(format_path(f.loc), f.message, f.line) for f in exc.findings]) from None
     except yaml.YAMLError as exc:
@@ -90,8 +87,9 @@ def parse_config(
             file, [ConfigIssue("", f"invalid YAML: {problem}", mark.line + 1 if mark else None)]
         ) from None
     except (ValueError, OverflowError) as exc:  # PyYAML builds dates eagerly: 2026-13-45 raises ValueError
-        raise ConfigError(file, [ConfigIssue("", f"invalid YAML value: {exc}", _bad_scalar_line(root))]) from None
-    lines = _LineFinder(root)
+        line = _bad_scalar_line(compose(text, file))
+        raise ConfigError(file, [ConfigIssue("", f"invalid YAML value: {exc}", line)]) from None
+    lines = _LineFinder(lambda: compose(text, file))  # the nodes only when an issue needs its line
     if not isinstance(data, dict):
         raise ConfigError(
             file, [ConfigIssue("", "expected a mapping at the top level (version, cycle, objectives, ...)", 1)]
@@ -358,8 +356,9 @@ MAX_ISSUES = 100
 class _LineFinder:
     """Maps a key path back to its line in the YAML text."""
 
-    def __init__(self, root: yaml.Node | None):
-        self.root = root
+    def __init__(self, compose_root: Callable[[], yaml.Node | None]):
+        self._compose_root = compose_root
+        self._root: list[yaml.Node | None] = []  # composed on the first issue without a line
         self._keys: dict[int, dict[str, yaml.Node]] = {}  # id(mapping node) -> its children by key
 
     def report(self, issues: list[ConfigIssue]) -> list[ConfigIssue]:
@@ -370,9 +369,13 @@ class _LineFinder:
         return located
 
     def locate(self, issue: ConfigIssue) -> ConfigIssue:
-        if issue.line is not None or self.root is None:
+        if issue.line is not None:
             return issue
-        node = self.root
+        if not self._root:
+            self._root.append(self._compose_root())
+        node = self._root[0]
+        if node is None:
+            return issue
         for part in re.findall(r"[^.\[\]]+|\[\d+\]", issue.path):
             child = self._child(node, part)
             if child is None:

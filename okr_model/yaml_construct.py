@@ -13,12 +13,12 @@ from typing import Any
 
 import yaml
 
-__all__ = ["construct"]
+__all__ = ["MAP_TAG", "SCALAR_CONSTRUCTORS", "SEQ_TAG", "STR_TAG", "construct"]
 
-_STR = "tag:yaml.org,2002:str"
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
-_SCALARS = {
+STR_TAG = "tag:yaml.org,2002:str"
+MAP_TAG = "tag:yaml.org,2002:map"
+SEQ_TAG = "tag:yaml.org,2002:seq"
+SCALAR_CONSTRUCTORS = {
     tag: yaml.SafeLoader.yaml_constructors[tag]
     for tag in (f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "binary", "timestamp"))
 }
@@ -43,16 +43,16 @@ def construct(root: yaml.Node | None) -> Any:
 def _value(node: yaml.Node, constructor: Any, built: dict[int, Any]) -> Any:
     """``node``'s value; ``built`` holds each collection once (an alias shares its anchor's node: the same value)."""
     if type(node) is yaml.ScalarNode:
-        if node.tag == _STR:
+        if node.tag == STR_TAG:
             return node.value
-        make = _SCALARS.get(node.tag)
+        make = SCALAR_CONSTRUCTORS.get(node.tag)
         if make is None:
             raise _Elsewhere
         return make(constructor, node)
     done = built.get(id(node))
     if done is not None:
         return done
-    if type(node) is yaml.MappingNode and node.tag == _MAP:
+    if type(node) is yaml.MappingNode and node.tag == MAP_TAG:
         mapping: dict[Any, Any] = {}
         built[id(node)] = mapping
         for key_node, value_node in node.value:
@@ -61,7 +61,7 @@ def _value(node: yaml.Node, constructor: Any, built: dict[int, Any]) -> Any:
                 raise _Elsewhere
             mapping[key] = _value(value_node, constructor, built)
         return mapping
-    if type(node) is yaml.SequenceNode and node.tag == _SEQ:
+    if type(node) is yaml.SequenceNode and node.tag == SEQ_TAG:
         items: list[Any] = []
         built[id(node)] = items
         items.extend(_value(item, constructor, built) for item in node.value)

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import yaml
 from okrflow.okr_model.errors import ConfigError, ConfigIssue, OkrflowError
+from okrflow.okr_model.yaml_construct import MAP_TAG, SCALAR_CONSTRUCTORS, SEQ_TAG, STR_TAG, construct
 
 __all__ = [
     "DEFAULT_MAX_CONFIG_BYTES",
@@ -41,6 +42,7 @@ __all__ = [
     "check_size",
     "compose",
     "decode_utf8",
+    "load",
     "max_config_bytes",
     "read_config_text",
     "scan",
@@ -174,26 +176,48 @@ class UnsafeYamlError(OkrflowError, ValueError):
 def compose(text: str, file: str) -> yaml.Node | None:
     """The node tree of a config text (its marks give lines), once the text passed every limit.
 
-    One libyaml parse: the scan composes the nodes from the events it checks (a second parse for composing cost
-    a 1,000-KR config ~0.1 s of CPU). Raises ``ConfigError`` for an oversized text, ``UnsafeYamlError`` for the
+    Two libyaml parses (the scan, then PyYAML's composer): ``load`` needs neither on a config that loads; this is
+    for the lines of its issues. Raises ``ConfigError`` for an oversized text, ``UnsafeYamlError`` for the
     structural limits and duplicate keys, ``yaml.YAMLError`` for a syntax error (worded by the pure-Python parser
     when the file is small).
     """
-    limit = max_config_bytes(file)
-    if len(text) > limit // 4:  # a character is at most 4 bytes: count bytes only when it could matter
-        check_size(len(text.encode("utf-8", "surrogatepass")), limit, file)
+    _check_text_size(text, file)
     try:
-        try:
-            findings, root = _run(text, _scan_and_compose)
-        except _ComposeElsewhere:  # an undefined or repeated anchor, several documents: PyYAML's composer says it
-            findings = _run(text, scan)
-            root = None if findings else _run(text, lambda loader: loader.get_single_node())
+        findings = _run(text, scan)
         if findings:
             raise UnsafeYamlError(findings)
-        return root
+        return _run(text, lambda loader: loader.get_single_node())
     except yaml.YAMLError:
         _reword(text)
         raise
+
+
+def load(text: str, file: str) -> Any:
+    """The config's values, as ``yaml.safe_load`` builds them, once the text passed every limit (``compose``'s
+    errors, and the ``ValueError`` of an impossible date).
+
+    One libyaml parse: the scan builds the values from the events it checks (composing nodes took a second parse
+    and, with building from them, ~0.15 s of CPU for a 1,000-KR config). What a config does not use (merge keys,
+    ``!!set``, unknown tags, a list as a key, several documents, a repeated or undefined anchor) or a scalar its
+    constructor refuses is composed and built by PyYAML instead, so its results and errors stay PyYAML's.
+    """
+    _check_text_size(text, file)
+    try:
+        findings, data = _run(text, _scan_and_build)
+    except _BuildElsewhere:
+        return construct(compose(text, file))
+    except yaml.YAMLError:
+        _reword(text)
+        raise
+    if findings:
+        raise UnsafeYamlError(findings)
+    return data
+
+
+def _check_text_size(text: str, file: str) -> None:
+    limit = max_config_bytes(file)
+    if len(text) > limit // 4:  # a character is at most 4 bytes: count bytes only when it could matter
+        check_size(len(text.encode("utf-8", "surrogatepass")), limit, file)
 
 
 def _run(text: str, step: Callable[[Any], _T]) -> _T:
@@ -231,30 +255,35 @@ class Finding:
     line: int
 
 
+_NO_KEY = object()
+
+
 class _Frame:
-    """One open mapping or list while scanning events (and its node, when the scan composes)."""
+    """One open mapping or list while scanning events (and its value, when the scan builds)."""
 
-    __slots__ = ("anchor", "count", "is_map", "key", "key_node", "keys", "node", "start")
+    __slots__ = ("anchor", "count", "is_map", "key", "key_value", "keys", "start", "value")
 
-    def __init__(self, is_map: bool, anchor: str | None, start: int, node: Any = None):
+    def __init__(self, is_map: bool, anchor: str | None, start: int, value: Any = None):
         self.is_map = is_map
         self.anchor = anchor
         self.start = start  # nodes counted before this one: its expanded size is the count at its end minus this
         self.count = 0  # children finished; in a mapping an even count is before a key, an odd one before a value
         self.key: str = "?"
         self.keys: dict[str, int] = {}
-        self.node = node
-        self.key_node: Any = None
+        self.value = value
+        self.key_value: Any = _NO_KEY
 
-    def add(self, node: Any) -> None:
-        """Put a composed child in this frame's node: a list item, a mapping key, or the value of that key."""
+    def add(self, value: Any) -> None:
+        """Put a built child in this frame's value: a list item, a mapping key, or the value of that key."""
         if not self.is_map:
-            self.node.value.append(node)
-        elif self.key_node is None:
-            self.key_node = node
+            self.value.append(value)
+        elif self.key_value is _NO_KEY:
+            if isinstance(value, (dict, list)):  # unhashable: PyYAML's constructor words the error
+                raise _BuildElsewhere
+            self.key_value = value
         else:
-            self.node.value.append((self.key_node, node))
-            self.key_node = None
+            self.value[self.key_value] = value
+            self.key_value = _NO_KEY
 
     def position(self) -> str | int:
         """Where in this collection the event being read is: the current key, or the list index."""
@@ -275,21 +304,22 @@ def scan(parser: Any) -> list[Finding]:
     return _scan(parser, build=False)[0]
 
 
-class _ComposeElsewhere(Exception):
-    """What only PyYAML's composer words (an undefined or repeated anchor, a second document): compose there."""
+class _BuildElsewhere(Exception):
+    """What ``load`` leaves to PyYAML's composer and constructor (they word its errors)."""
 
 
-def _scan_and_compose(parser: Any) -> tuple[list[Finding], yaml.Node | None]:
-    """``scan``, composing the node tree from the same events as PyYAML's composer would (one parse)."""
+def _scan_and_build(parser: Any) -> tuple[list[Finding], Any]:
+    """``scan``, building the document's values from the same events (one parse)."""
     return _scan(parser, build=True)
 
 
-def _scan(parser: Any, build: bool) -> tuple[list[Finding], yaml.Node | None]:
-    """``scan``'s loop; with ``build``, also the document's node tree (None once a limit is found).
+def _scan(parser: Any, build: bool) -> tuple[list[Finding], Any]:
+    """``scan``'s loop; with ``build``, also the document's values (None once a limit is found).
 
-    Composing mirrors ``yaml.composer.Composer``: a tag given in the text is kept, else ``parser.resolve`` picks
-    it (its answer for a plain scalar depends only on the text: asked once per distinct value); an alias is its
-    anchor's node. Raises ``_ComposeElsewhere`` for what that composer refuses.
+    Building mirrors PyYAML's composer and ``SafeConstructor``: a tag given in the text is kept, else
+    ``parser.resolve`` picks it (its answer for a plain scalar depends only on the text: asked once per distinct
+    value); a scalar is built by the constructor PyYAML registers for its tag; an alias is its anchor's value.
+    Raises ``_BuildElsewhere`` for anything else.
     """
     scalar, alias, mapping, sequence = (
         yaml.ScalarEvent,
@@ -299,12 +329,13 @@ def _scan(parser: Any, build: bool) -> tuple[list[Finding], yaml.Node | None]:
     )
     end_mapping, end_sequence = yaml.MappingEndEvent, yaml.SequenceEndEvent
     scalar_node, mapping_node, sequence_node = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+    constructor = yaml.SafeLoader("") if build else None
     findings: list[Finding] = []
     stack: list[_Frame] = []
     sizes: dict[str, int] = {}  # anchor -> size of its node, its own aliases expanded
     open_anchors: list[str] = []  # anchors of the collections being read (an alias to one is recursive)
     nodes = aliases = expanded = 0  # expanded: the values aliases add once expanded
-    anchored: dict[str, Any] = {}  # anchor -> its node, when building
+    anchored: dict[str, Any] = {}  # anchor -> its value, when building
     tags: dict[tuple[str, Any], str] = {}  # (plain scalar, implicit) -> its resolved tag
     root: Any = None
     documents = 0
@@ -330,13 +361,13 @@ def _scan(parser: Any, build: bool) -> tuple[list[Finding], yaml.Node | None]:
                         tag = tags[event.value, event.implicit] = parser.resolve(
                             scalar_node, event.value, event.implicit
                         )
-                node = scalar_node(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+                value = event.value if tag == STR_TAG else _scalar(constructor, tag, event)
                 if event.anchor:
-                    _anchor(anchored, event.anchor, node)
+                    _anchor(anchored, event.anchor, value)
                 if stack:
-                    stack[-1].add(node)
+                    stack[-1].add(value)
                 else:
-                    root = node
+                    root = value
             if stack:
                 frame = stack[-1]
                 if frame.is_map and not frame.count % 2:
@@ -356,7 +387,7 @@ def _scan(parser: Any, build: bool) -> tuple[list[Finding], yaml.Node | None]:
                 return [Finding(_loc(stack, 1), why, line)], None
             if build:
                 if name not in anchored:
-                    raise _ComposeElsewhere
+                    raise _BuildElsewhere
                 if stack:
                     stack[-1].add(anchored[name])
                 else:
@@ -372,26 +403,26 @@ def _scan(parser: Any, build: bool) -> tuple[list[Finding], yaml.Node | None]:
                 return [Finding(_loc(stack, 1), why, event.start_mark.line + 1)], None
             if stack and stack[-1].is_map and not stack[-1].count % 2:
                 stack[-1].key = "?"  # a complex key; not something a config uses
-            node = None
+            value = None
             if build:
                 node_kind = mapping_node if kind is mapping else sequence_node
                 tag = event.tag
                 if tag is None or tag == "!":
                     tag = parser.resolve(node_kind, None, event.implicit)
-                node = node_kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+                if tag != (MAP_TAG if kind is mapping else SEQ_TAG):
+                    raise _BuildElsewhere
+                value = {} if kind is mapping else []
                 if event.anchor:
-                    _anchor(anchored, event.anchor, node)
+                    _anchor(anchored, event.anchor, value)
                 if stack:
-                    stack[-1].add(node)
+                    stack[-1].add(value)
                 else:
-                    root = node
-            stack.append(_Frame(kind is mapping, event.anchor, nodes - 1, node))
+                    root = value
+            stack.append(_Frame(kind is mapping, event.anchor, nodes - 1, value))
             if event.anchor:
                 open_anchors.append(event.anchor)
         elif kind is end_mapping or kind is end_sequence:
             frame = stack.pop()
-            if build:
-                frame.node.end_mark = event.end_mark
             if frame.anchor:
                 sizes[frame.anchor] = nodes - frame.start
                 open_anchors.remove(frame.anchor)
@@ -400,14 +431,25 @@ def _scan(parser: Any, build: bool) -> tuple[list[Finding], yaml.Node | None]:
         elif build and kind is yaml.DocumentStartEvent:
             documents += 1
             if documents > 1:
-                raise _ComposeElsewhere
+                raise _BuildElsewhere
     return findings, None if findings else root
 
 
-def _anchor(anchored: dict[str, Any], name: str, node: Any) -> None:
+def _anchor(anchored: dict[str, Any], name: str, value: Any) -> None:
     if name in anchored:
-        raise _ComposeElsewhere
-    anchored[name] = node
+        raise _BuildElsewhere
+    anchored[name] = value
+
+
+def _scalar(constructor: Any, tag: str, event: yaml.ScalarEvent) -> Any:
+    """A scalar of another tag than str, as PyYAML's safe constructor builds it."""
+    make = SCALAR_CONSTRUCTORS.get(tag)
+    if make is None:
+        raise _BuildElsewhere
+    try:
+        return make(constructor, yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style))
+    except Exception:  # an impossible date: the scan finishes first, PyYAML raises it after
+        raise _BuildElsewhere from None
 
 
 def _is_number(parser: Any, event: yaml.ScalarEvent) -> bool:
