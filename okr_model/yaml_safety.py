@@ -2,8 +2,8 @@
 
 A config is read as at most ``OKRFLOW_MAX_CONFIG_BYTES`` bytes (default 2 MiB) of strict UTF-8, then its YAML
 event stream is scanned once: nesting depth, alias references, the size the document has once its aliases are
-expanded, recursive aliases, the length of each value and duplicated mapping keys. The same pass composes the
-node tree (iteratively, as PyYAML's composer would), handed out only once every limit passed. Why from events:
+expanded, recursive aliases, the length of each value and duplicated mapping keys. The same pass builds the
+values (``load``, as ``yaml.safe_load`` would), handed out only once every limit passed. Why from events:
 
 - PyYAML's composer recurses per nesting level (30,000 ``[`` overflow the C stack: a segfault), while the event
   parser keeps its own stack, so the depth is counted from events and a deep file never reaches PyYAML's composer;
