@@ -295,6 +295,7 @@ def test_report_command_imports_no_heavy_library_and_is_fast(world, tmp_path):
         except SystemExit as exc:
             assert not exc.code, exc.code
         heavy = sorted({{m.split(".")[0] for m in sys.modules}} & {{"prefect", "mlflow", "great_expectations", "pandas"}})
+        heavy += ["sqlalchemy.orm"] if "sqlalchemy.orm" in sys.modules else []  # the store's Core tables suffice
         print("RESULT", time.perf_counter() - started, ",".join(heavy))
         """
     )
