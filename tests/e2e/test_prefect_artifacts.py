@@ -22,7 +22,7 @@ from okrflow.flows.prefect_publish import artifact_key
 from tests.e2e.test_serve import PrefectServer, prefect_server
 from tests.fixtures.databases import free_port
 from tests.fixtures.polling import wait_for
-from tests.fixtures.warehouse import metrics_warehouse, set_metrics
+from tests.fixtures.warehouse import F1_KR, LATENCY_KR, metrics_warehouse, set_metrics
 
 T1 = datetime(2026, 11, 15, 0, 0, tzinfo=UTC)
 T2 = T1 + timedelta(hours=1)
@@ -53,20 +53,8 @@ objectives:
     title: Classifier quality
     owner: ml-team
     key_results:
-      - id: f1
-        title: Classifier F1 to 0.9
-        kind: increase
-        baseline: 0.79
-        target: 0.9
-        owner: alice
-        drift: {{max_drop: 0.03}}
-        metric: {{source: warehouse, sql: "SELECT v FROM m WHERE k = 'f1'"}}
-      - id: latency
-        title: P95 latency under 200 ms
-        kind: maintain_below
-        target: 0.2
-        unit: s
-        metric: {{source: warehouse, sql: "SELECT v FROM m WHERE k = 'latency'"}}
+      - {f1_kr}
+      - {latency_kr}
       - id: error-rate
         kind: decrease
         baseline: 5
@@ -74,6 +62,11 @@ objectives:
         unit: "%"
         metric: {{source: prom, query: "sum(rate(errors_total[5m]))"}}
 """
+
+
+def config_text(store: Path, warehouse: Path) -> str:
+    """``CONFIG`` on these files, its Prometheus source on a closed port."""
+    return CONFIG.format(store=store, warehouse=warehouse, closed=free_port(), f1_kr=F1_KR, latency_kr=LATENCY_KR)
 
 
 class World:
@@ -84,9 +77,7 @@ class World:
         self.tmp_path, self.server = tmp_path, server
         self.warehouse = metrics_warehouse(tmp_path / "warehouse.db", f1=0.90, latency=0.15)
         self.config = tmp_path / "models-okrs.yaml"
-        self.config.write_text(
-            CONFIG.format(store=tmp_path / "history.db", warehouse=tmp_path / "warehouse.db", closed=free_port())
-        )
+        self.config.write_text(config_text(store=tmp_path / "history.db", warehouse=tmp_path / "warehouse.db"))
         self.key = artifact_key(self.config)
 
     def run(self, at: datetime, **metrics: float) -> subprocess.CompletedProcess[str]:
@@ -201,7 +192,7 @@ def test_a_direct_run_does_not_import_prefect(tmp_path):
     world_dir = tmp_path
     metrics_warehouse(world_dir / "warehouse.db", f1=0.90, latency=0.15)
     config = world_dir / "models-okrs.yaml"
-    config.write_text(CONFIG.format(store=world_dir / "h.db", warehouse=world_dir / "warehouse.db", closed=free_port()))
+    config.write_text(config_text(store=world_dir / "h.db", warehouse=world_dir / "warehouse.db"))
     script = textwrap.dedent(
         f"""
         import sys

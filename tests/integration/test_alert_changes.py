@@ -12,7 +12,7 @@ from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.loader import parse_config
 
 from okrflow.store import Store
-from tests.fixtures.warehouse import metrics_warehouse, set_metrics
+from tests.fixtures.warehouse import F1_KR, metrics_warehouse, set_metrics
 
 T0 = datetime(2026, 11, 15, 0, 0, tzinfo=UTC)
 
@@ -33,14 +33,7 @@ def run(tmp_path):
                 title: Reliable AI platform
                 owner: ml-team
                 key_results:
-                  - id: f1
-                    title: Classifier F1 to 0.9
-                    kind: increase
-                    baseline: 0.79
-                    target: 0.9
-                    owner: alice
-                    drift: {{max_drop: 0.03}}
-                    metric: {{source: warehouse, sql: "SELECT v FROM m WHERE k = 'f1'"}}
+                  - {F1_KR}
             """
         ),
         resolver=Registry(),
