@@ -6,8 +6,10 @@ never scored, a KR without rows)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from okrflow.connectors.registry import default_registry
+from okrflow.okr_model.config import Config
 from okrflow.okr_model.loader import load_config
 from sqlalchemy import delete, select, update
 
@@ -16,6 +18,15 @@ from okrflow.store.cycle_histories import BATCH_KRS, cycle_series
 from okrflow.store.models import KRScoreRow, MeasurementRow
 
 KR_IDS = [f"kr-{i}" for i in range(12)]  # "kr-10" sorts before "kr-2": the database's order, not the config's
+
+
+def manual_config(tmp_path: Path) -> Config:
+    """A config of one objective over the manual KRs ``KR_IDS``, loaded from ``tmp_path/okrflow.yaml``."""
+    lines = ["version: 1", "cycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}", "objectives:"]
+    lines += ["  - id: o", "    title: O", "    key_results:"]
+    lines += [f"      - {{id: {kr}, kind: manual, baseline: 0, target: 10}}" for kr in KR_IDS]
+    (tmp_path / "okrflow.yaml").write_text("\n".join(lines) + "\n")
+    return load_config(tmp_path / "okrflow.yaml", default_registry())
 
 
 def vary(store, start: datetime) -> None:
@@ -45,11 +56,7 @@ def vary(store, start: datetime) -> None:
 
 
 def test_every_kr_reads_as_its_own_history(store, tmp_path):
-    lines = ["version: 1", "cycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}", "objectives:"]
-    lines += ["  - id: o", "    title: O", "    key_results:"]
-    lines += [f"      - {{id: {kr}, kind: manual, baseline: 0, target: 10}}" for kr in KR_IDS]
-    (tmp_path / "okrflow.yaml").write_text("\n".join(lines) + "\n")
-    config = load_config(tmp_path / "okrflow.yaml", default_registry())
+    config = manual_config(tmp_path)
     end = datetime(2026, 11, 2, 6, tzinfo=UTC)
     fill_history(store, config, 60, timedelta(hours=7), end)  # Oct 15 to Nov 2, some rows no_data
     start, before = datetime(2026, 10, 20, tzinfo=UTC), datetime(2026, 10, 30, tzinfo=UTC)
@@ -85,11 +92,7 @@ def test_every_kr_reads_as_its_own_history(store, tmp_path):
 
 def test_batches_of_krs_read_as_one(store, tmp_path, monkeypatch):
     """The shown records are read per batch of KRs: a batch boundary changes nothing."""
-    lines = ["version: 1", "cycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}", "objectives:"]
-    lines += ["  - id: o", "    title: O", "    key_results:"]
-    lines += [f"      - {{id: {kr}, kind: manual, baseline: 0, target: 10}}" for kr in KR_IDS]
-    (tmp_path / "okrflow.yaml").write_text("\n".join(lines) + "\n")
-    config = load_config(tmp_path / "okrflow.yaml", default_registry())
+    config = manual_config(tmp_path)
     end = datetime(2026, 11, 2, 6, tzinfo=UTC)
     fill_history(store, config, 20, timedelta(hours=7), end)
     start, cut = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 30, tzinfo=UTC)
