@@ -144,7 +144,7 @@ def _number(value: float, digits: int = 5) -> float | int | None:
     the line) when not finite, which JSON cannot spell."""
     if not math.isfinite(value):
         return None
-    rounded = float(f"{value:.{digits}g}")
+    rounded = float(f"{value:.5g}" if digits == 5 else f"{value:.{digits}g}")  # a fixed spec: 0.5 us, not 0.8
     return int(rounded) if rounded.is_integer() and abs(rounded) < 1e15 else rounded
 
 
