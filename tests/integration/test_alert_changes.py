@@ -3,16 +3,13 @@ events: every firing, repeat and resolve, also for owners without a channel, and
 
 from __future__ import annotations
 
-import textwrap
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from okrflow.connectors.registry import Registry
 from okrflow.flows.pipeline import evaluate
-from okrflow.okr_model.loader import parse_config
 
 from okrflow.store import Store
-from tests.fixtures.warehouse import F1_KR, metrics_warehouse, set_metrics
+from tests.fixtures.warehouse import F1_KR, metrics_warehouse, set_metrics, warehouse_config
 
 T0 = datetime(2026, 11, 15, 0, 0, tzinfo=UTC)
 
@@ -21,22 +18,16 @@ T0 = datetime(2026, 11, 15, 0, 0, tzinfo=UTC)
 def run(tmp_path):
     warehouse = tmp_path / "warehouse.db"
     engine = metrics_warehouse(warehouse, f1=0.90)
-    config = parse_config(
-        textwrap.dedent(
-            f"""
-            version: 1
-            cycle: {{name: Q4, start: 2026-10-01, end: 2026-12-31}}
-            sources:
-              warehouse: {{type: sql, url: "sqlite:///{warehouse}"}}
-            objectives:
-              - id: platform
-                title: Reliable AI platform
-                owner: ml-team
-                key_results:
-                  - {F1_KR}
-            """
-        ),
-        resolver=Registry(),
+    config = warehouse_config(
+        warehouse,
+        f"""
+        objectives:
+          - id: platform
+            title: Reliable AI platform
+            owner: ml-team
+            key_results:
+              - {F1_KR}
+        """,
     )
     store = Store.open(f"sqlite:///{tmp_path / 'history.db'}")
 
