@@ -92,6 +92,11 @@ def _time(name: str, nullable: bool = False) -> Column[datetime]:
     return Column(name, UTCDateTime(), nullable=nullable)
 
 
+def _of_run(key: str) -> tuple[Column[Any], ...]:
+    """The first columns of a run's row about one KR or objective: its id, run, slot and ``key``."""
+    return _id(), _run_id(), _time("slot"), Column(key, String(128), nullable=False)
+
+
 runs = Table(
     "runs",
     metadata,
@@ -113,10 +118,7 @@ runs = Table(
 measurements = Table(
     "measurements",
     metadata,
-    _id(),
-    _run_id(),
-    _time("slot"),
-    Column("kr_id", String(128), nullable=False),
+    *_of_run("kr_id"),
     Column("value", Float, nullable=True),
     _time("observed_at", nullable=True),
     Column("status", String(16), nullable=False),
@@ -128,10 +130,7 @@ measurements = Table(
 kr_scores = Table(
     "kr_scores",
     metadata,
-    _id(),
-    _run_id(),
-    _time("slot"),
-    Column("kr_id", String(128), nullable=False),
+    *_of_run("kr_id"),
     Column("objective_id", String(128), nullable=False),
     Column("score", Float, nullable=True),
     Column("computed_score", Float, nullable=True),
@@ -239,10 +238,7 @@ def index_filter(dialect: str) -> Callable[..., bool]:
 objective_scores = Table(
     "objective_scores",
     metadata,
-    _id(),
-    _run_id(),
-    _time("slot"),
-    Column("objective_id", String(128), nullable=False),
+    *_of_run("objective_id"),
     Column("score", Float, nullable=True),
     Column("status", String(16), nullable=False),
     Column("reason", Text, nullable=False, default="", server_default=""),  # why the status (migration 0006)
