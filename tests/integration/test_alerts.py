@@ -6,17 +6,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import textwrap
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from okrflow.connectors.registry import Registry
 from okrflow.flows.pipeline import evaluate
-from okrflow.okr_model.loader import parse_config
 
 from okrflow.alerts.repository import AlertRepository
 from okrflow.store import Store
-from tests.fixtures.warehouse import metrics_warehouse, set_metrics
+from tests.fixtures.warehouse import F1_KR, LATENCY_KR, metrics_warehouse, set_metrics, warehouse_config
 
 T0 = datetime(2026, 11, 15, 0, 0, tzinfo=UTC)
 SECRET = "hook-secret-value:@/%#-0123456789abcdefgh"  # >= 32 bytes
@@ -27,43 +24,25 @@ def world(tmp_path, http_receiver, slack_receiver, monkeypatch):
     monkeypatch.setenv("HOOK_SECRET", SECRET)
     warehouse = tmp_path / "warehouse.db"
     engine = metrics_warehouse(warehouse, f1=0.90, latency=0.15)
-    config = parse_config(
-        textwrap.dedent(
-            f"""
-            version: 1
-            cycle: {{name: Q4, start: 2026-10-01, end: 2026-12-31}}
-            defaults:
-              alerts: {{for_runs: 2, repeat_interval: 24h, retry_backoff: 0s}}
-            sources:
-              warehouse: {{type: sql, url: "sqlite:///{warehouse}"}}
-            channels:
-              alice-hook: {{type: webhook, url: "{http_receiver.url}/alice", secret: "${{HOOK_SECRET}}"}}
-              bob-slack: {{type: slack, url: "{slack_receiver.url}/services/T0/B0/tokentoken"}}
-            owners:
-              alice: {{channels: [alice-hook]}}
-              bob: {{channels: [bob-slack]}}
-            objectives:
-              - id: platform
-                title: Reliable AI platform
-                owner: bob
-                key_results:
-                  - id: f1
-                    title: Classifier F1 to 0.9
-                    kind: increase
-                    baseline: 0.79
-                    target: 0.9
-                    owner: alice
-                    drift: {{max_drop: 0.03}}
-                    metric: {{source: warehouse, sql: "SELECT v FROM m WHERE k = 'f1'"}}
-                  - id: latency
-                    title: P95 latency under 200 ms
-                    kind: maintain_below
-                    target: 0.2
-                    unit: s
-                    metric: {{source: warehouse, sql: "SELECT v FROM m WHERE k = 'latency'"}}
-            """
-        ),
-        resolver=Registry(),
+    config = warehouse_config(
+        warehouse,
+        f"""
+        defaults:
+          alerts: {{for_runs: 2, repeat_interval: 24h, retry_backoff: 0s}}
+        channels:
+          alice-hook: {{type: webhook, url: "{http_receiver.url}/alice", secret: "${{HOOK_SECRET}}"}}
+          bob-slack: {{type: slack, url: "{slack_receiver.url}/services/T0/B0/tokentoken"}}
+        owners:
+          alice: {{channels: [alice-hook]}}
+          bob: {{channels: [bob-slack]}}
+        objectives:
+          - id: platform
+            title: Reliable AI platform
+            owner: bob
+            key_results:
+              - {F1_KR}
+              - {LATENCY_KR}
+        """,
     )
     store = Store.open(f"sqlite:///{tmp_path / 'history.db'}")
 
