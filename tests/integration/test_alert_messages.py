@@ -9,7 +9,6 @@ and worst KRs, a grouped KR's own owner hears of it too, and every body received
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,10 +17,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-from okrflow.connectors.registry import Registry
 from okrflow.flows.pipeline import evaluate
 from okrflow.okr_model.config import Config
-from okrflow.okr_model.loader import parse_config
 
 from okrflow.alerts.judge import judge
 from okrflow.alerts.message import Alert, Message
@@ -29,7 +26,7 @@ from okrflow.alerts.notify import lineage_before
 from okrflow.alerts.render import email_parts, slack_payload
 from okrflow.alerts.repository import AlertRepository
 from okrflow.store import KRResult, ObjectiveResult, RunRecord, Store
-from tests.fixtures.warehouse import metrics_warehouse, set_metrics
+from tests.fixtures.warehouse import F1_KR, metrics_warehouse, set_metrics, warehouse_config
 
 T0 = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)  # 49% of the cycle: a committed progress KR is expected at 0.49
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "config" / "webhook-payload.schema.json").read_text())
@@ -54,52 +51,39 @@ class World:
 def make_world(tmp_path: Path, hook, alerts: str) -> Iterator[World]:
     warehouse = tmp_path / "warehouse.db"
     engine = metrics_warehouse(warehouse, f1=0.90, latency=0.15)
-    config = parse_config(
-        textwrap.dedent(
-            f"""
-            version: 1
-            cycle: {{name: Q4, start: 2026-10-01, end: 2026-12-31}}
-            defaults:
-              alerts: {alerts}
-            sources:
-              warehouse: {{type: sql, url: "sqlite:///{warehouse}"}}
-            channels:
-              alice-hook: {{type: webhook, url: "{hook.url}/alice"}}
-              bob-hook: {{type: webhook, url: "{hook.url}/bob"}}
-              carol-hook: {{type: webhook, url: "{hook.url}/carol"}}
-              dave-hook: {{type: webhook, url: "{hook.url}/dave"}}
-            owners:
-              alice: {{channels: [alice-hook]}}
-              bob: {{channels: [bob-hook]}}
-              carol: {{channels: [carol-hook]}}
-              dave: {{channels: [dave-hook]}}
-            objectives:
-              - id: models
-                title: Models good enough to automate tickets
-                owner: bob
-                key_results:
-                  - id: f1
-                    title: Classifier F1 to 0.9
-                    kind: increase
-                    baseline: 0.79
-                    target: 0.9
-                    owner: alice
-                    drift: {{max_drop: 0.03}}
-                    metric: {{source: warehouse, sql: "SELECT v FROM m WHERE k = 'f1'"}}
-              - id: serving
-                title: Fast serving
-                owner: carol
-                key_results:
-                  - id: latency
-                    title: P95 latency under 200 ms
-                    kind: maintain_below
-                    owner: dave
-                    target: 0.2
-                    unit: s
-                    metric: {{source: warehouse, sql: "SELECT v FROM m WHERE k = 'latency'"}}
-            """
-        ),
-        resolver=Registry(),
+    config = warehouse_config(
+        warehouse,
+        f"""
+        defaults:
+          alerts: {alerts}
+        channels:
+          alice-hook: {{type: webhook, url: "{hook.url}/alice"}}
+          bob-hook: {{type: webhook, url: "{hook.url}/bob"}}
+          carol-hook: {{type: webhook, url: "{hook.url}/carol"}}
+          dave-hook: {{type: webhook, url: "{hook.url}/dave"}}
+        owners:
+          alice: {{channels: [alice-hook]}}
+          bob: {{channels: [bob-hook]}}
+          carol: {{channels: [carol-hook]}}
+          dave: {{channels: [dave-hook]}}
+        objectives:
+          - id: models
+            title: Models good enough to automate tickets
+            owner: bob
+            key_results:
+              - {F1_KR}
+          - id: serving
+            title: Fast serving
+            owner: carol
+            key_results:
+              - id: latency
+                title: P95 latency under 200 ms
+                kind: maintain_below
+                owner: dave
+                target: 0.2
+                unit: s
+                metric: {{source: warehouse, sql: "SELECT v FROM m WHERE k = 'latency'"}}
+        """,
     )
     store = Store.open(f"sqlite:///{tmp_path / 'history.db'}")
 

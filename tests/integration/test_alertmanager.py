@@ -22,7 +22,7 @@ from okrflow.alerts.alertmanager import alertmanager_alerts, lease
 from okrflow.alerts.message import Message
 from okrflow.alerts.repository import AlertRepository
 from okrflow.store import Store
-from tests.fixtures.warehouse import metrics_warehouse, set_metrics
+from tests.fixtures.warehouse import metrics_warehouse, set_metrics, warehouse_config
 
 T0 = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 
@@ -31,42 +31,36 @@ T0 = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 def world(tmp_path, alertmanager, http_receiver) -> Iterator:
     warehouse = tmp_path / "warehouse.db"
     engine = metrics_warehouse(warehouse, f1=0.90, latency=0.15)
-    config = parse_config(
-        textwrap.dedent(
-            f"""
-            version: 1
-            cycle: {{name: Q4, start: 2026-10-01, end: 2026-12-31}}
-            defaults:
-              alerts: {{for: 0s, retry_backoff: 0s, link: "https://okr.example.com/report.html"}}
-            sources:
-              warehouse: {{type: sql, url: "sqlite:///{warehouse}"}}
-            channels:
-              am: {{type: alertmanager, url: "{alertmanager.url}", headers: {{X-Scope-OrgID: team-ml}}}}
-              alice-hook: {{type: webhook, url: "{http_receiver.url}/alice"}}
-            owners:
-              alice: {{channels: [am, alice-hook]}}
-              dave: {{channels: [am]}}
-            objectives:
-              - id: models
-                title: Models good enough to automate tickets
-                key_results:
-                  - id: f1
-                    title: Classifier F1 to 0.9
-                    kind: increase
-                    baseline: 0.79
-                    target: 0.9
-                    owner: alice
-                    metric: {{source: warehouse, sql: "SELECT v FROM m WHERE k = 'f1'"}}
-                  - id: latency
-                    title: P95 latency under 200 ms
-                    kind: maintain_below
-                    owner: dave
-                    target: 0.2
-                    unit: s
-                    metric: {{source: warehouse, sql: "SELECT v FROM m WHERE k = 'latency'"}}
-            """
-        ),
-        resolver=Registry(),
+    config = warehouse_config(
+        warehouse,
+        f"""
+        defaults:
+          alerts: {{for: 0s, retry_backoff: 0s, link: "https://okr.example.com/report.html"}}
+        channels:
+          am: {{type: alertmanager, url: "{alertmanager.url}", headers: {{X-Scope-OrgID: team-ml}}}}
+          alice-hook: {{type: webhook, url: "{http_receiver.url}/alice"}}
+        owners:
+          alice: {{channels: [am, alice-hook]}}
+          dave: {{channels: [am]}}
+        objectives:
+          - id: models
+            title: Models good enough to automate tickets
+            key_results:
+              - id: f1
+                title: Classifier F1 to 0.9
+                kind: increase
+                baseline: 0.79
+                target: 0.9
+                owner: alice
+                metric: {{source: warehouse, sql: "SELECT v FROM m WHERE k = 'f1'"}}
+              - id: latency
+                title: P95 latency under 200 ms
+                kind: maintain_below
+                owner: dave
+                target: 0.2
+                unit: s
+                metric: {{source: warehouse, sql: "SELECT v FROM m WHERE k = 'latency'"}}
+        """,
     )
     store = Store.open(f"sqlite:///{tmp_path / 'history.db'}")
 
