@@ -19,11 +19,12 @@ from typing import Any, Protocol
 
 import yaml
 from okrflow.okr_model.config import Config, KeyResult, MetricBinding, SourceConfig
+from okrflow.okr_model.config_text import read_config_text
 from okrflow.okr_model.dotenv import read_dotenv
 from okrflow.okr_model.errors import ConfigError, ConfigIssue
 from okrflow.okr_model.paths import anchor_config
 from okrflow.okr_model.rollup import tree_shape
-from okrflow.okr_model.yaml_safety import UnsafeYamlError, compose, load, read_config_text
+from okrflow.okr_model.yaml_safety import UnsafeYamlError, compose, load
 from pydantic import ValidationError
 
 __all__ = ["SchemaResolver", "format_path", "load_config", "parse_config"]

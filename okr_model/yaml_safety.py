@@ -1,9 +1,10 @@
 """Limits on config files that users never meet and attackers always do, checked before YAML builds anything.
 
-A config is read as at most ``OKRFLOW_MAX_CONFIG_BYTES`` bytes (default 2 MiB) of strict UTF-8, then its YAML
-event stream is scanned once: nesting depth, alias references, the size the document has once its aliases are
-expanded, recursive aliases, the length of each value and duplicated mapping keys. The same pass builds the
-values (``load``, as ``yaml.safe_load`` would), handed out only once every limit passed. Why from events:
+A config is read as at most ``OKRFLOW_MAX_CONFIG_BYTES`` bytes (default 2 MiB) of strict UTF-8 (``config_text``),
+then its YAML event stream is scanned once: nesting depth, alias references, the size the document has once its
+aliases are expanded, recursive aliases, the length of each value and duplicated mapping keys. The same pass
+builds the values (``load``, as ``yaml.safe_load`` would), handed out only once every limit passed. Why from
+events:
 
 - PyYAML's composer recurses per nesting level (30,000 ``[`` overflow the C stack: a segfault), while the event
   parser keeps its own stack, so the depth is counted from events and a deep file never reaches PyYAML's composer;
@@ -18,39 +19,29 @@ Each limit costs one comparison per event; a 1,000-KR config (30,000 events) sca
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from okrflow.okr_model.errors import ConfigError, ConfigIssue, OkrflowError
+from okrflow.okr_model.config_text import check_size, max_config_bytes
+from okrflow.okr_model.errors import OkrflowError
 from okrflow.okr_model.yaml_construct import MAP_TAG, SCALAR_CONSTRUCTORS, SEQ_TAG, STR_TAG, construct
 
 __all__ = [
-    "DEFAULT_MAX_CONFIG_BYTES",
     "MAX_ALIASES",
     "MAX_ALIAS_VALUES",
-    "MAX_BYTES_ENV",
     "MAX_DEPTH",
     "MAX_NUMBER_CHARS",
     "MAX_VALUE_CHARS",
     "Finding",
     "UnsafeYamlError",
-    "check_size",
     "compose",
-    "decode_utf8",
     "load",
-    "max_config_bytes",
-    "read_config_text",
     "scan",
 ]
 
-MAX_BYTES_ENV = "OKRFLOW_MAX_CONFIG_BYTES"
-DEFAULT_MAX_CONFIG_BYTES = 2 * 2**20
-"""2 MiB: a 1,000-KR config is about 300 KB; 2 MiB (15,000 KRs) validate in about 4 s of CPU and 200-400 MB."""
 MAX_DEPTH = 64
 """Nested mappings and lists; a config needs fewer than 10 (objectives -> key results -> metric -> params)."""
 MAX_ALIASES = 10_000
@@ -62,84 +53,6 @@ MAX_VALUE_CHARS = 100_000
 MAX_NUMBER_CHARS = 1_000
 """A plain scalar YAML reads as a number: PyYAML's ``1:2:3...`` (base 60) is quadratic in its length."""
 _NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
-
-
-def max_config_bytes(file: str) -> int:
-    """The size limit: ``OKRFLOW_MAX_CONFIG_BYTES`` when set (a positive number of bytes), else 2 MiB."""
-    raw = os.environ.get(MAX_BYTES_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_CONFIG_BYTES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ConfigError(file, [ConfigIssue("", f"{MAX_BYTES_ENV} must be a positive number of bytes (got {raw!r})")])
-    return value
-
-
-def read_config_text(path: str | os.PathLike[str], file: str) -> str:
-    """The file as text: at most the size limit (read no further, so /dev/zero or a pipe cannot fill memory),
-    strict UTF-8 (a UTF-8 byte-order mark is fine). Raises ``OSError`` as ``open`` does."""
-    limit = max_config_bytes(file)
-    with Path(path).open("rb") as handle:
-        data = handle.read(limit + 1)
-    check_size(len(data), limit, file)
-    return decode_utf8(data, file)
-
-
-def check_size(size: int, limit: int, file: str) -> None:
-    """Refuse more than ``limit`` bytes, saying how to raise the limit."""
-    if size > limit:
-        raise ConfigError(
-            file,
-            [
-                ConfigIssue(
-                    "",
-                    f"the file is larger than the {_size(limit)} limit for a config (a 1,000-KR config is about "
-                    f"300 KB); split it, or raise the limit with {MAX_BYTES_ENV}=BYTES",
-                )
-            ],
-        )
-
-
-def decode_utf8(data: bytes, file: str) -> str:
-    """Strict UTF-8, or a ``ConfigError`` naming the byte offset, its line, and the likely encoding."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ConfigError(
-            file, [ConfigIssue("", "the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8", 1)]
-        )
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise ConfigError(
-            file,
-            [
-                ConfigIssue(
-                    "",
-                    f"a NUL byte at byte offset {nul}: this is a binary file (or UTF-16/32), not UTF-8 text",
-                    data.count(b"\n", 0, nul) + 1,
-                )
-            ],
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(
-            file,
-            [
-                ConfigIssue(
-                    "",
-                    f"not UTF-8: byte 0x{data[exc.start]:02x} at byte offset {exc.start} cannot be decoded "
-                    "(latin-1 or another legacy encoding?); save the file as UTF-8",
-                    line,
-                )
-            ],
-        ) from None
-
-
-def _size(limit: int) -> str:
-    return f"{limit / 2**20:g} MiB" if limit >= 2**20 else f"{limit:,} bytes"
 
 
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
