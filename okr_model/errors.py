@@ -22,12 +22,14 @@ Classes live beside the code that raises them (the module in brackets); all are 
     ├── ExporterError             the Prometheus exporter cannot serve  [okrflow.report.exporter]
     ├── WebhookVerificationError  a received webhook is not authentic or not fresh  [okrflow.webhooks]
     ├── BackfillError             a backfill cannot run  [flows.backfill]
-    └── DeployError               the Prefect deployment cannot be created  [flows.deploy]
+    ├── DeployError               the Prefect deployment cannot be created  [flows.deploy]
+    └── LocalPrefectError         ``serve``'s own Prefect server did not start  [flows.local_prefect]
 
 A fetch failure never escapes a run as an exception: it becomes a ``Measurement`` with ``status="error"``
 (or ``no_data``). Errors that also are ``ValueError``/``LookupError`` keep those bases for callers that
 catch the built-in ones. Built-in exceptions (``ValueError`` from a validator, ``RuntimeError`` for a
-programming error) are not part of the tree.
+programming error) are not part of the tree, nor are private signals that never leave their module
+(as ``yaml_safety``'s "leave this document to PyYAML's own path").
 """
 
 from __future__ import annotations

@@ -10,17 +10,21 @@ Two precisions, on purpose:
 - ``exact_number``: an alert carries the value someone acts on: whole numbers whole, two decimals from 1 up,
   six significant digits below 1 (0.4123 -> ``0.4123``, 12345.678 -> ``12345.68``, 1e-07 -> ``1e-07``).
 
+Machine-readable output (the report's chart data) uses ``rounded``: a float to five significant digits, an
+int when whole, None when not finite (JSON has no spelling for NaN or infinity).
+
 A unit follows its number after a space (``231.5 ms``), except ``%``, which is written against it (``99.9%``).
 A missing number is a word the caller picks (``-`` in tables, ``no data`` in sentences), never 0.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from okrflow.okr_model.types import Band
 
-__all__ = ["exact_number", "number", "quantity", "score", "target", "target_words", "with_unit"]
+__all__ = ["exact_number", "number", "quantity", "rounded", "score", "target", "target_words", "with_unit"]
 
 Digits = Callable[[float], str]
 
@@ -87,3 +91,12 @@ def target_words(
 def score(value: float | None, missing: str = "-") -> str:
     """A score (0..1) with two decimals."""
     return missing if value is None else f"{value:.2f}"
+
+
+def rounded(value: float, digits: int = 5) -> float | int | None:
+    """``value`` to ``digits`` significant digits for JSON: an int when whole (the shortest spelling), None (a
+    gap in a chart's line) when not finite."""
+    if not math.isfinite(value):
+        return None
+    near = float(f"{value:.5g}" if digits == 5 else f"{value:.{digits}g}")  # a fixed spec: 0.5 us, not 0.8
+    return int(near) if near.is_integer() and abs(near) < 1e15 else near

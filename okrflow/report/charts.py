@@ -16,15 +16,15 @@ A chart is a list of traces, each ``{"s": style, "n": name, "x": [...], "y": [..
 dashes, which row) is written once per page in ``STYLES``, times are minutes after the cycle's start
 (``TimeCode``), delta-encoded, and numbers are rounded to what a chart can show. Long series are thinned
 for display (``okrflow.report.downsample``, ``MAX_DRAWN`` points a line); the page says so on the card. No
-plotly figure objects are built: the page's script turns this data into Plotly traces (``templates/charts.js.j2``). The only
-user text handed to Plotly is the unit in the axis title, escaped (Plotly reads a subset of HTML in text).
+plotly figure objects are built: the page's script turns this data into Plotly traces
+(``templates/charts.js.j2``). The only user text handed to Plotly is the unit in the axis title, escaped
+(Plotly reads a subset of HTML in text).
 """
 
 from __future__ import annotations
 
 import functools
 import html
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,20 +139,11 @@ def pace_shares(kr: KeyResult) -> list[float]:
     return sorted(shares)
 
 
-def _number(value: float, digits: int = 5) -> float | int | None:
-    """``value`` to ``digits`` significant digits, an int when whole (JSON's shortest spelling); None (a gap in
-    the line) when not finite, which JSON cannot spell."""
-    if not math.isfinite(value):
-        return None
-    rounded = float(f"{value:.5g}" if digits == 5 else f"{value:.{digits}g}")  # a fixed spec: 0.5 us, not 0.8
-    return int(rounded) if rounded.is_integer() and abs(rounded) < 1e15 else rounded
-
-
 @functools.lru_cache(maxsize=4096)
-def _score_number(rounded: float) -> float | int | None:
-    """``_number`` of a score rounded to 3 decimals: scores lie in [0, 1], so about a thousand of them repeat on
-    every chart of a page."""
-    return _number(rounded)
+def _score_number(score: float) -> float | int | None:
+    """``formatting.rounded`` of a score rounded to 3 decimals: scores lie in [0, 1], so about a thousand of
+    them repeat on every chart of a page."""
+    return formatting.rounded(score)
 
 
 def _trace(style: str, name: str, xs: Sequence[float], ys: Sequence[float], **extra: Any) -> dict[str, Any]:
@@ -162,11 +153,11 @@ def _trace(style: str, name: str, xs: Sequence[float], ys: Sequence[float], **ex
     before = 0.0
     for x in xs:
         delta = x - before
-        deltas.append(int(delta) if delta.is_integer() else _number(delta, 9))  # finite: times
+        deltas.append(int(delta) if delta.is_integer() else formatting.rounded(delta, 9))  # finite: times
         before = x
     if STYLES[style]["row"] == 2:
         return {"s": style, "n": name, "x": deltas, "y": [_score_number(round(y, 3)) for y in ys], **extra}
-    return {"s": style, "n": name, "x": deltas, "y": [_number(y) for y in ys], **extra}
+    return {"s": style, "n": name, "x": deltas, "y": [formatting.rounded(y) for y in ys], **extra}
 
 
 def _thinned(style: str, name: str, series: CycleSeries, runs: Sequence[int], ys: Sequence[float], at: TimeCode):
