@@ -8,6 +8,7 @@ no scheduler or queue of our own.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -20,6 +21,7 @@ __all__ = [
     "ENTRYPOINT",
     "REPO_ROOT",
     "DeployError",
+    "catch_up_on_start",
     "deploy",
     "deployment_name",
     "flow_parameters",
@@ -124,7 +126,7 @@ def _serve(
         from okrflow.flows.serving import serve_until_stopped
 
         name = deployment_name(config_path, name)
-        _catch_up_on_start(config, name)
+        catch_up_on_start(config, name)
         return serve_until_stopped(
             evaluate_flow,
             name,
@@ -154,16 +156,23 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _catch_up_on_start(config: Config, deployment: str) -> None:
-    """After downtime, evaluate the missed slots the ``catchup`` policy asks for before serving."""
+def catch_up_on_start(config: Config, deployment: str, now: datetime | None = None) -> None:
+    """After downtime, evaluate the missed slots the ``catchup`` policy asks for before serving.
+
+    Its progress goes to stderr (a bar on a terminal, a line a tenth otherwise); stdout gets one line when done.
+    """
     from okrflow.flows.catchup import catch_up
     from okrflow.okr_model.paths import store_url
 
     from okrflow.store import Store
+    from okrflow.views.progress import ProgressReport
 
-    with Store.open(store_url(config)) as store:
-        for record in catch_up(config, store, datetime.now(UTC), deployment=deployment):
-            print(f"caught up slot {record.slot.isoformat()}: {record.status}")
+    with Store.open(store_url(config)) as store, ProgressReport("catch-up", "missed slots") as shown:
+        records = catch_up(config, store, now or datetime.now(UTC), deployment=deployment, progress=shown)
+    if records:
+        statuses = ", ".join(f"{n} {status}" for status, n in Counter(r.status for r in records).most_common())
+        first, last = records[0].slot.isoformat(), records[-1].slot.isoformat()
+        print(f"caught up {len(records)} missed slots from {first} to {last}: {statuses}", flush=True)
 
 
 def deploy(config_path: str | Path, config: Config, pool: str, name: str | None = None) -> str:

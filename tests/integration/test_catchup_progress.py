@@ -83,3 +83,23 @@ def test_the_served_flow_logs_catch_up_progress_in_its_run_log(tmp_path, monkeyp
     total = int(re.match(r"catch-up: 0/(\d+) missed slots \(0%\)$", lines[0]).group(1))  # type: ignore[union-attr]
     assert total >= 5, lines
     assert lines == [f"catch-up: {n}/{total} missed slots ({n * 100 // total}%)" for n in range(total + 1)]
+
+
+def test_serve_start_up_catch_up_shows_progress_then_one_line(tmp_path, monkeypatch, capfd):
+    """``serve``'s catch-up before serving: progress on stderr (plain off a terminal), one summary on stdout."""
+    monkeypatch.delenv("OKRFLOW_STORE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    from okrflow.flows.deploy import catch_up_on_start
+
+    now = datetime(2026, 11, 2, 20, 30, tzinfo=UTC)
+    config = load_config(write_config(tmp_path, now))
+    with Store.open(config.store) as store:
+        evaluate(config, store, now - timedelta(hours=10, minutes=30))  # then 10 hourly slots were missed
+    catch_up_on_start(config, "default", now)
+    out, err = capfd.readouterr()
+    assert err.splitlines() == [f"catch-up: {n}/10 missed slots ({n * 10}%)" for n in range(11)]
+    assert out.splitlines() == [
+        "caught up 10 missed slots from 2026-11-02T11:00:00+00:00 to 2026-11-02T20:00:00+00:00: 10 completed"
+    ]
+    with Store.open(config.store) as store:
+        assert len(store.runs_between("default", now - timedelta(days=1), now)) == 11
