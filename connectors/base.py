@@ -156,7 +156,9 @@ class AliasHistory(Protocol):
     """okrflow's own record of where model aliases pointed (MLflow keeps none): the version each measurement of
     an alias-bound KR saw, kept in its lineage. Implemented over the history store (``okrflow.store``)."""
 
-    def alias_versions(self, kr_ids: Sequence[str], model: str, alias: str, until: datetime) -> list[tuple[datetime, str]]:
+    def alias_versions(
+        self, kr_ids: Sequence[str], model: str, alias: str, until: datetime
+    ) -> list[tuple[datetime, str]]:
         """(slot, model version) of the scheduled runs before ``until`` in which these KRs saw the alias, oldest first."""
 
 

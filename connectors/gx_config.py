@@ -57,9 +57,9 @@ class DataRef(BaseModel):
         return self
 
     def binds(self) -> set[str]:
-        from okrflow.connectors.sql import _bind_names
+        from okrflow.connectors.sql_url import bind_names
 
-        return _bind_names(self.query) if self.query is not None else set()
+        return bind_names(self.query) if self.query is not None else set()
 
     def label(self) -> str:
         if self.path is not None:

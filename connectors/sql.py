@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext, suppress
@@ -34,29 +33,22 @@ from okrflow.connectors.base import Connector, ConnectorContext, Measurement, On
 from okrflow.connectors.retry import retry_call
 from okrflow.connectors.sql_errors import QueryShapeError, SqlReadError, classify, db_message, unwrap_pandas
 from okrflow.connectors.sql_session import create_read_engine, read_only_transaction, sqlite_deadline, sqlite_path
+from okrflow.connectors.sql_url import bind_names, parse_url, url_backend
 from okrflow.okr_model.config import Config, MetricBinding, SourceConfig
 from okrflow.okr_model.errors import ConfigIssue
 from okrflow.okr_model.paths import anchor_sqlite_url
-from okrflow.okr_model.secrets import Redactor, database_url, split_url
+from okrflow.okr_model.secrets import Redactor
 from okrflow.okr_model.sql_check import read_query_problem, sql_dialect
 from pydantic import ConfigDict, Field, SecretStr, StringConstraints, field_validator, model_validator
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL, Connection, Engine
+    from sqlalchemy.engine import Connection, Engine
 
 __all__ = ["BUILTIN_BINDS", "SqlConnector", "SqlMetric", "SqlSource", "query_problem"]
 
 log = logging.getLogger(__name__)
 
 BUILTIN_BINDS = ("cycle_start", "cycle_end", "now")
-_DRIVERS = {
-    "sqlite": "sqlite",
-    "postgresql": "postgresql+psycopg",
-    "mysql": "mysql+pymysql",
-    "mariadb": "mariadb+pymysql",
-}
-_URL_HELP = "expected sqlite:///PATH, postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB or mysql+pymysql://USER@HOST/DB"
-_SQLITE_FILE = "a sqlite URL needs a database file: sqlite:///relative.db or sqlite:////absolute/path.db"
 _READ_ONLY = "the warehouse connection is read-only; the query tried to write"
 _ONE_STATEMENT = "the query must be a single SQL statement (no ';'-separated batches)"
 _REFUSED = "refused before running: "
@@ -73,7 +65,7 @@ class SqlSource(SourceConfig):
     @field_validator("url")
     @classmethod
     def _known_database(cls, value: SecretStr) -> SecretStr:
-        _url_backend(value.get_secret_value())
+        url_backend(value.get_secret_value())
         return value
 
 
@@ -92,7 +84,7 @@ class SqlMetric(MetricBinding):
         clash = sorted(set(self.params) & set(BUILTIN_BINDS))
         if clash:
             raise ValueError(f"params may not redefine the built-in bind(s) {', '.join(clash)}")
-        missing = sorted(_bind_names(self.sql) - set(BUILTIN_BINDS) - set(self.params))
+        missing = sorted(bind_names(self.sql) - set(BUILTIN_BINDS) - set(self.params))
         if missing:
             names = ", ".join(f":{name}" for name in missing)
             raise ValueError(
@@ -110,7 +102,7 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
 
     def __init__(self, name: str, config: SqlSource, context: ConnectorContext):
         super().__init__(name, config, context)
-        self._url = _parse_url(config.url.get_secret_value())
+        self._url = parse_url(config.url.get_secret_value())
         self._backend = self._url.get_backend_name()
         self._dialect = sql_dialect(self._backend)
         self._lock = threading.Lock()
@@ -192,7 +184,7 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
         if self._backend == "sqlite" and not Path(sqlite := sqlite_path(self._url) or "").is_file():
             raise SqlReadError(f"the SQLite file {sqlite} of source {self.name!r} does not exist")
         statement: Any = text(query or "")
-        binds = {k: v for k, v in self._time_binds(now).items() if k in _bind_names(query or "")}
+        binds = {k: v for k, v in self._time_binds(now).items() if k in bind_names(query or "")}
         if table is not None:
             schema, _, name = table.rpartition(".")
             statement, binds = select(literal_column("*")).select_from(named(name, schema=schema or None)), {}
@@ -238,7 +230,7 @@ class SqlConnector(Connector[SqlSource, SqlMetric]):
         if problem := read_query_problem(metric.sql, self._dialect):
             return Measurement.error(_REFUSED + problem, **lineage)
         available = {**self._time_binds(at - metric.offset if metric.offset else at), **metric.params}
-        used = _bind_names(metric.sql)
+        used = bind_names(metric.sql)
         if missing := sorted(used - available.keys()):
             return Measurement.error(f"the query uses unbound parameter(s) {', '.join(missing)}", **lineage)
         binds = {name: available[name] for name in used}
@@ -329,81 +321,7 @@ def query_problem(sql: str, source: SourceConfig | None) -> str | None:
     """Why ``sql`` is not one read statement in ``source``'s dialect (generic SQL when the source is unknown)."""
     url = getattr(source, "url", None)
     try:
-        backend = _url_backend(url.get_secret_value()) if isinstance(url, SecretStr) else None
+        backend = url_backend(url.get_secret_value()) if isinstance(url, SecretStr) else None
     except ValueError:
         backend = None
     return read_query_problem(sql, sql_dialect(backend))
-
-
-_BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?![:\w])", re.UNICODE)
-"""A ``:name`` bind as SQLAlchemy's ``text()`` finds one (``TextClause``'s pattern in SQLAlchemy 2.0): not ``::cast``,
-not ``\\:escaped``, not ``a:b:c``. Matching here spares a validate importing SQLAlchemy (~0.15 s CPU) per SQL metric;
-test_sql_binds compares the two."""
-
-
-def _bind_names(sql: str) -> set[str]:
-    """The ``:name`` binds of a query, as SQLAlchemy's ``text()`` reads them (``::cast`` is not one)."""
-    return set(_BIND.findall(sql))
-
-
-_URL_SHAPE = re.compile(
-    r"""
-    (?P<name>[\w+]+)://
-    (?:[^:/]*(?::[^@]*)?@)?
-    (?:(?:\[[^/?]+\]|[^/:?]+)?(?::(?P<port>[^/?]*))?)?
-    (?:/(?P<database>[^?]*))?
-    (?:\?.*)?
-    """,
-    re.X,
-)
-"""The URL pattern SQLAlchemy's ``make_url`` matches (2.0): ``dialect[+driver]://[user[:pw]@][host][:port][/db][?q]``."""
-
-
-def _url_backend(raw: str) -> str:
-    """The database of a URL whose shape ``make_url`` accepts, checked without importing SQLAlchemy (validate does
-    this per SQL source and query); ``_parse_url`` builds the SQLAlchemy ``URL`` when an engine is made. Errors are
-    ``_parse_url``'s and never echo the URL."""
-    parts = split_url(raw)  # the user info ends at the last '@': a password may hold any character
-    match = _URL_SHAPE.match(raw if parts.username is None else f"{parts.prefix}{parts.rest}")
-    if match is None or not _port_ok(match["port"]):
-        raise ValueError(f"not a database URL; {_URL_HELP}")
-    backend = match["name"].split("+")[0]
-    _check_backend(backend)
-    if backend == "sqlite" and (match["database"] or "").removeprefix("file:") in ("", ":memory:"):
-        raise ValueError(_SQLITE_FILE)
-    return backend
-
-
-def _port_ok(port: str | None) -> bool:
-    """``make_url`` reads a port with ``int()``; an empty one (``host:/db``) is refused as not an integer."""
-    if port is None:
-        return True
-    try:
-        int(port)
-    except ValueError:
-        return False
-    return True
-
-
-def _check_backend(backend: str) -> None:
-    if backend not in _DRIVERS:
-        raise ValueError(
-            f"unsupported database {backend!r} (supported: sqlite, postgresql, mysql, mariadb); {_URL_HELP}"
-        )
-
-
-def _parse_url(raw: str) -> URL:
-    """A supported SQLAlchemy URL with a default driver; errors never echo the URL (it may hold a password)."""
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        url = database_url(raw)  # the user info ends at the last '@': a password may hold any character
-    except (ArgumentError, ValueError, TypeError):
-        raise ValueError(f"not a database URL; {_URL_HELP}") from None
-    backend = url.get_backend_name()
-    _check_backend(backend)
-    if "+" not in url.drivername:
-        url = url.set(drivername=_DRIVERS[backend])
-    if backend == "sqlite" and not sqlite_path(url):
-        raise ValueError(_SQLITE_FILE)
-    return url

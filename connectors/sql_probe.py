@@ -16,13 +16,13 @@ __all__ = ["probe_sql"]
 
 def probe_sql(sql: SqlConnector, metric: SqlMetric, at: datetime) -> Probe:
     """Never raises: a query that cannot run is the measurement's error."""
-    from okrflow.connectors.sql import _bind_names
+    from okrflow.connectors.sql_url import bind_names
 
     holds: dict[str, list[str]] = {}
     now = at - metric.offset if metric.offset else at
     binds = {**sql._time_binds(now), **metric.params}
     try:
-        columns, rows = sql.execute_read(metric.sql, {k: v for k, v in binds.items() if k in _bind_names(metric.sql)})
+        columns, rows = sql.execute_read(metric.sql, {k: v for k, v in binds.items() if k in bind_names(metric.sql)})
         holds["columns"] = list(columns) or ["none"]
         holds["first row"] = (
             [", ".join(f"{c}={v!r}" for c, v in zip(columns, rows[0], strict=False))] if rows else ["none"]

@@ -22,6 +22,7 @@ __all__ = [
     "weight_now",
 ]
 
+
 def standing_cap(config: Config, kr: KeyResult) -> timedelta:
     """The longest one measurement of ``kr`` may stand for: ``max_age``, else the schedule's interval."""
     if kr.metric is not None and kr.metric.max_age is not None:

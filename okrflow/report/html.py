@@ -26,21 +26,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
 from okrflow.alerts.repository import AlertRepository
-from okrflow.connectors.mlflow_lineage import describe_model
-from okrflow.okr_model import formatting
 from okrflow.okr_model.config import Config, KeyResult, Objective
 from okrflow.okr_model.pacing import elapsed_share
 from okrflow.okr_model.rollup import children_of
-from okrflow.okr_model.scoring import describe_gates
-from okrflow.okr_model.types import MAINTAIN_KINDS
 from okrflow.report.atomic_file import write_atomically
 from okrflow.report.charts import AlertMark, TimeCode, kr_chart, page_data
+from okrflow.report.page_format import STATUSES, Formatter
 from okrflow.store import AnnotationRecord, HistoryPoint, KRResult, ObjectiveResult, StatusSnapshot, Store
 from okrflow.store.cycle_histories import CycleSeries, cycle_series
 from okrflow.store.gc_pause import gc_paused
@@ -48,7 +45,6 @@ from okrflow.store.gc_pause import gc_paused
 __all__ = ["build_report", "write_report"]
 
 TEMPLATES = Path(__file__).parent / "templates"
-STATUSES = ("on_track", "at_risk", "off_track", "no_data")
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: building a report reads and charts each KR (total is twice the KRs)."""
@@ -112,93 +108,6 @@ class Review:
     changes: list[Change]
     gated: list[tuple[KRView, HistoryPoint]]
     annotations: list[AnnotationRecord]
-
-
-class Facts(NamedTuple):
-    """A KR's result as its tree row and its card show it, formatted once: one call from the template per row
-    instead of one per cell (each call through Jinja2 costs more than the formatting)."""
-
-    status: str
-    label: str  # the status as words
-    baseline: str
-    target: str
-    value: str
-    score: str
-    expected: str
-    forecast: str
-    note: str
-
-
-class Formatter:
-    """Numbers, times and statuses as people read them; times in the config's time zone."""
-
-    def __init__(self, config: Config):
-        self.tz = config.tz
-        self.zone = config.timezone
-
-    def time(self, value: datetime | None) -> str:
-        return value.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") if value else "-"
-
-    def axis(self, value: datetime) -> str:
-        """Plotly reads naive date strings (it drops zones), so chart times are written in the config's zone."""
-        return value.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S")
-
-    num = staticmethod(formatting.quantity)  # value with unit, "-" when missing
-    score = staticmethod(formatting.score)
-
-    @staticmethod
-    def status(value: str | None) -> str:
-        """A known status (it names a CSS class), else no_data."""
-        return value if value in STATUSES else "no_data"
-
-    def value(self, result: KRResult | None, unit: str | None) -> str:
-        return self.num(result.value if result and result.measurement == "ok" else None, unit)
-
-    def target(self, kr: KeyResult) -> str:
-        return formatting.target(kr.target, kr.unit)
-
-    def expected(self, kr: KeyResult, result: KRResult | None) -> str:
-        """The score the KR is judged against: maintain KRs must hold their success score all cycle long."""
-        if result is None:
-            return "-"
-        return self.score(kr.success_score if kr.kind in MAINTAIN_KINDS else result.expected)
-
-    def forecast(self, result: KRResult | None) -> str:
-        fc = result.forecast if result else None
-        return f"{self.score(fc['score'])} ({self.score(fc['low'])}-{self.score(fc['high'])})" if fc else "-"
-
-    def facts(self, kr: KeyResult, r: KRResult | None) -> Facts:
-        status = self.status(r.status if r else None)
-        return Facts(
-            status,
-            status.replace("_", " "),
-            self.num(kr.baseline, kr.unit),
-            self.target(kr),
-            self.value(r, kr.unit),
-            self.score(r.score if r else None),
-            self.expected(kr, r),
-            self.forecast(r),
-            self.note(r),
-        )
-
-    def note(self, r: KRResult | None) -> str:
-        """Why the status, and why a score is not simply the rules applied to the value: overrides, gates, held
-        scores, missing data."""
-        if r is None:
-            return "not evaluated yet"
-        parts = [r.reason] if r.reason else []  # why the status (results read from history have none)
-        if r.overridden:
-            parts.append(f"override (computed {self.score(r.computed_score)})")
-        if r.gates:
-            parts.append(describe_gates(r.gates, r.held))
-        elif r.held:
-            parts.append("score held")
-        if r.measurement != "ok" and r.detail:
-            parts.append(f"{r.measurement}: {r.detail}")
-        model = describe_model(r.lineage)  # which model version produced the value (MLflow KRs)
-        if model:
-            parts.append(f"model {model}")
-        return "; ".join(parts)
 
 
 def write_report(

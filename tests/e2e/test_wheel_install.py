@@ -39,7 +39,9 @@ def installed(wheel, tmp_path_factory) -> Path:
     python = venv / "bin" / "python"
     purelib = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     Path(purelib, "deps-from-test-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(
@@ -61,7 +63,9 @@ def test_wheel_holds_the_examples_and_no_checkout_paths(wheel):
 
 
 def test_init_validate_and_demo_from_any_folder(installed, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OKRFLOW_", "WAREHOUSE_", "MLFLOW_", "PROMETHEUS_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OKRFLOW_", "WAREHOUSE_", "MLFLOW_", "PROMETHEUS_"))
+    }
     env["PATH"] = f"{installed / 'bin'}{os.pathsep}{env['PATH']}"
     okrflow = str(installed / "bin" / "okrflow")
 
@@ -70,7 +74,11 @@ def test_init_validate_and_demo_from_any_folder(installed, tmp_path):
 
     where = subprocess.run(
         [installed / "bin" / "python", "-c", "import okrflow; print(okrflow.__file__)"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, check=True,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert where.startswith(str(installed)), where  # the wheel's copy, not the checkout
 

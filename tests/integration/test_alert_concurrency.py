@@ -145,8 +145,7 @@ def test_two_processes_ten_rounds_one_message_per_condition_one_post_per_message
     barrier = context.Barrier(RUNNERS + DELIVERERS + 1)
     logs = [tmp_path / f"worker-{n}.log" for n in range(RUNNERS + DELIVERERS)]
     workers = [
-        context.Process(target=_runner, args=(str(config_path), ROUNDS, barrier, str(logs[n])))
-        for n in range(RUNNERS)
+        context.Process(target=_runner, args=(str(config_path), ROUNDS, barrier, str(logs[n]))) for n in range(RUNNERS)
     ] + [
         context.Process(target=_deliverer, args=(str(config_path), ROUNDS, barrier, str(logs[RUNNERS + n])))
         for n in range(DELIVERERS)
@@ -178,9 +177,7 @@ def test_two_processes_ten_rounds_one_message_per_condition_one_post_per_message
     # Exactly one POST per message id.
     assert len(ids) == len(posts_per_id) == ROUNDS, posts_per_id
     states = [
-        (alert["kind"], alert["state"])
-        for request in http_receiver.requests
-        for alert in request.json()["alerts"]
+        (alert["kind"], alert["state"]) for request in http_receiver.requests for alert in request.json()["alerts"]
     ]
     assert states == [("source_error", "firing" if i % 2 == 0 else "resolved") for i in range(ROUNDS)], states
 

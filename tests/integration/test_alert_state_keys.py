@@ -226,7 +226,10 @@ def test_states_kept_per_deployment_are_carried_over_not_lost(backend, tmp_path,
                 "INSERT INTO alert_states (fingerprint, deployment, kind, subject, phase, consecutive, last_slot)"
                 " VALUES (:f, 'okrs-serve', 'at_risk', 'f1', 'pending', 1, :at)"
             ),
-            {"f": hashlib.sha256(b"okrs-serve|at_risk|f1").hexdigest()[:32], "at": (T0 - timedelta(hours=1)).replace(tzinfo=None)},
+            {
+                "f": hashlib.sha256(b"okrs-serve|at_risk|f1").hexdigest()[:32],
+                "at": (T0 - timedelta(hours=1)).replace(tzinfo=None),
+            },
         )
     engine.dispose()
 

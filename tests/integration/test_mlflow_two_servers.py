@@ -99,7 +99,7 @@ def test_two_mlflow_servers_one_with_a_token_fetch_in_every_fresh_process(
             f"""
             version: 1
             cycle: {{name: Q4, start: 2026-10-01, end: 2026-12-31}}
-            store: "sqlite:///{tmp_path / 'history.db'}"
+            store: "sqlite:///{tmp_path / "history.db"}"
             sources:
               tracked: {{type: mlflow, tracking_uri: "{mlflow_http_server}", token: "tok-3141592653", timeout_s: 20}}
               registry: {{type: mlflow, tracking_uri: "{second_mlflow_server}", timeout_s: 20}}

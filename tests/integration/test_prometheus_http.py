@@ -146,7 +146,7 @@ def test_what_is_sent(scripted):
 
 def test_the_error_prometheus_gives_is_shown_as_written(scripted):
     """Quotes, backslashes and non-ASCII in Prometheus's error reach the user unchanged, from both query kinds."""
-    error = 'unknown label "café" in \\d+ it\'s {x=\'y\'}'
+    error = "unknown label \"café\" in \\d+ it's {x='y'}"
     scripted.reply = lambda handler, params: send(
         handler, 422, json.dumps({"status": "error", "errorType": "execution", "error": error})
     )

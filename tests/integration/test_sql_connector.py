@@ -388,7 +388,9 @@ def test_a_batch_cannot_escape_the_read_only_session(warehouse: Warehouse, conne
 
 def test_postgres_data_modifying_cte_is_refused(make_postgres_db: Callable[..., str], connect) -> None:
     url = make_postgres_db(ticket_statements("postgres"))
-    measurement = server_refusal(connect, url, "WITH gone AS (DELETE FROM tickets RETURNING 1) SELECT count(*) FROM gone")
+    measurement = server_refusal(
+        connect, url, "WITH gone AS (DELETE FROM tickets RETURNING 1) SELECT count(*) FROM gone"
+    )
     assert (measurement.status, measurement.detail) == ("error", READ_ONLY)
     assert Warehouse("postgres", url).scalar("SELECT count(*) FROM tickets") == len(TICKETS)
 
@@ -516,9 +518,7 @@ def test_an_unusable_url_is_a_config_error_without_the_password(url: str, messag
 
 
 def test_importing_the_module_stays_light() -> None:
-    code = (
-        "import sys, okrflow.connectors.sql; print(sorted(m for m in ('sqlalchemy', 'pandas', 'mlflow') if m in sys.modules))"
-    )
+    code = "import sys, okrflow.connectors.sql; print(sorted(m for m in ('sqlalchemy', 'pandas', 'mlflow') if m in sys.modules))"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2]
     )

@@ -44,7 +44,8 @@ def test_the_mapped_subpackages_are_analysed() -> None:
         1
         for folder in folders.values()
         for path in folder.rglob("*.py")
-        if "__pycache__" not in path.parts and (path.parent / "__init__.py").is_file()  # Alembic's versions/: no package
+        if "__pycache__" not in path.parts
+        and (path.parent / "__init__.py").is_file()  # Alembic's versions/: no package
     )
     assert analysed == python_files
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from okrflow.connectors.sql import _bind_names, _parse_url, _url_backend
+from okrflow.connectors.sql_url import bind_names, parse_url, url_backend
 from sqlalchemy import text
 
 QUERIES = [
@@ -30,7 +30,7 @@ QUERIES = [
 
 @pytest.mark.parametrize("sql", QUERIES)
 def test_bind_names_are_those_of_sqlalchemy_text(sql: str) -> None:
-    assert _bind_names(sql) == set(text(sql).compile().params)
+    assert bind_names(sql) == set(text(sql).compile().params)
 
 
 URLS = [
@@ -63,14 +63,14 @@ URLS = [
 @pytest.mark.parametrize("url", URLS)
 def test_url_check_agrees_with_sqlalchemy(url: str) -> None:
     try:
-        expected: str | BaseException = _parse_url(url).get_backend_name()
+        expected: str | BaseException = parse_url(url).get_backend_name()
     except ValueError as exc:
         expected = exc
     if isinstance(expected, str):
-        assert _url_backend(url) == expected
+        assert url_backend(url) == expected
     else:
         with pytest.raises(ValueError) as caught:
-            _url_backend(url)
+            url_backend(url)
         assert str(caught.value) == str(expected)
 
 

@@ -36,9 +36,7 @@ def test_the_message_names_the_observation_max_age_and_as_of():
     )
 
 
-@pytest.mark.parametrize(
-    "m", [Measurement.no_data("nothing"), Measurement.error("boom"), Measurement.ok(1.0)], ids=str
-)
+@pytest.mark.parametrize("m", [Measurement.no_data("nothing"), Measurement.error("boom"), Measurement.ok(1.0)], ids=str)
 def test_only_an_ok_measurement_with_a_time_can_be_stale(m):
     assert apply_max_age(m, timedelta(0), AS_OF) is m
 

@@ -14,7 +14,13 @@ from okrflow.cli import app
 from okrflow.starter import current_quarter, write_starter
 
 runner = CliRunner()
-PLACEHOLDERS = ("OKRFLOW_WEBHOOK_SECRET", "OKRFLOW_WEBHOOK_URL", "WAREHOUSE_URL", "PROMETHEUS_URL", "MLFLOW_TRACKING_URI")
+PLACEHOLDERS = (
+    "OKRFLOW_WEBHOOK_SECRET",
+    "OKRFLOW_WEBHOOK_URL",
+    "WAREHOUSE_URL",
+    "PROMETHEUS_URL",
+    "MLFLOW_TRACKING_URI",
+)
 
 
 @pytest.fixture
