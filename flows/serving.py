@@ -52,6 +52,8 @@ STOP_GRACE_S = 20.0
 EXIT_AT_ONCE = 130
 """The exit status of a stop that had to kill runs (128 + SIGINT, as a shell reports an interrupted command)."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SWEEP_EVERY_S = 0.5
+"""While stopping, how often to look for a flow-run process the Runner started after the first pass."""
 STOP_MESSAGE = "okrflow serve was stopped (Ctrl-C or SIGTERM) while this run was in flight"
 
 
@@ -179,7 +181,22 @@ class _Serving:
             cancelled = f"not recorded in Prefect: {type(exc).__name__}: {exc}"
         killed = kill_flow_run_processes(self.keep)
         _say(f"runs in flight cancelled ({cancelled}); killed {killed} processes")
-        await self.runner.astop()
+        sweeping = asyncio.ensure_future(
+            self.sweep()
+        )  # a run the Runner launched just before it stopped taking new ones
+        try:
+            await self.runner.astop()
+        finally:
+            sweeping.cancel()
+
+    async def sweep(self) -> None:
+        """Until the Runner has stopped: cancel and kill any flow run whose process appears after the first pass."""
+        while True:
+            await asyncio.sleep(SWEEP_EVERY_S)
+            if _descendants(os.getpid(), self.keep):
+                with contextlib.suppress(Exception):  # the API down: the processes are stopped all the same
+                    await self.record_in_flight_cancelled()
+                kill_flow_run_processes(self.keep)
 
     async def record_in_flight_cancelled(self) -> list[str]:
         """Set the pending and running flow runs of the served deployments to Cancelled; the names of those
