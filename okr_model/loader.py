@@ -1,12 +1,10 @@
 """Read a config file: YAML safe-load, ``${VAR}`` interpolation, validation, reference checks.
 
-The file first passes ``yaml_safety``'s limits (size, UTF-8, nesting, aliases, duplicate keys) so a
-hostile file is refused before PyYAML builds anything from it.
-
-Every problem becomes a ``ConfigIssue`` with the key path (``objectives[1].key_results[0].target``)
-and, where the YAML has it, the line; the loader reports all issues of a file at once.
-Sources and metric bindings are validated by a ``SchemaResolver`` (the connector registry), so
-this module stays free of any connector code.
+The file first passes ``yaml_safety``'s limits (size, UTF-8, nesting, aliases, duplicate keys) so a hostile file is
+refused before PyYAML builds anything from it. Every problem becomes a ``ConfigIssue`` with the key path
+(``objectives[1].key_results[0].target``) and, where the YAML has it, the line; all issues of a file are reported
+at once. Sources and metric bindings are validated by a ``SchemaResolver`` (the connector registry), so this module
+stays free of any connector code.
 """
 
 from __future__ import annotations
@@ -56,7 +54,7 @@ def format_path(loc: Iterable[Any]) -> str:
     return out
 
 
-def load_config(path: str | os.PathLike[str], resolver: SchemaResolver | None = None) -> Config:
+def load_config(path: str | os.PathLike[str], resolver: SchemaResolver | None = None, check_sources=True) -> Config:
     """Load and validate a config file; raises ``ConfigError`` listing every issue."""
     file = str(path)
     try:
@@ -65,7 +63,8 @@ def load_config(path: str | os.PathLike[str], resolver: SchemaResolver | None = 
         raise ConfigError(file, [ConfigIssue("", "file not found (pass -c PATH or set OKRFLOW_CONFIG)")]) from None
     except OSError as exc:
         raise ConfigError(file, [ConfigIssue("", f"cannot read the file: {exc.strerror}")]) from None
-    config = parse_config(text, file, resolver, environ={**read_dotenv(Path(path).parent / ".env"), **os.environ})
+    environ = {**read_dotenv(Path(path).parent / ".env"), **os.environ}
+    config = parse_config(text, file, resolver, environ, check_sources)
     return anchor_config(config, Path(path).resolve().parent, getattr(resolver, "anchor", None))  # not the cwd
 
 
@@ -74,9 +73,11 @@ def parse_config(
     file: str = "<config>",
     resolver: SchemaResolver | None = None,
     environ: Mapping[str, str] | None = None,
+    check_sources: bool = True,
 ) -> Config:
     """Validate config text; ``file`` only names it in errors; ``${VAR}`` come from ``environ`` (default
-    the process environment; ``load_config`` adds the ``.env`` file beside the config under it)."""
+    the process environment; ``load_config`` adds the ``.env`` file beside it); ``check_sources=False`` skips
+    ``resolver.check`` (a SQL parse of every query...): for commands that fetch nothing."""
     try:
         data = load(text, file)  # what safe_load does, within yaml_safety's limits
     except UnsafeYamlError as exc:
@@ -109,7 +110,7 @@ def parse_config(
     issues.extend(_reference_issues(config))  # on the generic config, which still has every source and KR
     if resolver is not None:
         config = _resolve(config, data, resolver, issues)
-    if resolver is not None and not issues:
+    if resolver is not None and check_sources and not issues:
         issues.extend(resolver.check(config))
     if issues:
         raise ConfigError(file, lines.report(issues))
@@ -277,8 +278,7 @@ def _resolve(config: Config, data: dict[str, Any], resolver: SchemaResolver, iss
 
 
 def _unknown(what: str, name: str, known: Iterable[str]) -> str:
-    names = ", ".join(sorted(known)) or "none defined"
-    return f"unknown {what} {name!r} (known: {names})"
+    return f"unknown {what} {name!r} (known: {', '.join(sorted(known)) or 'none defined'})"
 
 
 def _reference_issues(config: Config) -> list[ConfigIssue]:

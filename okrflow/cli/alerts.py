@@ -20,7 +20,7 @@ def alerts(
     deliver: Annotated[bool, typer.Option("--deliver", help="Try queued messages now.")] = False,
 ) -> None:
     """Alerts that are pending or firing, and messages queued or refused by their channel."""
-    config = load()
+    config = load(check_sources=False)
     with open_store(config) as store:
         if deliver:
             from okrflow.alerts.outbox import deliver_due

@@ -47,13 +47,17 @@ def fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load() -> Config:
-    """Load and fully validate the config (exit 2 with file, key path and reason on error)."""
+def load(*, check_sources: bool = True) -> Config:
+    """Load and validate the config (exit 2 with file, key path and reason on error).
+
+    A command that only reads the store or the config passes ``check_sources=False``: the connectors' checks
+    (a SQL parse of every metric query, expectation names) guard fetching, so ``validate`` and every command
+    that fetches keep them, and a glance at ``status`` does not import the SQL parser."""
     from okrflow.connectors.registry import default_registry
     from okrflow.okr_model.loader import load_config
 
     try:
-        return load_config(state.config_path, default_registry())
+        return load_config(state.config_path, default_registry(), check_sources=check_sources)
     except ConfigError as exc:
         fail(f"invalid config:\n{exc}", 2)
     except (RecursionError, MemoryError) as exc:  # the loader's limits should stop such a file first

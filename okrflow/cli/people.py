@@ -20,7 +20,7 @@ app = typer.Typer()
 def _annotate(kr_id: str, kind: str, value: float | None, reason: str, author: str | None, at: str | None) -> None:
     from okrflow.store import AnnotationRecord
 
-    config = load()
+    config = load(check_sources=False)
     kr = known_kr(config, kr_id)
     if kind == "checkin" and kr.kind != "manual":
         fail(f"{kr_id} is measured by source {kr.metric.source!r}; check-ins are for kind: manual key results", 2)
@@ -89,7 +89,7 @@ def abandon(
     if not reason.strip():
         fail(f"abandon{' --undo' if undo else ''} needs a --reason", 2)
     if undo:
-        kr = known_kr(load(), kr_id)
+        kr = known_kr(load(check_sources=False), kr_id)
         if kr.abandoned is not None:
             fail(f"{kr_id} is abandoned in the config ({state.config_path}); remove its abandoned: key there", 2)
     _annotate(kr_id, "clear_abandon" if undo else "abandon", None, reason, author, at)

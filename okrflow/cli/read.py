@@ -84,7 +84,7 @@ def probe(
 @app.command()
 def status(output: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.table) -> None:
     """The latest score and status of every objective and key result."""
-    config = load()
+    config = load(check_sources=False)
     from okrflow.okr_model.paths import sqlite_file
     from okrflow.okr_model.secrets import hide_password
     from okrflow.views import status_json, status_table
@@ -117,7 +117,7 @@ def history(
     since: Annotated[str | None, typer.Option("--since", help="Only runs at or after this ISO time.")] = None,
 ) -> None:
     """One key result's measurements and scores over time."""
-    config = load()
+    config = load(check_sources=False)
     kr = known_kr(config, kr_id, allow_removed=True)
     from okrflow.views import history_csv, history_json, history_table
 
@@ -164,7 +164,7 @@ def report(
     out_path: Annotated[Path, typer.Option("--out", help="Where to write the HTML report.")] = Path("report.html"),
 ) -> None:
     """Write a self-contained HTML report: the OKR tree, a chart per key result, the mid-cycle review."""
-    config = load()
+    config = load(check_sources=False)
     from okrflow.report.html import write_report
     from okrflow.views.progress import ProgressReport
 
@@ -179,7 +179,7 @@ def exporter(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
     """Serve the latest KR and objective scores from the store as Prometheus gauges on /metrics."""
-    config = load()
+    config = load(check_sources=False)
     from okrflow.report.exporter import serve_exporter
 
     out.print(f"serving okrflow metrics on http://{host}:{port}/metrics")

@@ -70,6 +70,7 @@ def test_status_imports_no_client_nor_run_code(tmp_path):
     assert loaded(modules, CLIENTS + UNUSED) == []
     assert "(ORM mappers configured)" not in modules, "status reads Core rows: no ORM session, no mapper configuration"
     assert loaded(modules, ("sqlalchemy.orm",)) == [], "status reads the store's tables with Core: no ORM import"
+    assert loaded(modules, ("sqlglot",)) == [], "status fetches nothing: the SQL metrics' read-only parse is validate's"
 
 
 @pytest.mark.parametrize("args", [("--help",), ("report", "--help")])
