@@ -1,4 +1,4 @@
-"""Run every benchmark in turn: ``python -m benchmarks [--scale 0.1] [--only cli,evaluation,history,slo,importtime,report,served]``.
+"""Run every benchmark in turn: ``python -m benchmarks [--scale 0.1] [--only cli,evaluation,history,slo,importtime,floors,report,served]``.
 
 Each prints its own figures (median and spread over repeats); ``--scale 0.1`` is a quick pass of a few minutes,
 the default is the full scale of benchmarks/README.md. Needs PostgreSQL on 127.0.0.1:5432 and Debian's
@@ -10,7 +10,16 @@ from __future__ import annotations
 import argparse
 import time
 
-from benchmarks import cli_latency, evaluation, history_store, importtime, report_size, served_run, slo_compare
+from benchmarks import (
+    cli_latency,
+    evaluation,
+    floors,
+    history_store,
+    importtime,
+    report_size,
+    served_run,
+    slo_compare,
+)
 
 BENCHMARKS = {
     "cli": lambda scale, repeat: cli_latency.main([f"--scale={scale}", f"--repeat={repeat}"]),
@@ -18,6 +27,9 @@ BENCHMARKS = {
     "history": lambda scale, repeat: history_store.main([f"--scale={scale}", f"--repeat={repeat}"]),
     "slo": lambda scale, repeat: slo_compare.main([f"--count={max(10, round(200 * scale))}", f"--repeat={repeat}"]),
     "importtime": lambda scale, repeat: importtime.main([f"--scale={scale}", f"--repeat={min(repeat, 3)}"]),
+    "floors": lambda scale, repeat: floors.main(
+        [f"--scale={scale}", f"--count={max(10, round(200 * scale))}", f"--repeat={repeat}"]
+    ),
     "report": lambda scale, repeat: report_size.main([f"--scale={scale}", f"--repeat={min(repeat, 3)}", "--stages"]),
     "served": lambda scale, repeat: served_run.main([f"--runs={max(3, round(8 * scale))}", f"--repeat={repeat}"]),
 }
