@@ -9,7 +9,7 @@ per-object cost was most of ``status()``, and importing it most of a short comma
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
@@ -17,19 +17,13 @@ from typing import Any
 from sqlalchemy import (
     DateTime,
     Engine,
-    Float,
-    Integer,
     Select,
-    String,
     Text,
     and_,
-    case,
     cast,
-    column,
     func,
     select,
     type_coerce,
-    values,
 )
 
 from okrflow.store import tables
@@ -42,11 +36,9 @@ from okrflow.store.records import (
 )
 
 __all__ = [
-    "VALUES_CHUNK",
     "JsonTexts",
     "annotations",
     "decode_json",
-    "held_counts",
     "latest_run",
     "previous_scores",
     "result_select",
@@ -56,9 +48,6 @@ __all__ = [
     "series",
     "status",
 ]
-
-VALUES_CHUNK = 2000
-"""KRs per VALUES list (three binds each; under SQLite's and PostgreSQL's bind limits)."""
 
 
 _DECODER = json.JSONDecoder()
@@ -226,37 +215,6 @@ def _by_kr(
         for kr_id, slot, number in conn.execute(query):
             result[kr_id].append((slot.replace(tzinfo=UTC), number))
     return result
-
-
-def held_counts(
-    engine: Engine, thresholds: Mapping[str, tuple[float, bool]], start: datetime, before: datetime
-) -> dict[str, tuple[int, int]]:
-    """(held, valid) counts of each KR's ok values in [start, before): what a maintain KR scores from.
-
-    ``thresholds`` maps a KR id to (threshold, below); a value holds when it is >= the threshold, or <=
-    with ``below``. Counted by the database, so the cost does not grow with rows read into Python.
-    """
-    counts = {kr_id: (0, 0) for kr_id in thresholds}
-    items = list(thresholds.items())
-    for chunk in range(0, len(items), VALUES_CHUNK):
-        rows = [(kr_id, threshold, int(below)) for kr_id, (threshold, below) in items[chunk : chunk + VALUES_CHUNK]]
-        columns = column("kr_id", String), column("threshold", Float), column("below", Integer)
-        limits = values(*columns, name="limits").data(rows).cte("limits")  # SQLite: no aliases on VALUES
-        # Two correlated counts per KR, each a range of the (kr_id, slot, ...) index: a join here lets
-        # SQLite 3.40 put a Bloom filter on measurements and then read every table row.
-        m = tables.measurements.c
-        in_cycle = and_(m.kr_id == limits.c.kr_id, m.status == "ok", m.slot >= start, m.slot < before)
-        holds = case((limits.c.below == 1, m.value <= limits.c.threshold), else_=m.value >= limits.c.threshold)
-        count = select(func.count()).select_from(tables.measurements).correlate(limits)
-        query = select(
-            limits.c.kr_id,
-            count.where(in_cycle, holds).scalar_subquery(),
-            count.where(in_cycle).scalar_subquery(),
-        )
-        with engine.connect() as conn:
-            for kr_id, held_count, total in conn.execute(query):
-                counts[kr_id] = (int(held_count or 0), int(total or 0))
-    return counts
 
 
 def previous_scores(

@@ -255,12 +255,6 @@ class Store:
         """Each KR's scores in [start, before), oldest first; at most ``max_points`` runs' (``queries``)."""
         return queries.score_series(self.engine, kr_ids, start, before, max_points)
 
-    def held_counts(
-        self, thresholds: Mapping[str, tuple[float, bool]], start: datetime, before: datetime
-    ) -> dict[str, tuple[int, int]]:
-        """(held, valid) counts of each KR's ok values in [start, before): what a maintain KR scores from."""
-        return queries.held_counts(self.engine, thresholds, start, before)
-
     def held_durations(
         self, limits: Mapping[str, tuple[float, bool, float]], start: datetime, before: datetime
     ) -> dict[str, tuple[float, float]]:

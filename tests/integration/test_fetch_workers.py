@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -46,7 +45,7 @@ def fresh_workers():
 def comparable(record):
     """What a run says about each KR, without timings."""
     return {
-        r.kr_id: replace(r, lineage={k: v for k, v in r.lineage.items() if k != "duration_ms"})
+        r.kr_id: r._replace(lineage={k: v for k, v in r.lineage.items() if k != "duration_ms"})
         for r in record.key_results
     }
 

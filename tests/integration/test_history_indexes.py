@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import string
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -155,8 +154,7 @@ def test_rows_too_large_for_an_index_entry_are_written_and_read(store):
 def test_the_largest_rows_that_fit_the_covering_index_are_written(store):
     """128 four-byte characters per id and free-form texts exactly at the bounds of ``*_FITS_INDEX``."""
     wide = "\U0001f600" * 128
-    result = replace(
-        _result(wide, 1),
+    result = _result(wide, 1)._replace(
         objective_id=wide,
         measurement="\U0001f600" * 16,
         status="\U0001f600" * 16,

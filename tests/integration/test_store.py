@@ -110,16 +110,11 @@ def test_status_is_the_latest_slot_and_history_is_ordered(store):
     assert dict(points[0].result.lineage) == {"source": "warehouse", "query_hash": "abc"}
 
 
-def test_held_counts_and_previous_scores(store):
+def test_previous_scores_are_the_latest_before_a_time(store):
     store.write_run(run_record(SLOT - timedelta(days=60), [kr_result("a", 9.0, 0.9)]))  # before the window
     store.write_run(run_record(SLOT, [kr_result("a", 1.0, 0.1), kr_result("b", 5.0, 1.0)]))
     store.write_run(run_record(SLOT + timedelta(hours=1), [kr_result("a", None, None, "error")]))
     store.write_run(run_record(SLOT + timedelta(hours=2), [kr_result("a", 2.0, 0.2), kr_result("b", 7.0, 0.0)]))
-    start = SLOT - timedelta(days=1)
-    # a holds at >= 1.5 (above); b holds at <= 5.0 (below, inclusive); zz has no rows.
-    limits = {"a": (1.5, False), "b": (5.0, True), "zz": (0.0, False)}
-    assert store.held_counts(limits, start, SLOT + timedelta(hours=3)) == {"a": (1, 2), "b": (1, 2), "zz": (0, 0)}
-    assert store.held_counts({"a": (0.5, False)}, start, SLOT + timedelta(hours=2)) == {"a": (1, 1)}
     assert store.previous_scores(["a"], SLOT + timedelta(hours=2)) == {"a": 0.1}
     assert store.previous_scores(["a"], SLOT + timedelta(hours=3)) == {"a": 0.2}
     assert store.previous_scores(["a"], SLOT - timedelta(days=90)) == {}
