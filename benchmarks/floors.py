@@ -7,9 +7,10 @@ so peak RSS is the process's own), a one-liner that imports exactly those librar
 does with them (one pydantic model validated, one sqlglot parse, one SQLite query through a SQLAlchemy engine, one
 ``PrometheusConnect`` built), and then the real command. "okrflow's own" is the difference: what okrflow's code,
 its config models and the work itself add. Where the floor alone exceeds a target, no change inside okrflow
-reaches it while the command imports those libraries. Medians over ``--repeat`` alternating rounds.
+reaches it while the command imports those libraries. Medians over ``--repeat`` alternating rounds. ``fetch``: the
+run's 200 Prometheus queries alone through okrflow's connector, on one thread and on four (client CPU per query).
 
-    .venv/bin/python -m benchmarks.floors [--scale S] [--repeat N] [--count N]
+    .venv/bin/python -m benchmarks.floors [--scale S] [--repeat N] [--count N] [--only libraries,cli,run,fetch]
 """
 
 from __future__ import annotations
@@ -143,12 +144,48 @@ def run(count: int, env: dict[str, str], repeat: int) -> None:
     print_table([f"{count} Prometheus KRs / SLOs ({repeat} rounds, medians)", "wall", "CPU", "peak RSS", ""], rows)
 
 
+def fetch(count: int, repeat: int, threads: Sequence[int] = (1, 4)) -> None:
+    """The run's queries alone, in this process: ``fetch_source`` of ``count`` Prometheus KRs (client CPU, wall)."""
+    import resource
+    import time
+    from datetime import UTC, datetime
+
+    from okrflow.connectors.registry import default_registry
+    from okrflow.flows.fetching import close_connectors, fetch_source, open_connectors
+    from okrflow.okr_model.loader import load_config
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    with World(Mix(0, 0, 2 * count, 0, 0), name="slo") as world:
+        config = load_config(write_okrflow(world.workdir, world.urls.prometheus, count), default_registry())
+        krs = [kr for _, kr in config.key_results()]
+        connectors = open_connectors(config, sorted({kr.metric.source for kr in krs if kr.metric}))
+        (connector,) = connectors.values()
+        at, rows = datetime.now(UTC), []
+        try:
+            fetch_source(connector, krs, at, max(threads))  # connections opened, caches warm
+            for n in threads:
+                walls, cpus = [], []
+                for _ in range(repeat):
+                    started, used = time.perf_counter(), cpu()
+                    fetch_source(connector, krs, at, n)
+                    walls.append(time.perf_counter() - started)
+                    cpus.append(cpu() - used)
+                wall, used = statistics.median(walls), statistics.median(cpus)
+                rows.append([f"{n} thread{'s' if n > 1 else ''}", fmt_s(wall), fmt_s(used), fmt_s(used / len(krs))])
+        finally:
+            close_connectors(connectors)
+    print_table([f"{len(krs)} instant queries, fetch_source ({repeat} rounds)", "wall", "CPU", "CPU per query"], rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.floors", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="benchmark 1's world (default 1: 1,000 KRs)")
     parser.add_argument("--count", type=int, default=200, help="Prometheus KRs of the run (default 200)")
     parser.add_argument("--repeat", type=int, default=7, help="rounds of fresh processes (default 7)")
-    parser.add_argument("--only", default="libraries,cli,run", help="a subset of libraries,cli,run")
+    parser.add_argument("--only", default="libraries,cli,run,fetch", help="a subset of libraries,cli,run,fetch")
     args = parser.parse_args(argv)
     env, parts = bench_env(), set(args.only.split(","))
     section(f"The floor: the design's libraries alone (load average {', '.join(f'{x:.1f}' for x in os.getloadavg())})")
@@ -160,6 +197,9 @@ def main(argv: list[str] | None = None) -> None:
     if "run" in parts:
         print()
         run(args.count, env, args.repeat)
+    if "fetch" in parts:
+        print()
+        fetch(args.count, args.repeat)
 
 
 if __name__ == "__main__":
