@@ -28,6 +28,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from okrflow.okr_model.config_text import DEFAULT_MAX_CONFIG_BYTES, MAX_BYTES_ENV
+
 from benchmarks.common import PYTHON, REPO, Sample, bench_env, fmt_s, print_table, section
 from benchmarks.world import FULL_MIX, Mix, World
 
@@ -166,7 +168,9 @@ def run_worker(
     store = world.workdir / "okrflow.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{store}{suffix}").unlink(missing_ok=True)
-    env = bench_env(OKRFLOW_STORE_URL=f"sqlite:///{store}")
+    # 10,000 KRs make a config of ~3 MB, over the 2 MiB default limit: raised as a user would (MAX_BYTES_ENV)
+    limit = max(DEFAULT_MAX_CONFIG_BYTES, 2 * world.config_path.stat().st_size)
+    env = bench_env(OKRFLOW_STORE_URL=f"sqlite:///{store}", **{MAX_BYTES_ENV: str(limit)})
     return _subprocess_json(
         [
             "-m",
