@@ -69,7 +69,8 @@ def _facts(
         return kr_facts(c.kind, firing, c.kr, r, c.drift, before, earlier)
     assert c.objective is not None
     o = results.objectives[c.objective.id]
-    return objective_facts(config, record.slot, c.objective, o, results.krs, firing)
+    expected = results.expected_scores(config.objectives).get(c.objective.id)
+    return objective_facts(config, record.slot, c.objective, o, results.krs, firing, expected)
 
 
 def alert_of(

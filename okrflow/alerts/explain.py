@@ -21,7 +21,7 @@ from okrflow.okr_model.config import Config, KeyResult, Objective
 from okrflow.okr_model.drift import DriftResult
 from okrflow.okr_model.pacing import AT_RISK_MARGIN, ON_TRACK_MARGIN, elapsed_share, pace_status
 from okrflow.okr_model.results import KRResult, ObjectiveResult
-from okrflow.okr_model.rollup import children_of, rollup
+from okrflow.okr_model.rollup import children_of
 from okrflow.okr_model.types import MAINTAIN_KINDS
 
 __all__ = ["WORST_SHOWN", "Facts", "kr_facts", "objective_facts", "source_facts"]
@@ -149,12 +149,16 @@ def _under(objective: Objective, objectives: Sequence[Objective]) -> list[KeyRes
 
 
 def objective_facts(
-    config: Config, slot: datetime, objective: Objective, o: ObjectiveResult, krs: Mapping[str, KRResult], firing: bool
+    config: Config,
+    slot: datetime,
+    objective: Objective,
+    o: ObjectiveResult,
+    krs: Mapping[str, KRResult],
+    firing: bool,
+    expected: float | None,
 ) -> Facts:
-    """An objective's score, the score expected now (the weighted mean of its scored KRs' expected scores), and
-    its worst key results."""
-    expected_by_kr = {kid: r.expected for kid, r in krs.items() if r.score is not None and r.expected is not None}
-    expected = rollup(config.objectives, expected_by_kr).get(objective.id)
+    """An objective's score, the score ``expected`` now (the weighted mean of its scored KRs' expected scores:
+    ``RunResults.expected_scores``), and its worst key results."""
     start, end = config.cycle_bounds()
     scored = sorted(
         (krs[kr.id] for kr in _under(objective, config.objectives) if kr.id in krs and krs[kr.id].score is not None),
